@@ -1,0 +1,3 @@
+from cfcli.main import main
+
+main()

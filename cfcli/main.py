@@ -1,0 +1,217 @@
+"""The ``cf`` command line. Heavy imports (torch, transformers) happen inside commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from core.errors import CFError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="CodeFusion: natural language to code with a diffusion model.")
+data_app = typer.Typer(no_args_is_help=True, help="Fetch the published benchmarks and pre-training data.")
+model_app = typer.Typer(no_args_is_help=True, help="Inspect models.")
+app.add_typer(data_app, name="data")
+app.add_typer(model_app, name="model")
+
+
+class Lang(str, Enum):
+    bash = "bash"
+    python = "python"
+    cf = "cf"
+
+
+class Preset(str, Enum):
+    tiny = "tiny"
+    small = "small"
+    paper = "paper"
+
+
+class Stage(str, Enum):
+    pretrain = "pretrain"
+    finetune = "finetune"
+    all = "all"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def resolve_model(model: Optional[str]) -> str:
+    if model:
+        return model
+    raise CFError("no model given: pass --model DIR (train one with `cf train ... --out DIR`)")
+
+
+def load_pipeline(model: Optional[str], device: str = "cpu"):
+    from core.generate import Pipeline
+    from core.train.trainer import pick_device
+
+    return Pipeline.from_pretrained(resolve_model(model), pick_device(device))
+
+
+@app.command()
+def train(
+    lang: Lang = typer.Option(Lang.bash, help="Target language."),
+    preset: Preset = typer.Option(Preset.small, help="Model size."),
+    stage: Stage = typer.Option(Stage.finetune, help="Pre-training on snippets, fine-tuning on pairs, or both."),
+    out: Path = typer.Option(..., help="Run directory: the model, its training state and metrics.jsonl."),
+    max_steps: Optional[int] = typer.Option(None, min=1, help="Optimizer steps per stage (default: the preset's)."),
+    resume: bool = typer.Option(False, help="Continue the run saved in --out."),
+    device: Device = typer.Option(Device.auto),
+    batch_size: int = typer.Option(64, min=1, help="Global batch size (paper: 64)."),
+    grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
+    lr: float = typer.Option(5e-4, help="Peak learning rate (paper: 5e-4)."),
+    warmup: int = typer.Option(500, min=0, help="Warm-up steps."),
+    save_every: int = typer.Option(200, min=1, help="Save the training state every N steps."),
+    log_every: int = typer.Option(10, min=1, help="Write a metrics.jsonl row every N steps."),
+    seed: int = typer.Option(0),
+    data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
+    train_file: Optional[Path] = typer.Option(None, help="Fine-tune on a JSONL of {\"nl\", \"code\"} instead."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N training examples."),
+    encoder: Optional[str] = typer.Option(None, help="Pretrained CodeT5 encoder (hub name or local path)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+):
+    """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
+    from core.train.trainer import TrainArgs, train as run
+
+    summary = run(TrainArgs(
+        lang=lang.value, preset=preset.value, stage=stage.value, out=str(out), max_steps=max_steps,
+        resume=resume, device=device.value, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
+        warmup=warmup, save_every=save_every, log_every=log_every, seed=seed,
+        data=str(data) if data else None, train_file=str(train_file) if train_file else None,
+        limit=limit, encoder=encoder, progress=not no_progress,
+    ), log=err)
+    for stage_name, s in summary["stages"].items():
+        err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")
+    err(f"model saved in {out}")
+
+
+def _read_prompts(prompt: str) -> list[str]:
+    if prompt != "-":
+        return [prompt]
+    raw = sys.stdin.buffer.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CFError(f"stdin is not valid UTF-8 (byte {e.start})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@app.command()
+def generate(
+    prompt: str = typer.Argument(..., help="What the code should do; '-' reads one prompt per line from stdin."),
+    lang: Lang = typer.Option(Lang.bash),
+    model: Optional[str] = typer.Option(None, help="Model directory."),
+    top_k: int = typer.Option(5, min=1, max=50),
+    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default 50; T=1200 is the paper's full schedule)."),
+    seed: Optional[int] = typer.Option(None),
+    device: Device = typer.Option(Device.cpu),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
+):
+    """Generate ranked candidates for a prompt, without the TUI."""
+    prompts = _read_prompts(prompt)
+    if not prompts:
+        raise CFError("no prompt given")
+    pipe = load_pipeline(model, device.value)
+    if pipe.lang and lang.value not in pipe.cfg.langs:
+        raise CFError(f"model {pipe.name} was trained for {', '.join(pipe.cfg.langs)}, not {lang.value}")
+    for p in prompts:
+        res = pipe.generate(p, k=top_k, steps=steps, seed=seed)
+        if as_json:
+            typer.echo(json.dumps(res.to_json()))
+        else:
+            for c in res.candidates:
+                typer.echo(c.code)
+
+
+@app.command("eval")
+def evaluate(
+    lang: Lang = typer.Option(Lang.bash),
+    model: Optional[str] = typer.Option(None, help="Model directory."),
+    split: str = typer.Option("test"),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items."),
+    top_k: int = typer.Option(5, min=1, max=50),
+    steps: Optional[int] = typer.Option(None, min=1),
+    seed: int = typer.Option(0),
+    batch: int = typer.Option(16, min=1, help="Prompts generated together."),
+    data: Optional[Path] = typer.Option(None),
+    device: Device = typer.Option(Device.cpu),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Exact match top-1/3/5 on a published split."""
+    from cfcli.evaluate import run_eval
+
+    report = run_eval(load_pipeline(model, device.value), lang.value, split, limit, top_k, steps, seed,
+                      batch, str(data) if data else None)
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        from cfcli.evaluate import print_report
+
+        print_report(report)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    from_dir: Optional[Path] = typer.Option(None, "--from", help="Copy from a local folder instead of downloading."),
+    dest: Optional[Path] = typer.Option(None, help="Destination (default: the user data dir)."),
+):
+    """Download the published files (SHA256-verified) and build the Python corpus."""
+    from core.data import fetch
+
+    where = fetch(dest, from_dir, log=err)
+    typer.echo(str(where))
+
+
+@model_app.command("info")
+def model_info(directory: Path = typer.Argument(..., help="Model directory.")):
+    """Configuration, size and training provenance of a model."""
+    from core.checkpoint import read_config
+
+    meta = read_config(directory)
+    weights = Path(directory) / "model.safetensors"
+    cfg = meta["model"]
+    typer.echo(f"model      {directory}")
+    typer.echo(f"langs      {', '.join(cfg['langs'])}")
+    for key in ("preset", "stage", "step", "examples_seen"):
+        if key in meta:
+            typer.echo(f"{key:<10} {meta[key]}")
+    if weights.exists():
+        from safetensors import safe_open
+
+        with safe_open(str(weights), "pt") as f:
+            n = sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())
+        typer.echo(f"params     {n / 1e6:.2f}M ({weights.stat().st_size / 1e6:.1f} MB on disk)")
+    for key in ("d_model", "embed_dim", "n_heads", "encoder_layers", "denoiser_layers", "decoder_layers",
+                "code_len", "prompt_len", "diffusion_steps", "encoder_name_or_path"):
+        typer.echo(f"{key:<10} {cfg[key]}" if len(key) <= 10 else f"{key} {cfg[key]}")
+
+
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def main() -> None:
+    try:
+        app()
+    except CFError as e:
+        err(f"cf: error: {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err("cf: interrupted")
+        sys.exit(130)

@@ -1,0 +1,158 @@
+"""Model directories and training state on disk: safetensors + JSON, never pickle; every
+write is atomic, so a killed process leaves the previous version intact.
+
+A model directory (what ``--model DIR`` takes) holds ``config.json``, ``model.safetensors`` and
+``tokenizer/``. A training run's ``out`` directory is also a model directory, plus
+``train_state/`` (weights, optimizer and progress of the last save) for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from core.config import ModelConfig
+from core.errors import CFError
+
+FORMAT = "codefusion-1"
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename over ``path`` (same directory, so rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8"))
+
+
+def _state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # clone: safetensors refuses tensors that share storage (views, tied weights)
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def save_model(directory: str | Path, model, tokenizer, meta: dict[str, Any] | None = None) -> None:
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(d / "tokenizer")
+    tensors = _state_tensors(model)
+    atomic_write_bytes(d / "model.safetensors", lambda p: save_file(tensors, str(p), metadata={"format": FORMAT}))
+    atomic_write_json(d / "config.json", {"format": FORMAT, "model": model.cfg.to_dict(), **(meta or {})})
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    d = Path(directory)
+    path = d / "config.json"
+    if not d.is_dir():
+        raise CFError(f"model directory {d} does not exist")
+    if not path.exists():
+        raise CFError(f"{d} is not a CodeFusion model directory (no config.json)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        ModelConfig.from_dict(meta["model"])
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, CFError) as e:
+        raise CFError(f"{path} is corrupt or not a CodeFusion config ({type(e).__name__})") from None
+    return meta
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu"):
+    """Build the model from config.json and load model.safetensors; returns (model, tokenizer, meta)."""
+    from core.model import CodeFusion
+    from core.tokenizer import CodeTokenizer
+
+    d = Path(directory)
+    meta = read_config(d)
+    cfg = ModelConfig.from_dict(meta["model"])
+    weights = d / "model.safetensors"
+    if not weights.exists():
+        raise CFError(f"{d} has no model.safetensors")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CFError(f"{weights} is corrupt: {e}") from None
+    model = CodeFusion(cfg)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CFError(f"{weights} does not match its config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    tok_dir = d / "tokenizer"
+    tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
+    return model.to(device).eval(), tokenizer, meta
+
+
+# -- training state ----------------------------------------------------------------------------
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{idx}.{k}"] = v.detach().to("cpu").contiguous()
+            else:
+                scalars[f"{idx}.{k}"] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, v in list(tensors.items()) + list(info["scalars"].items()):
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    return {"state": state, "param_groups": info["param_groups"]}
+
+
+def save_train_state(out: str | Path, model, optimizer, progress: dict[str, Any]) -> None:
+    """Write train_state/ as a whole: build it beside the old one, then swap the directories."""
+    out = Path(out)
+    final, old = out / "train_state", out / "train_state.old"
+    tmp = Path(tempfile.mkdtemp(prefix=".train_state.", dir=out))
+    try:
+        save_file(_state_tensors(model), str(tmp / "model.safetensors"))
+        opt_tensors, opt_info = _flatten_optimizer(optimizer)
+        save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "state.json").write_text(json.dumps({"optimizer": opt_info, **progress}, indent=2), encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def train_state_dir(out: str | Path) -> Path | None:
+    """The newest complete train_state (train_state.old survives a kill during the swap)."""
+    out = Path(out)
+    for d in (out / "train_state", out / "train_state.old"):
+        if (d / "state.json").exists():
+            return d
+    return None
+
+
+def load_train_state(out: str | Path, model, optimizer) -> dict[str, Any]:
+    d = train_state_dir(out)
+    if d is None:
+        raise CFError(f"no training state in {out} to resume from")
+    try:
+        progress = json.loads((d / "state.json").read_text(encoding="utf-8"))
+        model.load_state_dict(load_file(str(d / "model.safetensors"), device="cpu"))
+        optimizer.load_state_dict(_unflatten_optimizer(load_file(str(d / "optimizer.safetensors")),
+                                                       progress.pop("optimizer")))
+    except (SafetensorError, OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
+        raise CFError(f"training state in {d} is corrupt: {e}") from None
+    return progress

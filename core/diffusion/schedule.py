@@ -1,0 +1,92 @@
+"""The sqrt noise schedule (Diffusion-LM; paper section 4.2) and its samplers, diffusers style.
+
+``set_timesteps(n)`` picks n of the T training steps; ``step`` takes the model's predicted
+clean sample x̂0 and returns both the previous sample and x̂0, so a UI can show the code as
+it forms. With n == T and eta == 1 it is the paper's full DDPM ancestral sampler; with fewer
+steps it is DDIM over the respaced subset (eta == 0: deterministic given the start noise).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+def sqrt_alpha_bar(s: float, offset: float = 1e-4) -> float:
+    """ᾱ as a function of s = t/T in [0, 1]: 1 - sqrt(s + offset) (Li et al. 2022)."""
+    return 1.0 - math.sqrt(s + offset)
+
+
+def sqrt_betas(num_steps: int, max_beta: float = 0.999) -> torch.Tensor:
+    betas = [
+        min(1.0 - sqrt_alpha_bar((i + 1) / num_steps) / sqrt_alpha_bar(i / num_steps), max_beta)
+        for i in range(num_steps)
+    ]
+    return torch.tensor(betas, dtype=torch.float64)
+
+
+@dataclass
+class SchedulerOutput:
+    prev_sample: torch.Tensor
+    pred_original_sample: torch.Tensor
+
+
+class SqrtDiffusionScheduler:
+    def __init__(self, num_train_timesteps: int = 1200):
+        self.num_train_timesteps = num_train_timesteps
+        self.betas = sqrt_betas(num_train_timesteps)
+        self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)
+        self.timesteps = torch.arange(num_train_timesteps - 1, -1, -1)
+
+    # -- training --------------------------------------------------------------------------
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """q(x_t | x_0) = N(sqrt(ᾱ_t) x_0, (1 - ᾱ_t) I); t holds one step index per row."""
+        ab = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.dim() - 1)))
+        return ab.sqrt() * x0 + (1.0 - ab).sqrt() * noise
+
+    def eps_from_x0(self, x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        ab = self.alphas_cumprod.to(x_t.device)[t].to(x_t.dtype).view(-1, *([1] * (x_t.dim() - 1)))
+        return (x_t - ab.sqrt() * x0) / (1.0 - ab).sqrt()
+
+    # -- sampling --------------------------------------------------------------------------
+    def set_timesteps(self, num_inference_steps: int) -> None:
+        T = self.num_train_timesteps
+        if not 1 <= num_inference_steps <= T:
+            raise ValueError(f"steps must be between 1 and {T}, got {num_inference_steps}")
+        # Evenly spaced, always starting at the noisiest step T-1 and ending at 0.
+        ts = torch.linspace(T - 1, 0, num_inference_steps).round().long()
+        self.timesteps = torch.unique_consecutive(ts)
+
+    def default_eta(self) -> float:
+        return 1.0 if len(self.timesteps) == self.num_train_timesteps else 0.0
+
+    def previous_timestep(self, t: int) -> int:
+        idx = (self.timesteps == t).nonzero()
+        if len(idx) == 0:
+            raise ValueError(f"timestep {t} is not in the current schedule")
+        i = int(idx[0]) + 1
+        return int(self.timesteps[i]) if i < len(self.timesteps) else -1
+
+    def step(
+        self,
+        pred_original_sample: torch.Tensor,
+        timestep: int,
+        sample: torch.Tensor,
+        eta: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> SchedulerOutput:
+        """One reverse step from x_t to x_prev given the model's x̂0 (DDIM, Song et al. 2021)."""
+        eta = self.default_eta() if eta is None else eta
+        prev_t = self.previous_timestep(timestep)
+        ab_t = float(self.alphas_cumprod[timestep])
+        ab_prev = float(self.alphas_cumprod[prev_t]) if prev_t >= 0 else 1.0
+        x0 = pred_original_sample
+        eps = (sample - math.sqrt(ab_t) * x0) / math.sqrt(1.0 - ab_t)
+        sigma = eta * math.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * math.sqrt(1.0 - ab_t / ab_prev)
+        prev = math.sqrt(ab_prev) * x0 + math.sqrt(max(1.0 - ab_prev - sigma**2, 0.0)) * eps
+        if sigma > 0:
+            noise = torch.randn(sample.shape, generator=generator, dtype=sample.dtype)
+            prev = prev + sigma * noise.to(sample.device)
+        return SchedulerOutput(prev_sample=prev, pred_original_sample=x0)

@@ -1,0 +1,177 @@
+"""The one generation contract shared by the CLI, the TUI, the language server and eval.
+
+``Pipeline.stream(prompts, …)`` is an iterator: a ``Step`` per denoising step (with the
+current predicted clean code of every candidate when previews are asked for), then a
+``Result`` per prompt. ``generate`` and ``generate_batch`` just drain it.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import torch
+
+from core.errors import CFError
+
+
+class Cancelled(Exception):
+    """Raised from the iterator when the cancel callback returned True (checked between steps)."""
+
+
+@dataclass
+class Candidate:
+    code: str
+    score: float  # mean log-probability of the chosen tokens (through the first pad)
+
+
+@dataclass
+class Result:
+    prompt: str
+    lang: str
+    model: str
+    candidates: list[Candidate]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Step:
+    index: int  # 1-based
+    total: int
+    timestep: int
+    # texts[p][j]: candidate j of prompt p decoded from this step's x̂0; None when not previewed.
+    texts: list[list[str]] | None = None
+
+
+class Pipeline:
+    def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = ""):
+        self.model, self.tok = model.eval(), tokenizer
+        self.device = torch.device(device)
+        self.name = name
+        self.lang = lang or model.cfg.langs[0]
+        self.cfg = model.cfg
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "Pipeline":
+        from core.checkpoint import load_model
+
+        model, tok, meta = load_model(directory, device)
+        return cls(model, tok, device, name=str(directory), lang=meta.get("lang", ""))
+
+    def _encode_prompts(self, prompts: Sequence[str]):
+        from core.train.data import pad_prompts
+
+        rows = [r[: self.cfg.prompt_len] for r in self.tok.encode_batch(list(prompts))]
+        ids, mask = pad_prompts(rows, self.tok.pad_id)
+        return ids.to(self.device), mask.to(self.device)
+
+    def _tokens(self, x0: torch.Tensor, dec_cross) -> torch.Tensor:
+        """Decoder + head + argmax (no softmax: the cheap path for previews and clamping)."""
+        return self.model.logits(self.model.decode(x0, dec_cross)).argmax(-1)
+
+    def _round(self, x0: torch.Tensor, dec_cross) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder + head + argmax: (tokens, per-row mean log-prob through the first pad)."""
+        logp = self.model.logits(self.model.decode(x0, dec_cross)).float().log_softmax(-1)
+        best, ids = logp.max(-1)
+        keep = self.model.scored_positions(ids)
+        score = (best * keep).sum(-1) / keep.sum(-1).clamp(min=1)
+        return ids, score
+
+    @torch.inference_mode()
+    def stream(
+        self,
+        prompts: Sequence[str],
+        k: int = 5,
+        steps: int | None = None,
+        seed: int | None = None,
+        cancel: Callable[[], bool] | None = None,
+        preview_every: int = 0,
+        eta: float | None = None,
+        clamp: bool = True,
+    ) -> Iterator[Step | Result]:
+        """Denoise k candidates per prompt in one batch.
+
+        ``steps``: T (the model's diffusion_steps) is the paper's full ancestral schedule; fewer
+        respaces it (DDIM). ``eta`` overrides the scheduler's noise (1 = DDPM, 0 = DDIM).
+        ``clamp`` rounds x̂0 through decoder + head at every step (default: measured on the tiny
+        overfit model, plain DDIM drifts as steps grow, 56% top-1 at 50 steps vs 89% at 1 step,
+        while clamped sampling keeps 90.6% at 50 steps; see README). ``preview_every`` n puts the
+        current predicted code in every n-th Step. ``cancel`` is polled before every step.
+        """
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        prompts = list(prompts)
+        if not prompts or any(not p.strip() for p in prompts):
+            raise CFError("empty prompt")
+        if k < 1:
+            raise CFError("--top-k must be at least 1")
+        T = self.cfg.diffusion_steps
+        steps = steps or min(T, 50)
+        if not 1 <= steps <= T:
+            raise CFError(f"--steps must be between 1 and {T}")
+        t0 = time.perf_counter()
+        sched = copy.copy(self.model.scheduler)  # set_timesteps mutates: one per call, thread-safe
+        sched.set_timesteps(steps)
+        gen = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(63))
+
+        ids, mask = self._encode_prompts(prompts)
+        enc = self.model.encode(ids, mask)  # once per prompt, shared by its k samples
+        dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
+        t_enc = time.perf_counter()
+
+        n = len(prompts) * k
+        shape = (n, self.cfg.code_len, self.cfg.embed_dim)
+        x = torch.randn(shape, generator=gen).to(self.device)
+        x0 = x
+        for i, t in enumerate(sched.timesteps.tolist(), 1):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            tt = torch.full((n,), t, device=self.device, dtype=torch.long)
+            x0 = self.model.denoise(x, tt, dn_cross)
+            last = i == len(sched.timesteps)
+            preview = bool(preview_every) and (i % preview_every == 0 or last)
+            tokens = self._tokens(x0, dec_cross) if (clamp and not last) or preview else None
+            if clamp and not last:
+                # Clamping through the decoder: step from the embedding of the decoder's tokens,
+                # so the sampler stays on the embeddings it was trained on.
+                x0 = self.model.embed(tokens)
+            x = sched.step(x0, t, x, eta=eta, generator=gen).prev_sample
+            texts = None
+            if preview:
+                flat = [self.tok.decode(r) for r in tokens.tolist()]
+                texts = [flat[p * k:(p + 1) * k] for p in range(len(prompts))]
+            yield Step(i, len(sched.timesteps), t, texts)
+        t_sample = time.perf_counter()
+
+        # As in the paper, the decoder and head run once, on the final x̂0.
+        tokens, scores = self._round(x0, dec_cross)
+        rows, scores = tokens.tolist(), scores.tolist()
+        t_end = time.perf_counter()
+        per_prompt_ms = 1000 * (t_end - t0) / len(prompts)
+        for p, prompt in enumerate(prompts):
+            best: dict[str, float] = {}
+            for j in range(p * k, (p + 1) * k):
+                code = self.tok.decode(rows[j]).strip()
+                if code and scores[j] > best.get(code, float("-inf")):
+                    best[code] = scores[j]
+            cands = [Candidate(c, round(s, 4)) for c, s in sorted(best.items(), key=lambda kv: -kv[1])]
+            yield Result(prompt, self.lang, self.name, cands, {
+                "total_ms": round(per_prompt_ms, 2),
+                "encode_ms": round(1000 * (t_enc - t0) / len(prompts), 2),
+                "sample_ms": round(1000 * (t_sample - t_enc) / len(prompts), 2),
+                "decode_ms": round(1000 * (t_end - t_sample) / len(prompts), 2),
+                "steps": steps,
+            })
+
+    def generate_batch(self, prompts: Sequence[str], **kw) -> list[Result]:
+        return [e for e in self.stream(prompts, **kw) if isinstance(e, Result)]
+
+    def generate(self, prompt: str, **kw) -> Result:
+        return self.generate_batch([prompt], **kw)[0]

@@ -1,0 +1,3 @@
+from core.model.codefusion import CodeFusion, LossOutput
+
+__all__ = ["CodeFusion", "LossOutput"]

@@ -1,0 +1,147 @@
+"""CodeFusion (paper section 3): encoder E, code embedding L, denoiser N, decoder D, head H.
+
+The denoiser predicts the clean embedding x̂0 rather than the noise ε. Embedding diffusion
+needs x̂0 anyway (D reads it, and the samplers step from it), and Diffusion-LM found the
+x0-parameterisation much better for text. The paper's denoising term ||ε̂ - ε|| is therefore
+taken on x̂0 (||x̂0 - L(y)||², which is the ε-loss reweighted by 1/SNR(t); ε̂ can always be
+recovered with ``SqrtDiffusionScheduler.eps_from_x0``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.config import ModelConfig
+from core.diffusion import SqrtDiffusionScheduler
+from core.model.layers import CrossKV, Stack
+
+
+@dataclass
+class LossOutput:
+    loss: torch.Tensor
+    denoise: torch.Tensor
+    decoder: torch.Tensor
+    nll: torch.Tensor
+
+    def items(self) -> dict[str, float]:
+        return {k: float(getattr(self, k).detach()) for k in ("loss", "denoise", "decoder", "nll")}
+
+
+def build_encoder(cfg: ModelConfig) -> nn.Module:
+    from transformers import T5Config, T5EncoderModel
+
+    if cfg.encoder_config is not None:
+        return T5EncoderModel(T5Config(**cfg.encoder_config))
+    if cfg.encoder_name_or_path:
+        enc = T5EncoderModel.from_pretrained(cfg.encoder_name_or_path)
+    else:
+        enc = T5EncoderModel(T5Config(
+            vocab_size=cfg.vocab_size, d_model=cfg.d_model, d_kv=cfg.d_model // cfg.n_heads,
+            d_ff=cfg.d_ff, num_layers=cfg.encoder_layers, num_heads=cfg.n_heads,
+            dropout_rate=cfg.dropout, pad_token_id=cfg.pad_id, decoder_start_token_id=cfg.pad_id,
+            feed_forward_proj="relu", is_encoder_decoder=False, use_cache=False,
+        ))
+    # Keep only what rebuilds the architecture: a checkpoint then loads offline.
+    keep = ("vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_heads",
+            "relative_attention_num_buckets", "relative_attention_max_distance", "dropout_rate",
+            "layer_norm_epsilon", "feed_forward_proj", "pad_token_id", "decoder_start_token_id")
+    cfg.encoder_config = {k: getattr(enc.config, k) for k in keep}
+    cfg.encoder_config.update(is_encoder_decoder=False, use_cache=False)
+    return enc
+
+
+class CodeFusion(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = build_encoder(cfg)
+        enc_dim = cfg.encoder_config["d_model"]
+        self.enc_proj = nn.Linear(enc_dim, cfg.d_model) if enc_dim != cfg.d_model else nn.Identity()
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim)  # L
+        nn.init.normal_(self.embed.weight, std=1.0)  # unit scale, like the noise it is mixed with
+        common = dict(d=cfg.d_model, embed_dim=cfg.embed_dim, n_heads=cfg.n_heads, d_ff=cfg.d_ff,
+                      dropout=cfg.dropout, length=cfg.code_len)
+        self.denoiser = Stack(cfg.denoiser_layers, with_time=True, **common)  # N
+        self.decoder = Stack(cfg.decoder_layers, with_time=False, **common)  # D
+        self.head = nn.Linear(cfg.embed_dim, cfg.vocab_size)  # H
+        self.scheduler = SqrtDiffusionScheduler(cfg.diffusion_steps)
+
+    # -- the pieces, used by training and by the sampler -----------------------------------
+    def encode(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
+        """E(s): (B, S) ids -> (B, S, d_model)."""
+        h = self.encoder(input_ids=prompt_ids, attention_mask=prompt_mask).last_hidden_state
+        return self.enc_proj(h)
+
+    @staticmethod
+    def attn_mask(prompt_mask: torch.Tensor | None) -> torch.Tensor | None:
+        return None if prompt_mask is None else prompt_mask.bool()[:, None, None, :]
+
+    def cross(self, enc: torch.Tensor, prompt_mask: torch.Tensor | None) -> tuple[CrossKV, CrossKV]:
+        """Cross-attention keys/values of E_s for the denoiser and the decoder, once per prompt."""
+        m = self.attn_mask(prompt_mask)
+        return self.denoiser.cross(enc, m), self.decoder.cross(enc, m)
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cross: CrossKV) -> torch.Tensor:
+        """N(x_t, t, E_s) -> x̂0."""
+        return self.denoiser(x_t, cross, t)
+
+    def decode(self, x0: torch.Tensor, cross: CrossKV) -> torch.Tensor:
+        """D(x̂0, E_s) -> D_s, in the embedding space of L."""
+        return self.decoder(x0, cross)
+
+    def logits(self, d_s: torch.Tensor) -> torch.Tensor:
+        return self.head(d_s)
+
+    # -- training ---------------------------------------------------------------------------
+    def forward(
+        self,
+        code_ids: torch.Tensor,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        unconditional: torch.Tensor | None = None,
+        t: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> LossOutput:
+        """The paper's L_t for a batch: denoising + ||D_s - L(y)||² - log p(y | D_s).
+
+        ``unconditional`` marks rows of the pre-training "code generation" task, whose E_s is
+        replaced with Gaussian noise (their prompt_ids are ignored).
+        """
+        b = code_ids.shape[0]
+        enc = self.encode(prompt_ids, prompt_mask)
+        mask = prompt_mask
+        if unconditional is not None and bool(unconditional.any()):
+            u = unconditional.view(b, 1, 1).to(enc.dtype)
+            enc = u * torch.randn_like(enc) + (1 - u) * enc
+            mask = torch.where(unconditional.view(b, 1), torch.ones_like(prompt_mask), prompt_mask)
+        dn_cross, dec_cross = self.cross(enc, mask)
+
+        x0 = self.embed(code_ids)
+        if t is None:
+            t = torch.randint(0, self.cfg.diffusion_steps, (b,), device=code_ids.device)
+        if noise is None:
+            noise = torch.randn_like(x0)
+        x_t = self.scheduler.add_noise(x0, noise, t)
+        x0_hat = self.denoise(x_t, t, dn_cross)
+        d_s = self.decode(x0_hat, dec_cross)
+
+        denoise = F.mse_loss(x0_hat.float(), x0.float())
+        decoder = F.mse_loss(d_s.float(), x0.float())
+        # The vocabulary projection is most of a CPU training step, and the output is cut at
+        # the first pad: score the code tokens and that pad only. The MSE terms above still
+        # hold every position, the trailing pads included.
+        keep = self.scored_positions(code_ids)
+        nll = F.cross_entropy(self.logits(d_s[keep]).float(), code_ids[keep])
+        return LossOutput(loss=denoise + decoder + nll, denoise=denoise, decoder=decoder, nll=nll)
+
+    def scored_positions(self, code_ids: torch.Tensor) -> torch.Tensor:
+        """True for the tokens before the first pad and for that pad itself."""
+        pad = (code_ids == self.cfg.pad_id).long()
+        return (pad.cumsum(dim=1) - pad) == 0
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,92 @@
+"""Training batches: tokenised once, drawn in a seeded order that a resumed run replays."""
+
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass
+
+import torch
+
+from core.data.masking import mask_identifiers
+from core.tokenizer import CodeTokenizer
+
+
+@dataclass
+class Batch:
+    code_ids: torch.Tensor
+    prompt_ids: torch.Tensor
+    prompt_mask: torch.Tensor
+    unconditional: torch.Tensor
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device, non_blocking=True) for t in
+                       (self.code_ids, self.prompt_ids, self.prompt_mask, self.unconditional)))
+
+
+def pad_prompts(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad to the longest row of the batch (not to prompt_len): attention is masked anyway."""
+    width = max(1, max(len(r) for r in rows))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+class TrainingSet:
+    """Fine-tuning pairs (prompt = the utterance) or pre-training snippets (prompt = the masked
+    code for CPD rows, Gaussian noise for unconditional-generation rows)."""
+
+    def __init__(self, tokenizer: CodeTokenizer, code_len: int, prompt_len: int, codes: list[str],
+                 prompts: list[str] | None = None, lang: str = "bash", cpd_rate: float = 0.5):
+        self.tok, self.code_len, self.prompt_len = tokenizer, code_len, prompt_len
+        self.lang, self.cpd_rate = lang, cpd_rate
+        rows = tokenizer.encode_batch(codes)
+        # Code longer than the model's code length could only be learnt truncated: leave it out.
+        keep = [i for i, r in enumerate(rows) if 0 < len(r) < code_len]
+        self.dropped = len(rows) - len(keep)
+        self.codes = [codes[i] for i in keep]
+        self.code_ids = torch.tensor(tokenizer.pad_rows([rows[i] for i in keep], code_len), dtype=torch.long)
+        self.prompt_rows = None
+        if prompts is not None:
+            enc = tokenizer.encode_batch([prompts[i] for i in keep])
+            self.prompt_rows = [r[:prompt_len] for r in enc]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @property
+    def pretraining(self) -> bool:
+        return self.prompt_rows is None
+
+    def batch(self, indices: list[int], rng: random.Random) -> Batch:
+        code = self.code_ids[indices]
+        if not self.pretraining:
+            ids, mask = pad_prompts([self.prompt_rows[i] for i in indices], self.tok.pad_id)
+            return Batch(code, ids, mask, torch.zeros(len(indices), dtype=torch.bool))
+        # Pre-training: each row is CPD with probability cpd_rate, else unconditional generation.
+        cpd = [rng.random() < self.cpd_rate for _ in indices]
+        texts = [mask_identifiers(self.codes[i], self.lang, rng) if c else "" for i, c in zip(indices, cpd)]
+        rows = [r[: self.prompt_len] for r in self.tok.encode_batch(texts)]
+        ids, mask = pad_prompts(rows, self.tok.pad_id)
+        return Batch(code, ids, mask, torch.tensor([not c for c in cpd], dtype=torch.bool))
+
+
+@functools.lru_cache(maxsize=2)
+def epoch_order(n: int, epoch: int, seed: int) -> tuple[int, ...]:
+    g = torch.Generator().manual_seed(seed * 7919 + epoch)
+    return tuple(torch.randperm(n, generator=g).tolist())
+
+
+def global_indices(n: int, start: int, count: int, seed: int) -> list[int]:
+    """Items ``start .. start+count`` of the endless stream epoch 0, epoch 1, … (each shuffled)."""
+    out, pos = [], start
+    while len(out) < count:
+        epoch, offset = divmod(pos, n)
+        order = epoch_order(n, epoch, seed)
+        take = order[offset: offset + count - len(out)]
+        out += list(take)
+        pos += len(take)
+    return out

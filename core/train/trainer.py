@@ -1,0 +1,283 @@
+"""The training loop: two stages (pre-training on snippets, fine-tuning on pairs), AdamW, warm-up +
+cosine, clipping, accumulation, bf16 autocast on CUDA, DDP under torchrun, JSONL metrics,
+atomic checkpoints and exact resume (every step reseeds from (seed, stage, step))."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from core import checkpoint
+from core.config import LANGS, ModelConfig, preset
+from core.errors import CFError
+from core.train.data import TrainingSet, global_indices
+
+# Steps per stage when --max-steps is not given.
+DEFAULT_STEPS = {"tiny": (200, 300), "small": (20000, 20000), "paper": (100000, 50000)}
+STAGES = {"pretrain": ["pretrain"], "finetune": ["finetune"], "all": ["pretrain", "finetune"]}
+ORDER = STAGES["all"]
+
+
+@dataclass
+class TrainArgs:
+    lang: str = "bash"
+    preset: str = "small"
+    stage: str = "finetune"
+    out: str = "runs/model"
+    max_steps: int | None = None
+    resume: bool = False
+    device: str = "auto"
+    batch_size: int = 64
+    grad_accum: int = 1
+    lr: float = 5e-4
+    warmup: int = 500
+    min_lr_ratio: float = 0.1
+    clip: float = 1.0
+    save_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    data: str | None = None
+    train_file: str | None = None
+    limit: int | None = None
+    encoder: str | None = None
+    progress: bool = True
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CFError("--device cuda was asked for, but torch sees no CUDA device")
+    if name not in ("cpu", "cuda"):
+        raise CFError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def lr_at(step: int, args: TrainArgs, total: int) -> float:
+    warm = min(args.warmup, max(1, total // 10))
+    if step < warm:
+        return args.lr * (step + 1) / warm
+    frac = min(1.0, (step - warm) / max(1, total - warm))
+    return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def load_stage_data(stage: str, args: TrainArgs, cfg: ModelConfig, tokenizer) -> TrainingSet:
+    from core.data import load_jsonl, load_pairs, pretrain_snippets
+
+    if stage == "pretrain":
+        codes = pretrain_snippets(args.lang, args.data)
+        if args.limit:
+            codes = codes[: args.limit]
+        return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, codes, None, lang=args.lang)
+    pairs = load_jsonl(args.train_file) if args.train_file else load_pairs(args.lang, "train", args.data)
+    if args.limit:
+        pairs = pairs[: args.limit]
+    return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, [p.code for p in pairs], [p.nl for p in pairs])
+
+
+class _Dist:
+    def __init__(self, device: torch.device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = device
+        if self.world > 1:
+            if device.type == "cuda":
+                torch.cuda.set_device(self.local_rank)
+                self.device = torch.device("cuda", self.local_rank)
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+class _Stop:
+    """SIGTERM/SIGINT ask the loop to save and stop at the next step boundary."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, *_):
+        if self.requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(args: TrainArgs, log=print) -> dict[str, Any]:
+    from core.model import CodeFusion
+    from core.tokenizer import CodeTokenizer
+
+    if args.lang not in LANGS:
+        raise CFError(f"unknown language {args.lang!r}; choose one of: {', '.join(LANGS)}")
+    if args.stage not in STAGES:
+        raise CFError(f"unknown stage {args.stage!r}; choose one of: {', '.join(STAGES)}")
+    out = Path(args.out)
+    has_state = checkpoint.train_state_dir(out) is not None
+    if has_state and not args.resume:
+        raise CFError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+    if args.resume and not has_state:
+        raise CFError(f"--resume: no training state in {out}")
+
+    ddp = _Dist(pick_device(args.device))
+    device = ddp.device
+    micro = args.batch_size // (ddp.world * args.grad_accum)
+    if micro * ddp.world * args.grad_accum != args.batch_size or micro == 0:
+        raise CFError(f"--batch-size {args.batch_size} must divide into {ddp.world} processes × "
+                      f"{args.grad_accum} accumulation steps")
+    tokenizer = CodeTokenizer()
+    progress: dict[str, Any] = {"stage": STAGES[args.stage][0], "step": 0, "examples": 0}
+    if has_state:
+        meta = json.loads((checkpoint.train_state_dir(out) / "state.json").read_text())
+        cfg = ModelConfig.from_dict(meta["model"])
+    else:
+        cfg = preset(args.preset, langs=[args.lang], encoder_name_or_path=args.encoder, **args.overrides)
+    # Load the first stage's data before building the model: a missing data set fails at once.
+    first_data = load_stage_data(STAGES[args.stage][0], args, cfg, tokenizer)
+    torch.manual_seed(args.seed)
+    model = CodeFusion(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    if has_state:
+        progress = checkpoint.load_train_state(out, model, opt)
+        for key in ("model", "args"):
+            progress.pop(key, None)
+    ddp_model = model
+    if ddp.world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ddp.local_rank] if device.type == "cuda" else None)
+
+    if ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        log(f"model: {model.num_parameters() / 1e6:.1f}M parameters, preset {args.preset}, "
+            f"device {device}{f' × {ddp.world} processes' if ddp.world > 1 else ''}")
+    summary: dict[str, Any] = {"out": str(out), "stages": {}}
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+           else contextlib.nullcontext())
+    try:
+        with _Stop() as stop:
+            for stage in STAGES[args.stage]:
+                if ORDER.index(progress["stage"]) > ORDER.index(stage):
+                    continue  # a resumed run already moved past this stage
+                if progress["stage"] != stage:
+                    progress.update(stage=stage, step=0)
+                total = args.max_steps or DEFAULT_STEPS.get(args.preset, DEFAULT_STEPS["small"])[stage == "finetune"]
+                data = first_data if stage == STAGES[args.stage][0] else load_stage_data(stage, args, cfg, tokenizer)
+                if len(data) == 0:
+                    raise CFError(f"no {stage} examples fit the model's code length {cfg.code_len}")
+                if ddp.main:
+                    log(f"{stage}: {len(data)} examples ({data.dropped} longer than {cfg.code_len - 1} "
+                        f"tokens left out), steps {progress['step']} → {total}")
+                stats = _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total,
+                                   ddp, amp, stop, out, log)
+                summary["stages"][stage] = stats
+                if stop.requested:
+                    raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
+                                  "continue with --resume")
+                if ddp.main:
+                    _save(out, model, opt, tokenizer, progress, args)
+    finally:
+        ddp.close()
+    return summary
+
+
+def _save(out: Path, model, opt, tokenizer, progress: dict[str, Any], args: TrainArgs) -> None:
+    state = {**progress, "model": model.cfg.to_dict(), "args": asdict(args)}
+    checkpoint.save_train_state(out, model, opt, state)
+    checkpoint.save_model(out, model, tokenizer, {
+        "lang": args.lang, "preset": args.preset, "stage": progress["stage"], "step": progress["step"],
+        "examples_seen": progress["examples"],
+    })
+
+
+def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total, ddp, amp, stop, out, log):
+    from core.train.progress import TrainProgress
+
+    world, accum = ddp.world, args.grad_accum
+    micro = args.batch_size // (world * accum)
+    stage_seed = args.seed * 1000 + (0 if stage == "pretrain" else 500)
+    metrics_path = out / "metrics.jsonl"
+    bar = TrainProgress(stage, total, progress["step"], enabled=args.progress and ddp.main)
+    window: dict[str, float] = {}
+    window_n, window_t, window_ex = 0, time.perf_counter(), 0
+    started, start_step = time.perf_counter(), progress["step"]
+    model.train()
+    with bar:
+        while progress["step"] < total and not stop.requested:
+            step = progress["step"]
+            # Everything random in this step (timesteps, noise, dropout, CPD masks) derives from
+            # (seed, stage, step, rank): a resumed run replays exactly what an unbroken one does.
+            torch.manual_seed(stage_seed * 1_000_003 + step * world + ddp.rank)
+            rng = random.Random(stage_seed * 1_000_003 + step * world + ddp.rank)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, args, total)
+            idx = global_indices(len(data), step * args.batch_size, args.batch_size, stage_seed)
+            mine = idx[ddp.rank * micro * accum:(ddp.rank + 1) * micro * accum]
+            for a in range(accum):
+                batch = data.batch(mine[a * micro:(a + 1) * micro], rng).to(ddp.device)
+                sync = a == accum - 1 or world == 1
+                ctx = ddp_model.no_sync() if (world > 1 and not sync) else contextlib.nullcontext()
+                with ctx, amp:
+                    out_loss = ddp_model(batch.code_ids, batch.prompt_ids, batch.prompt_mask, batch.unconditional)
+                    (out_loss.loss / accum).backward()
+                for k, v in out_loss.items().items():
+                    window[k] = window.get(k, 0.0) + v / accum
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            progress["step"] = step + 1
+            progress["examples"] += args.batch_size
+            window_n += 1
+            window_ex += args.batch_size
+            if ddp.main:
+                bar.update(progress["step"], window["loss"] / window_n,
+                           (progress["step"] - start_step) * args.batch_size / (time.perf_counter() - started))
+            if ddp.main and (progress["step"] % args.log_every == 0 or progress["step"] == total):
+                now = time.perf_counter()
+                row = {"stage": stage, "step": progress["step"], **{k: v / window_n for k, v in window.items()},
+                       "lr": opt.param_groups[0]["lr"], "grad_norm": float(grad_norm),
+                       "examples_per_s": window_ex / (now - window_t), "examples": progress["examples"],
+                       "time": time.time()}
+                with open(metrics_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+                window, window_n, window_t, window_ex = {}, 0, now, 0
+            if progress["step"] % args.save_every == 0 or stop.requested:
+                if ddp.main:
+                    _save(out, model, opt, tokenizer, progress, args)
+                ddp.barrier()
+    elapsed = time.perf_counter() - started
+    done = progress["step"] - start_step
+    return {"steps": done, "seconds": elapsed,
+            "examples_per_s": done * args.batch_size / elapsed if elapsed > 0 else 0.0}

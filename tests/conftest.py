@@ -1,0 +1,73 @@
+"""Shared fixtures: the real published data (../shared, or $CODEFUSION_TEST_DATA) and a tiny
+model really trained on 64 Bash pairs once per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = [os.environ.get("CODEFUSION_TEST_DATA", ""), str(ROOT.parent / "shared" / "data" / "codefusion"),
+              "/work/shared/data/codefusion"]
+
+
+def find_source_data() -> Path:
+    for c in CANDIDATES:
+        if c and (Path(c) / "BashBenchmarks.json").exists():
+            return Path(c)
+    raise RuntimeError("the CodeFusion data was not found: set CODEFUSION_TEST_DATA to the folder "
+                       "holding BashBenchmarks.json (e.g. ../shared/data/codefusion)")
+
+
+def cf(*args: str, input: bytes | None = None, timeout: float = 600, env: dict | None = None):
+    """Run the real `cf` entry point in a new process."""
+    return subprocess.run([sys.executable, "-m", "cfcli", *args], input=input, capture_output=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def source_data() -> Path:
+    return find_source_data()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, source_data) -> Path:
+    """A data dir as `cf data fetch --from` makes it (the Python corpus is built on demand)."""
+    from core.data.fetch import SHA256
+
+    d = tmp_path_factory.mktemp("data")
+    for name in SHA256:
+        (d / name).symlink_to(source_data / name)
+    return d
+
+
+@pytest.fixture(scope="session")
+def bash64(tmp_path_factory, data_dir) -> Path:
+    """The first 64 Bash train pairs whose code fits the tiny preset, as user JSONL."""
+    from core.config import preset
+    from core.data import load_pairs
+    from core.tokenizer import CodeTokenizer
+
+    tok, n = CodeTokenizer(), preset("tiny").code_len
+    pairs = [p for p in load_pairs("bash", "train", data_dir) if len(tok.encode(p.code)) < n][:64]
+    path = tmp_path_factory.mktemp("bash64") / "bash64.jsonl"
+    path.write_text("".join(json.dumps({"nl": p.nl, "code": p.code}) + "\n" for p in pairs))
+    return path
+
+
+TINY_STEPS = 600
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, bash64) -> Path:
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    r = cf("train", "--preset", "tiny", "--train-file", str(bash64), "--out", str(out),
+           "--max-steps", str(TINY_STEPS), "--lr", "3e-3", "--warmup", "20", "--device", "cpu",
+           "--save-every", "1000", "--no-progress")
+    assert r.returncode == 0, r.stderr.decode()
+    return out

@@ -1,0 +1,65 @@
+import math
+
+import pytest
+import torch
+
+from core.diffusion import SqrtDiffusionScheduler, sqrt_alpha_bar
+
+
+def test_sqrt_schedule_values():
+    s = SqrtDiffusionScheduler(1200)
+    ab = s.alphas_cumprod
+    assert len(ab) == 1200
+    # ᾱ_0 is the ratio ᾱ(1/T)/ᾱ(0) of the continuous schedule 1 - sqrt(t/T + 1e-4)
+    assert float(ab[0]) == pytest.approx((1 - math.sqrt(1 / 1200 + 1e-4)) / (1 - math.sqrt(1e-4)), rel=1e-9)
+    assert float(ab[599]) == pytest.approx(sqrt_alpha_bar(600 / 1200) / sqrt_alpha_bar(0), rel=1e-6)
+    assert torch.all(ab[1:] < ab[:-1]) and 0 < float(ab[-1]) < 1e-3
+    # the sqrt schedule adds noise fast early: a third of the signal variance is gone by t = T/10
+    assert 0.6 < float(ab[119]) < 0.72
+
+
+def test_add_noise_and_eps_roundtrip():
+    s = SqrtDiffusionScheduler(100)
+    x0, noise = torch.randn(3, 4, 5, dtype=torch.float64), torch.randn(3, 4, 5, dtype=torch.float64)
+    t = torch.tensor([0, 50, 99])
+    xt = s.add_noise(x0, noise, t)
+    ab = s.alphas_cumprod[50]
+    assert torch.allclose(xt[1], ab.sqrt() * x0[1] + (1 - ab).sqrt() * noise[1])
+    assert torch.allclose(s.eps_from_x0(xt, x0, t), noise)
+
+
+def test_set_timesteps():
+    s = SqrtDiffusionScheduler(1200)
+    s.set_timesteps(1200)
+    assert s.timesteps.tolist() == list(range(1199, -1, -1))
+    s.set_timesteps(5)
+    assert s.timesteps.tolist() == [1199, 899, 600, 300, 0]
+    with pytest.raises(ValueError):
+        s.set_timesteps(0)
+
+
+def test_full_schedule_step_is_the_ddpm_posterior():
+    """With every step and eta=1 the respaced sampler is the paper's DDPM ancestral step."""
+    s = SqrtDiffusionScheduler(50)
+    s.set_timesteps(50)
+    x0, xt = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+    t = 30
+    a_t, ab_t, ab_prev = 1 - s.betas[t], s.alphas_cumprod[t], s.alphas_cumprod[t - 1]
+    mean = (ab_prev.sqrt() * s.betas[t] / (1 - ab_t)) * x0 + (a_t.sqrt() * (1 - ab_prev) / (1 - ab_t)) * xt
+    var = s.betas[t] * (1 - ab_prev) / (1 - ab_t)
+    draws = torch.stack([s.step(x0, t, xt, eta=1.0, generator=torch.Generator().manual_seed(i)).prev_sample
+                         for i in range(4000)])
+    assert torch.allclose(draws.mean(0), mean, atol=4 * var.sqrt().item() / math.sqrt(4000) * 3)
+    assert torch.allclose(draws.var(0), var.expand(2, 3), rtol=0.1)
+    # eta=0 is deterministic and lands exactly on the posterior mean's DDIM counterpart
+    out = s.step(x0, t, xt, eta=0.0)
+    eps = (xt - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()
+    assert torch.allclose(out.prev_sample, ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps)
+    assert out.pred_original_sample is x0
+
+
+def test_last_step_returns_the_clean_prediction():
+    s = SqrtDiffusionScheduler(1200)
+    s.set_timesteps(10)
+    x0, xt = torch.randn(2, 3), torch.randn(2, 3)
+    assert torch.allclose(s.step(x0, 0, xt).prev_sample, x0)
