@@ -38,6 +38,12 @@ class Stage(str, Enum):
     all = "all"
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -81,6 +87,7 @@ def train(
     train_file: Optional[Path] = typer.Option(None, help="Fine-tune on a JSONL of {\"nl\", \"code\"} instead."),
     limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N training examples."),
     encoder: Optional[str] = typer.Option(None, help="Pretrained CodeT5 encoder (hub name or local path)."),
+    precision: Precision = typer.Option(Precision.auto, help="bf16 autocast on CUDA and on CPUs with bf16 matmuls, else fp32."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -91,7 +98,7 @@ def train(
         resume=resume, device=device.value, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
         warmup=warmup, save_every=save_every, log_every=log_every, seed=seed,
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
-        limit=limit, encoder=encoder, progress=not no_progress,
+        limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")

@@ -1,4 +1,4 @@
-"""Quality metrics: pure functions over strings."""
+"""Exact match, whitespace-normalised (all languages)."""
 
 from __future__ import annotations
 
