@@ -27,6 +27,14 @@ class Cancelled(Exception):
 class Candidate:
     code: str
     score: float  # mean log-probability of the chosen tokens (through the first pad)
+    valid: bool = True  # parses as the target language (bashlex / ast / the CF rule parser)
+
+
+def syntax_valid(code: str, lang: str) -> bool:
+    from core.metrics import bash_is_valid, cf_is_valid, python_is_valid
+
+    check = {"bash": bash_is_valid, "python": python_is_valid, "cf": cf_is_valid}.get(lang)
+    return check(code) if check else True
 
 
 @dataclass
@@ -161,7 +169,8 @@ class Pipeline:
                 code = self.tok.decode(rows[j]).strip()
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
-            cands = [Candidate(c, round(s, 4)) for c, s in sorted(best.items(), key=lambda kv: -kv[1])]
+            cands = [Candidate(c, round(s, 4), syntax_valid(c, self.lang))
+                     for c, s in sorted(best.items(), key=lambda kv: -kv[1])]
             yield Result(prompt, self.lang, self.name, cands, {
                 "total_ms": round(per_prompt_ms, 2),
                 "encode_ms": round(1000 * (t_enc - t0) / len(prompts), 2),

@@ -65,6 +65,10 @@ TINY_STEPS = 600
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, bash64) -> Path:
+    # Developers iterating on the UI can reuse a tiny model trained with these same arguments
+    # (CI never sets this, so the suite always trains its own).
+    if os.environ.get("CODEFUSION_TEST_TINY_MODEL"):
+        return Path(os.environ["CODEFUSION_TEST_TINY_MODEL"])
     out = tmp_path_factory.mktemp("tiny") / "model"
     r = cf("train", "--preset", "tiny", "--train-file", str(bash64), "--out", str(out),
            "--max-steps", str(TINY_STEPS), "--lr", "3e-3", "--warmup", "20", "--device", "cpu",
