@@ -13,7 +13,8 @@ import typer
 from core.errors import CFError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="CodeFusion: natural language to code with a diffusion model.")
+                  help="CodeFusion: natural language to code with a diffusion model.\n\n"
+                       "cf \"PROMPT\" watches candidates form and lets you pick one (see cf ask --help).")
 data_app = typer.Typer(no_args_is_help=True, help="Fetch the published benchmarks and pre-training data.")
 model_app = typer.Typer(no_args_is_help=True, help="Inspect models.")
 app.add_typer(data_app, name="data")
@@ -147,26 +148,33 @@ def generate(
 def evaluate(
     lang: Lang = typer.Option(Lang.bash),
     model: Optional[str] = typer.Option(None, help="Model directory."),
-    split: str = typer.Option("test"),
+    split: str = typer.Option("test", help="Published split: test or train."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items."),
-    top_k: int = typer.Option(5, min=1, max=50),
-    steps: Optional[int] = typer.Option(None, min=1),
+    top_k: int = typer.Option(5, min=1, max=50, help="Candidates per prompt (top-1/3/5 are the best of the first k)."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default 50)."),
     seed: int = typer.Option(0),
     batch: int = typer.Option(16, min=1, help="Prompts generated together."),
-    data: Optional[Path] = typer.Option(None),
+    data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
     device: Device = typer.Option(Device.cpu),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+    out: Optional[Path] = typer.Option(None, help="Also write the JSON report to FILE, and per-item predictions to FILE.items.jsonl."),
+    plot: Optional[Path] = typer.Option(None, help="Write PNGs to DIR: refinement over the denoising steps (paper Fig. 2) and quality vs number of steps (Fig. 6; re-generates the items at each --plot-steps)."),
+    plot_steps: str = typer.Option("1,2,5,10,20,50,100", help="Step counts of the quality-vs-steps plot."),
+    codebertscore_model: Optional[str] = typer.Option(None, help="CodeBERTScore model, hub name or path, read from local files only (default neulab/codebert-python)."),
 ):
-    """Exact match top-1/3/5 on a published split."""
-    from cfcli.evaluate import run_eval
+    """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
+    from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
+    from core.metrics.python import CODEBERTSCORE_MODEL
 
-    report = run_eval(load_pipeline(model, device.value), lang.value, split, limit, top_k, steps, seed,
-                      batch, str(data) if data else None)
+    request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
+                          batch=batch, data=str(data) if data else None, plot_dir=str(plot) if plot else None,
+                          plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL)
+    report, records = run_eval(request, lambda: load_pipeline(model, device.value))
+    if out:
+        err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        from cfcli.evaluate import print_report
-
         print_report(report)
 
 
@@ -206,6 +214,95 @@ def model_info(directory: Path = typer.Argument(..., help="Model directory.")):
         typer.echo(f"{key:<10} {cfg[key]}" if len(key) <= 10 else f"{key} {cfg[key]}")
 
 
+@app.command("lsp")
+def lsp_cmd(
+    tcp: Optional[str] = typer.Option(None, metavar="HOST:PORT", help="Listen on TCP instead of stdio."),
+    model: Optional[str] = typer.Option(None, help="Default model directory (settings can override it)."),
+    log_file: Optional[Path] = typer.Option(None, help="Write the server's log here instead of stderr."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every message."),
+):
+    """Language server (LSP over stdio): code actions and completions from comment prompts."""
+    from lsp.server import parse_host_port, serve
+
+    if tcp:
+        try:
+            parse_host_port(tcp)
+        except ValueError as e:
+            raise CFError(str(e)) from None
+    serve(tcp, model, str(log_file) if log_file else None, verbose)
+
+
+# -- the picker, shell integration, history and config (cfcli/ask.py, tui/, shell/) ------------
+
+config_app = typer.Typer(no_args_is_help=True, help="Your defaults: lang, model, steps, top_k, key.")
+app.add_typer(config_app, name="config")
+
+
+@app.command()
+def ask(
+    prompt: str = typer.Argument(..., help="What the code should do; '-' reads one prompt per line from stdin."),
+    lang: Optional[Lang] = typer.Option(None, help="Target language (default: config, else bash)."),
+    model: Optional[str] = typer.Option(None, help="Model directory (default: config)."),
+    top_k: Optional[int] = typer.Option(None, min=1, max=9, help="Candidates (default: config, else 5)."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: config, else 50)."),
+    seed: Optional[int] = typer.Option(None),
+    device: Device = typer.Option(Device.cpu),
+    as_json: bool = typer.Option(False, "--json", help="No picker: one JSON object per prompt (as cf generate)."),
+    plain: bool = typer.Option(False, "--plain", help="No picker: the candidates, one per line."),
+):
+    """Watch candidates form from noise and pick one (also `cf "PROMPT"`); it goes to stdout.
+
+    Without a terminal on stdin and stderr, prints candidates as --plain (or --json) does."""
+    from cfcli.ask import AskOptions, run_ask
+
+    status = run_ask(AskOptions(prompt, lang.value if lang else None, model, top_k, steps, seed, device.value,
+                                as_json, plain))
+    raise typer.Exit(status)
+
+
+@app.command("shell-init")
+def shell_init(
+    shell: str = typer.Argument(..., help="bash, zsh or fish."),
+    key: Optional[str] = typer.Option(None, help="ctrl-LETTER or alt-LETTER (default: config, else ctrl-g)."),
+):
+    """Print a key binding: the command line becomes the prompt, the accepted code replaces it."""
+    import shutil
+
+    from cfcli.shell import shell_snippet
+    from cfcli.userconfig import load_config
+
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "__main__.py":  # python -m cfcli
+        command = [sys.executable, "-m", "cfcli"]
+    else:
+        command = [str(Path(shutil.which(str(argv0)) or argv0).absolute())]
+    typer.echo(shell_snippet(shell, key or load_config().key, command), nl=False)
+
+
+@app.command("history")
+def history_cmd(
+    limit: int = typer.Option(20, min=1, help="The newest N entries."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+):
+    """Accepted candidates, oldest first."""
+    from cfcli.history import read_history
+
+    for entry in read_history(limit):
+        if as_json:
+            typer.echo(json.dumps(entry, ensure_ascii=False))
+        else:
+            when = str(entry.get("time", ""))[:16].replace("T", " ")
+            typer.echo(f"{when}  {entry.get('prompt', '')}  ->  {entry['code']}")
+
+
+@config_app.command("path")
+def config_path_cmd():
+    """Where the config file is (it may not exist yet)."""
+    from cfcli.userconfig import config_path
+
+    typer.echo(str(config_path()))
+
+
 def _numel(shape) -> int:
     n = 1
     for s in shape:
@@ -213,9 +310,20 @@ def _numel(shape) -> int:
     return n
 
 
+def route_prompt(argv: list[str]) -> list[str]:
+    """`cf "PROMPT" [options]` is `cf ask "PROMPT" [options]`: anything that is not a command or
+    a root option starts the picker (a prompt that is a command's name: `cf ask -- train`)."""
+    import typer.main
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    if not argv or argv[0] in commands or argv[0] in ("--help", "-h"):
+        return argv
+    return ["ask", *argv]
+
+
 def main() -> None:
     try:
-        app()
+        app(args=route_prompt(sys.argv[1:]))
     except CFError as e:
         err(f"cf: error: {e}")
         sys.exit(2)

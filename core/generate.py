@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 
 from core.errors import CFError
+from core.safety import code_warnings
 
 
 class Cancelled(Exception):
@@ -28,6 +29,7 @@ class Candidate:
     code: str
     score: float  # mean log-probability of the chosen tokens (through the first pad)
     valid: bool = True  # parses as the target language (bashlex / ast / the CF rule parser)
+    warnings: list[str] = field(default_factory=list)  # what is dangerous about it (core.safety)
 
 
 def syntax_valid(code: str, lang: str) -> bool:
@@ -169,7 +171,7 @@ class Pipeline:
                 code = self.tok.decode(rows[j]).strip()
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
-            cands = [Candidate(c, round(s, 4), syntax_valid(c, self.lang))
+            cands = [Candidate(c, round(s, 4), syntax_valid(c, self.lang), code_warnings(c, self.lang))
                      for c, s in sorted(best.items(), key=lambda kv: -kv[1])]
             yield Result(prompt, self.lang, self.name, cands, {
                 "total_ms": round(per_prompt_ms, 2),

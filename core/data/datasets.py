@@ -26,9 +26,9 @@ def _clean(text: str | None) -> str:
     return (text or "").strip()
 
 
-def load_pairs(lang: str, split: str, root: str | Path | None = None) -> list[Pair]:
-    """The published NL→code pairs of one split. Items with a null or empty utterance or code
-    (some CoNaLa rows) are dropped; trailing newlines (Bash) are stripped."""
+def load_records(lang: str, split: str, root: str | Path | None = None) -> list[dict]:
+    """The published records of one split as they are in the file (CF rules keep their "Data"
+    table), less those with a null or empty utterance or code (some CoNaLa rows)."""
     if lang not in BENCHMARKS:
         raise CFError(f"unknown language {lang!r}; choose one of: {', '.join(BENCHMARKS)}")
     path = data_dir(root) / BENCHMARKS[lang]
@@ -38,9 +38,14 @@ def load_pairs(lang: str, split: str, root: str | Path | None = None) -> list[Pa
         data = json.load(f)
     if split not in data:
         raise CFError(f"{path.name} has no split {split!r}; it has: {', '.join(data)}")
-    pairs = [Pair(_clean(r.get("NL Utterance")), _clean(r.get("Code")), str(r.get("ID", "")))
-             for r in data[split]]
-    return [p for p in pairs if p.nl and p.code]
+    return [r for r in data[split] if _clean(r.get("NL Utterance")) and _clean(r.get("Code"))]
+
+
+def load_pairs(lang: str, split: str, root: str | Path | None = None) -> list[Pair]:
+    """The published NL→code pairs of one split (see load_records); trailing newlines (Bash)
+    are stripped."""
+    return [Pair(_clean(r.get("NL Utterance")), _clean(r.get("Code")), str(r.get("ID", "")))
+            for r in load_records(lang, split, root)]
 
 
 def load_jsonl(path: str | Path) -> list[Pair]:

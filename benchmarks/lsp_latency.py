@@ -1,0 +1,88 @@
+"""Time from a textDocument/codeAction request to its answer, through the real server over stdio.
+
+    python benchmarks/lsp_latency.py --model runs/bash-small [--steps 50] [--prompts 5] [--lang bash]
+
+cold: the first request (model load + generation); warm: a prompt not seen before (generation);
+cached: the same prompt again. Prompts are Bash test descriptions (or Python ones with --lang python
+and a file of {"nl"} lines via --prompts-file). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+DEFAULT_PROMPTS = [
+    "Abort the shell or script on the first failed command",
+    'Add a line number to every line in "infile"',
+    'Add executable permission to "java_ee_sdk-6u2-jdk-linux-x64.sh"',
+    "(GNU specific) Display info on most CPU-intensive processes once and exit.",
+    'Add cron lists from "filename" to list of cron jobs, giving errors for any lines that cannot be parsed by crontab.',
+    "remove directory tree",
+    "find all python files modified in the last day",
+    "count the lines of every csv file in this folder",
+]
+
+
+async def measure(args) -> dict:
+    prompts = DEFAULT_PROMPTS
+    if args.prompts_file:
+        prompts = [json.loads(line)["nl"] for line in Path(args.prompts_file).read_text().splitlines() if line.strip()]
+    prompts = prompts[: args.prompts + 1]
+    client = LanguageClient("lsp-latency", "0")
+    await client.start_io(sys.executable, "-m", "lsp")
+    lang_id = "python" if args.lang == "python" else "shellscript"
+    options = {"model": args.model, "models": {args.lang: args.model}, "steps": args.steps, "device": args.device}
+    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                         initialization_options=options))
+    client.initialized(types.InitializedParams())
+    text = "".join(f"# {p}\n\n" for p in prompts)
+    uri = "file:///tmp/lsp-latency/doc" + (".py" if args.lang == "python" else ".sh")
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id=lang_id, version=1, text=text)))
+
+    async def code_action(line: int) -> tuple[float, list]:
+        params = types.CodeActionParams(types.TextDocumentIdentifier(uri),
+                                        types.Range(types.Position(line, 0), types.Position(line, 0)),
+                                        types.CodeActionContext(diagnostics=[]))
+        started = time.perf_counter()
+        actions = await client.text_document_code_action_async(params)
+        return 1000 * (time.perf_counter() - started), actions or []
+
+    cold, first = await code_action(0)
+    warm = [(await code_action(2 * i))[0] for i in range(1, len(prompts))]
+    cached = [(await code_action(2 * i))[0] for i in range(len(prompts))]
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return {
+        "model": args.model, "steps": args.steps or 50, "device": args.device, "prompts": len(prompts),
+        "cold_ms": round(cold, 1),
+        "warm_ms_median": round(statistics.median(warm), 1) if warm else None,
+        "warm_ms": [round(x, 1) for x in warm],
+        "cached_ms_median": round(statistics.median(cached), 2),
+        "first_answer": [a.title for a in first],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--lang", default="bash", choices=["bash", "python"])
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--prompts", type=int, default=5, help="warm (cache-miss) requests to time")
+    parser.add_argument("--prompts-file", help="JSONL with an nl field per line")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    print(json.dumps(asyncio.run(measure(parser.parse_args())), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""`cf "PROMPT"` (the `ask` command): the live picker on a terminal, plain or JSON output otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import CFError
+
+# Prompts are a sentence or two; the models read at most prompt_len tokens (32 to 128). A limit
+# in characters turns a pasted file into a clear error instead of seconds of tokenizing.
+MAX_PROMPT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    prompt: str
+    lang: str | None = None
+    model: str | None = None
+    top_k: int | None = None
+    steps: int | None = None
+    seed: int | None = None
+    device: str = "cpu"
+    as_json: bool = False
+    plain: bool = False
+
+
+def read_prompts(prompt: str) -> list[str]:
+    """The prompt, or one prompt per non-empty line of stdin for '-'; each one checked."""
+    if prompt == "-":
+        raw = sys.stdin.buffer.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CFError(f"stdin is not valid UTF-8 (byte {e.start})") from None
+        prompts = [line.strip() for line in text.splitlines() if line.strip()]
+        if not prompts:
+            raise CFError("no prompt on stdin")
+    else:
+        prompts = [prompt.strip()]
+    for p in prompts:
+        check_prompt(p)
+    return prompts
+
+
+def check_prompt(prompt: str) -> None:
+    if not prompt:
+        raise CFError("empty prompt: say what the code should do, e.g. cf \"remove directory tree\"")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in argv arrive as surrogates
+        raise CFError("the prompt is not valid UTF-8") from None
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise CFError(f"the prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT_CHARS})")
+
+
+def check_model_dir(model: str, lang: str) -> str:
+    """A cheap check (no torch) that ``model`` is a model directory for ``lang``, so that the
+    picker does not open only to fail; the weights themselves are read in the background."""
+    config = Path(model) / "config.json"
+    if not config.exists():
+        raise CFError(f"{model} is not a model directory (no config.json); train one with `cf train --out DIR`")
+    try:
+        langs = json.loads(config.read_text(encoding="utf-8"))["model"]["langs"]
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise CFError(f"{config} is corrupt ({type(e).__name__})") from None
+    if lang not in langs:
+        raise CFError(f"model {model} was trained for {', '.join(langs)}, not {lang}")
+    return model
+
+
+def run_ask(opts: AskOptions) -> int:
+    """The exit status: 0 accepted (or printed), 1 cancelled."""
+    from cfcli.main import resolve_model
+    from cfcli.userconfig import load_config
+
+    config = load_config()
+    lang = opts.lang or config.lang or "bash"
+    top_k = opts.top_k or config.top_k or 5
+    steps = opts.steps or config.steps
+    prompts = read_prompts(opts.prompt)
+    model = check_model_dir(resolve_model(opts.model or config.model), lang)
+    interactive = not (opts.as_json or opts.plain or opts.prompt == "-") and sys.stdin.isatty() \
+        and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    if not interactive:
+        print_candidates(prompts, model, lang, top_k, steps, opts)
+        return 0
+    return pick(prompts[0], model, lang, top_k, steps, opts)
+
+
+def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, steps: int | None,
+                     opts: AskOptions) -> None:
+    """No terminal: like `cf generate` (--json is its schema; otherwise one candidate a line)."""
+    from cfcli.main import err, load_pipeline
+    from cfcli.tui.app import prompt_cut_note
+
+    pipe = load_pipeline(model, opts.device)
+    for prompt in prompts:
+        note = prompt_cut_note(pipe, prompt)
+        if note:
+            err(f"cf: note: {note}")
+        result = pipe.generate(prompt, k=top_k, steps=steps, seed=opts.seed)
+        if opts.as_json:
+            print(json.dumps(result.to_json()), flush=True)
+        else:
+            for candidate in result.candidates:
+                print(candidate.code, flush=True)
+
+
+def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts: AskOptions) -> int:
+    from cfcli.history import append_history
+    from cfcli.main import load_pipeline
+    from cfcli.tui.app import PickerApp, PickRequest
+    from cfcli.tui.driver import stderr_sized_driver
+
+    request = PickRequest(prompt, lang, top_k, steps, opts.seed, model)
+    app = PickerApp(request, lambda: load_pipeline(model, opts.device), driver_class=stderr_sized_driver())
+    code = app.run()
+    status = 0
+    if app.error:
+        from cfcli.main import err
+
+        err(f"cf: error: {app.error}")
+        status = 2
+    elif code is None:
+        status = 1
+    else:
+        print(code, flush=True)
+        append_history(prompt, code, lang, model)
+    if app.pipeline.busy:
+        # Cancelled while torch was still loading: don't wait for it (see cfcli/tui/loader.py).
+        sys.stderr.flush()
+        os._exit(status)
+    return status

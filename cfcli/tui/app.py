@@ -1,0 +1,271 @@
+"""`cf "PROMPT"`: denoise candidates live, as matrix rain, and pick one.
+
+The app never touches stdout: Textual draws through stderr's terminal, and the caller prints
+the accepted code after the app has exited (so ``x=$(cf "…")`` works)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from cfcli.tui.help import HelpScreen
+from cfcli.tui.loader import BackgroundLoad
+from cfcli.tui.messages import Denoised, Failed, Finished, ModelReady
+from cfcli.tui.widgets import CandidateRow, TextView
+
+# One clock draws the rain; steps only update the rows' state. A frame costs the UI thread about
+# as much as a step of the tiny model, and the UI shares the GIL and the cores with the sampler.
+FPS = 12
+
+
+@dataclass(frozen=True)
+class PickRequest:
+    prompt: str
+    lang: str = "bash"
+    top_k: int = 5
+    steps: int | None = None
+    seed: int | None = None
+    model: str = ""  # shown in the header
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(2**31)
+
+
+def leave_a_core_for_the_ui() -> None:
+    """Torch's OpenMP team spins at its barriers waiting for descheduled members; with the UI
+    thread on one of the cores, a team as large as the machine stalled: on a busy 2-core
+    machine the tiny model ran 1.6 steps/s in the picker, 28 with one thread."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+
+
+def prompt_cut_note(pipe, prompt: str) -> str:
+    """Pipeline keeps the first prompt_len tokens of a prompt: say so when that drops some."""
+    n, limit = len(pipe.tok.encode(prompt)), pipe.cfg.prompt_len
+    return f"the prompt was cut to the model's first {limit} of {n} tokens" if n > limit else ""
+
+
+class PickerApp(App[str]):
+    """Returns the accepted code; None with return_code 1 when cancelled, 2 on an error (``error``)."""
+
+    CSS_PATH = "picker.tcss"
+    TITLE = "CodeFusion"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        *[Binding(str(n), f"select({n - 1})", f"Select {n}", show=False) for n in range(1, 10)],
+        Binding("enter", "accept", "Accept"),
+        Binding("e", "edit", "Edit"),
+        Binding("r", "reroll", "Re-roll"),
+        Binding("c", "copy", "Copy"),
+        Binding("question_mark", "help", "Help"),
+        Binding("escape,q", "cancel", "Cancel"),
+        Binding("ctrl+c", "cancel", "Cancel", show=False, priority=True),
+    ]
+    # What the keys may not do while a row is being edited (the Input takes the typing).
+    EDIT_BLOCKS = {"move", "select", "accept", "edit", "reroll", "copy", "help"}
+
+    selected: reactive[int] = reactive(0)
+
+    def __init__(self, request: PickRequest, load_pipeline: Callable[[], object], **app_options) -> None:
+        super().__init__(**app_options)
+        self.request = request
+        self.pipeline = BackgroundLoad(load_pipeline)
+        self.seed = request.seed if request.seed is not None else new_seed()
+        self.run_id = 0
+        self.result = None  # core.generate.Result of the current run, once it ended
+        self.error: str | None = None
+        self.note = ""
+        self._progress = ""  # the status line while denoising, drawn with the next frame
+        self._status_text = ""
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        header = Text.assemble(("❯ ", "bold green"), (self.request.prompt, "bold"),
+                               (f"   {self.request.lang} · {Path(self.request.model).name or 'model'}", "dim"))
+        yield Static(header, id="prompt")
+        with Vertical(id="rows"):
+            for index in range(self.request.top_k):
+                yield CandidateRow(index)
+        yield TextView(id="status")
+        yield Footer()
+
+    @property
+    def rows(self) -> list[CandidateRow]:
+        return list(self.query(CandidateRow))
+
+    def on_mount(self) -> None:
+        self.pipeline.start()
+        self.set_interval(1 / FPS, self._frame)
+        self._start_run()
+
+    def _status(self, text: str) -> None:
+        text += f"  ·  {self.note}" if self.note else ""
+        if text != self._status_text:  # an unchanged line costs no repaint
+            self._status_text = text
+            self.query_one("#status", TextView).show(text)
+
+    # -- the generation worker ----------------------------------------------------------------
+
+    def _start_run(self) -> None:
+        self.run_id += 1
+        self.result = None
+        self._progress = ""
+        for row in self.rows:
+            row.reset(self.seed + self.run_id)
+        self.selected = 0
+        self.watch_selected(0)
+        self._status("loading the model…" if self.pipeline.busy else "denoising…")
+        self._denoise(self.run_id, self.seed)
+
+    @work(thread=True, exclusive=True, group="denoise", exit_on_error=False)
+    def _denoise(self, run: int, seed: int) -> None:
+        """Runs Pipeline.stream; a re-roll or exit cancels it (polled before every step)."""
+        from core.errors import CFError
+        from core.generate import Cancelled, Step
+
+        worker = get_current_worker()
+        req = self.request
+        try:
+            pipe = self.pipeline.wait(lambda: worker.is_cancelled)
+            if pipe is None:
+                return
+            self.post_message(ModelReady(run, prompt_cut_note(pipe, req.prompt)))
+            leave_a_core_for_the_ui()
+            first = posted = None
+            for event in pipe.stream([req.prompt], k=req.top_k, steps=req.steps, seed=seed,
+                                     cancel=lambda: worker.is_cancelled, preview_every=1):
+                if not isinstance(event, Step):
+                    self.post_message(Finished(run, event))
+                    continue
+                now = time.perf_counter()
+                first = first or (event.index, now)
+                rate = (event.index - first[0]) / (now - first[1]) if now > first[1] else 0.0
+                if posted is None or now - posted >= 1 / FPS or event.index == event.total:
+                    posted = now
+                    self.post_message(Denoised(run, event.index, event.total, event.texts[0], rate))
+        except Cancelled:
+            pass
+        except CFError as e:
+            self.post_message(Failed(run, str(e)))
+        except Exception as e:  # shown as one line by the caller, never a traceback on the terminal
+            self.post_message(Failed(run, f"{type(e).__name__}: {e}"))
+
+    def on_model_ready(self, message: ModelReady) -> None:
+        if message.run == self.run_id:
+            self.note = message.note
+            self._status("denoising…")
+
+    def on_denoised(self, message: Denoised) -> None:
+        if message.run != self.run_id:
+            return
+        for row, code in zip(self.rows, message.texts):
+            row.show_step(code, message.index / message.total)
+        rate = f"{message.rate:.1f} steps/s" if message.rate else "…"
+        self._progress = f"step {message.index}/{message.total}  ·  {rate}  ·  seed {self.seed}"
+
+    def on_finished(self, message: Finished) -> None:
+        if message.run != self.run_id:
+            return
+        self.result = message.result
+        candidates = message.result.candidates
+        for row in self.rows:
+            if row.index < len(candidates):
+                row.show_candidate(candidates[row.index])
+            elif not row.editing:
+                row.display = False
+        self.selected = min(self.selected, max(0, len(candidates) - 1))
+        seconds = message.result.timings.get("total_ms", 0) / 1000
+        if candidates:
+            count = f"{len(candidates)} candidate{'s' if len(candidates) > 1 else ''}"
+            self._status(f"{count} in {seconds:.1f} s  ·  seed {self.seed}  ·  done")
+        else:
+            self._status(f"no candidates (all empty)  ·  seed {self.seed}  ·  r re-rolls")
+
+    def on_failed(self, message: Failed) -> None:
+        if message.run == self.run_id:
+            self.error = message.error
+            self.exit(None, return_code=2)
+
+    def _frame(self) -> None:
+        if self.result is None:
+            for row in self.rows:
+                row.rain()
+            if self._progress:
+                self._status(self._progress)
+
+    # -- selection and keys ---------------------------------------------------------------------
+
+    def _visible_rows(self) -> list[CandidateRow]:
+        return [row for row in self.rows if row.display]
+
+    def _selected_row(self) -> CandidateRow:
+        return self.rows[self.selected]
+
+    def _editing(self) -> bool:
+        return any(row.editing for row in self.rows)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return not (action in self.EDIT_BLOCKS and self._editing())
+
+    def watch_selected(self, selected: int) -> None:
+        for row in self.rows:
+            row.set_class(row.index == selected, "-selected")
+
+    def action_move(self, delta: int) -> None:
+        count = len(self._visible_rows())
+        if count:
+            self.selected = (self.selected + delta) % count
+
+    def action_select(self, index: int) -> None:
+        if index < len(self._visible_rows()):
+            self.selected = index
+
+    def action_accept(self) -> None:
+        self._accept(self._selected_row().text)
+
+    def on_candidate_row_edit_done(self, message: CandidateRow.EditDone) -> None:
+        self._accept(message.code)
+
+    def _accept(self, code: str) -> None:
+        code = code.strip()
+        if code:
+            self.exit(code)
+        else:
+            self.notify("Nothing to accept yet", severity="warning")
+
+    def action_edit(self) -> None:
+        self._selected_row().start_edit()
+
+    def action_reroll(self) -> None:
+        self.seed = new_seed()
+        self._start_run()
+
+    def action_copy(self) -> None:
+        code = self._selected_row().text.strip()
+        if code:
+            self.copy_to_clipboard(code)
+            self.notify("Copied to the clipboard")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_cancel(self) -> None:
+        self.exit(None, return_code=1)

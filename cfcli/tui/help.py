@@ -1,0 +1,34 @@
+"""The `?` screen."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("↑ ↓  1-5", "select a candidate"),
+    ("Enter", "accept: print it and exit (also while it is still forming)"),
+    ("e", "edit the selected candidate, then Enter to accept (Esc stops editing)"),
+    ("r", "re-roll: denoise again from new noise (a new seed)"),
+    ("c", "copy the selected candidate to the clipboard (OSC 52)"),
+    ("Esc  q  Ctrl-C", "cancel: print nothing, exit 1"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,enter", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, what in KEYS:
+            table.add_row(key, what)
+        with Vertical(id="help"):
+            yield Static("[b]CodeFusion[/b]: the whole program forms from noise at once; cf never runs it.\n")
+            yield Static(table)
+            yield Static("\n[dim]Any of Esc, q, ? closes this.[/dim]")

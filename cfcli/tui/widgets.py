@@ -1,0 +1,134 @@
+"""The picker's widgets: a candidate row (rain while denoising, then the ranked candidate with
+its score, validity and warnings; an Input while being edited)."""
+
+from __future__ import annotations
+
+import random
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from cfcli.tui.rain import changed_positions, rain_text, thresholds
+
+RAIN_WIDTH_FALLBACK = 60  # before the first layout gives the row a size
+
+
+class TextView(Widget):
+    """Shows a Rich Text or Textual Content. Unlike Static.update, ``show`` repaints without a
+    new layout unless asked: the rain redraws five rows twelve times a second, and in a profile
+    the layout pass of every Static.update took most of the UI thread's time."""
+
+    DEFAULT_CSS = "TextView { height: auto; }"
+
+    def __init__(self, text: Text | Content | str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._text = text
+
+    def show(self, text: Text | Content | str, layout: bool = False) -> None:
+        self._text = text
+        self.refresh(layout=layout)
+
+    def render(self) -> Text | Content | str:
+        return self._text
+
+
+class CandidateRow(Widget):
+    """Row ``index`` (0-based). States: raining (``candidate`` None), final, editing."""
+
+    BINDINGS = [Binding("escape", "stop_edit", "Stop editing", show=False)]
+
+    class EditDone(Message):
+        """The user pressed Enter in the row's Input."""
+
+        def __init__(self, row: "CandidateRow", code: str) -> None:
+            super().__init__()
+            self.row, self.code = row, code
+
+    def __init__(self, index: int) -> None:
+        super().__init__(id=f"row-{index + 1}")
+        self.index = index
+        self.text = ""  # the latest predicted (or final) code
+        self.candidate = None  # core.generate.Candidate once the sampler ended
+        self.progress = 0.0
+        self._changed: frozenset[int] = frozenset()
+        self._rng = random.Random(index)
+        self._thresholds: list[float] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(str(self.index + 1), classes="number")
+        with Vertical(classes="body"):
+            yield TextView(classes="code")
+            yield TextView(classes="meta")
+
+    # -- states ---------------------------------------------------------------------------
+
+    def reset(self, seed: int) -> None:
+        """Back to pure noise for a new run."""
+        self._rng = random.Random(seed * 31 + self.index)
+        self._thresholds = []
+        self.text, self.candidate, self.progress, self._changed = "", None, 0.0, frozenset()
+        self.display = True
+        self.remove_class("-final", "-warned")
+        self.query_one(".meta", TextView).show("", layout=True)
+        self.rain()
+
+    def show_step(self, code: str, progress: float) -> None:
+        """Take a step's code; drawn with the next frame, which highlights all changes since the last."""
+        self._changed |= changed_positions(self.text, code)
+        self.text, self.progress = code, progress
+
+    def rain(self) -> None:
+        """Draw a frame (also between steps, so that slow models still animate)."""
+        if self.candidate is not None:
+            return
+        code_view = self.query_one(".code", TextView)
+        width = code_view.content_size.width or RAIN_WIDTH_FALLBACK
+        if len(self._thresholds) < width:
+            self._thresholds += thresholds(width - len(self._thresholds), self._rng)
+        code_view.show(rain_text(self.text, self.progress, width, self._thresholds, self._changed, self._rng))
+        self._changed = frozenset()
+
+    def show_candidate(self, candidate) -> None:
+        self.candidate, self.text = candidate, candidate.code
+        self.add_class("-final")
+        self.set_class(bool(candidate.warnings), "-warned")
+        self.query_one(".code", TextView).show(Text(candidate.code, style="bold"), layout=True)
+        self.query_one(".meta", TextView).show(meta_text(candidate), layout=True)
+
+    # -- editing --------------------------------------------------------------------------
+
+    @property
+    def editing(self) -> bool:
+        return bool(self.query(Input))
+
+    def start_edit(self) -> None:
+        if self.editing:
+            return
+        self.query_one(".code").display = False
+        editor = Input(self.text, classes="editor", select_on_focus=False)
+        self.query_one(".body").mount(editor, before=0)
+        editor.focus()
+
+    def action_stop_edit(self) -> None:
+        for editor in self.query(Input):
+            editor.remove()
+        self.query_one(".code").display = True
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.EditDone(self, event.value))
+
+
+def meta_text(candidate) -> Text:
+    """'score -0.41  ✓ valid  ⚠ recursively deletes /' under a final candidate."""
+    text = Text.assemble(("score ", "dim"), (f"{candidate.score:.2f}", ""), "  ")
+    text.append("✓ valid" if candidate.valid else "✗ does not parse", "green" if candidate.valid else "red")
+    for warning in candidate.warnings:
+        text.append("  ⚠ " + warning, "bold yellow")
+    return text

@@ -1,0 +1,81 @@
+"""The user's defaults (``config.toml`` in the user config dir) and where cf keeps its files.
+
+``CODEFUSION_HOME`` puts the config and the history in one folder instead of the platform's
+user dirs (tests, portable installs). The config is optional; every key is optional:
+
+    lang = "bash"              # bash, python or cf
+    model = "~/models/bash-small"
+    steps = 50
+    top_k = 5
+    key = "ctrl-g"             # the key `cf shell-init` binds
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from core.errors import CFError
+
+APP_NAME = "codefusion"
+LANGS = ("bash", "python", "cf")
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    lang: str | None = None
+    model: str | None = None
+    steps: int | None = None
+    top_k: int | None = None
+    key: str = "ctrl-g"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("CODEFUSION_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def config_path() -> Path:
+    import platformdirs
+
+    return (_home() or Path(platformdirs.user_config_dir(APP_NAME))) / "config.toml"
+
+
+def history_path() -> Path:
+    import platformdirs
+
+    return (_home() or Path(platformdirs.user_data_dir(APP_NAME))) / "history.jsonl"
+
+
+def _toml():
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def load_config(path: Path | None = None) -> UserConfig:
+    """The config file's settings; defaults when there is none. A bad file is a CFError."""
+    path = path or config_path()
+    if not path.exists():
+        return UserConfig()
+    toml = _toml()
+    try:
+        raw = toml.loads(path.read_text(encoding="utf-8"))
+    except (toml.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
+        raise CFError(f"{path}: {e}") from None
+    types = {f.name: (int if f.name in ("steps", "top_k") else str) for f in fields(UserConfig)}
+    for key, value in raw.items():
+        if key not in types:
+            raise CFError(f"{path}: unknown setting {key!r} (known: {', '.join(types)})")
+        if type(value) is not types[key] or (types[key] is int and value < 1):
+            kind = "a positive integer" if types[key] is int else "a string"
+            raise CFError(f"{path}: {key} must be {kind}, not {value!r}")
+    if raw.get("lang", "bash") not in LANGS:
+        raise CFError(f"{path}: lang must be one of {', '.join(LANGS)}, not {raw['lang']!r}")
+    if "model" in raw:
+        raw["model"] = str(Path(raw["model"]).expanduser())
+    return UserConfig(**raw)

@@ -1,0 +1,166 @@
+"""The model side of the server: load once, generate off the event loop, cancel, cache.
+
+One worker thread runs every load and generation: torch already spreads one generation over
+the cores, and a queue of one makes a cancelled request that has not started cost nothing.
+torch (through ``core.generate``) is imported on the first load, so the server starts fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything that decides the candidates: also the cache key."""
+
+    prompt: str
+    lang: str
+    model: str
+    steps: int | None
+    top_k: int
+    seed: int
+    device: str
+
+
+class LruCache:
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def model_languages(directory: str) -> list[str]:
+    """The languages a model directory was trained for (reads config.json only)."""
+    from core.checkpoint import read_config
+
+    return list(read_config(directory)["model"]["langs"])
+
+
+class Engine:
+    def __init__(self, cache_size: int = 256):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codefusion-generate")
+        self._loaded: dict[tuple[str, str], Any] = {}  # (directory, device setting) -> (model, tokenizer, torch device)
+        self._pipelines: dict[tuple[str, str, str], Any] = {}  # (directory, device, lang) -> Pipeline
+        self._cache = LruCache(cache_size)
+        self._running: set[threading.Event] = set()
+        self._closed = False
+        # Called on the event loop with (request, steps done) when a cancelled sampler stops.
+        self.on_cancelled: Callable[[GenerationRequest, int], None] | None = None
+
+    # -- loading -------------------------------------------------------------------------
+
+    def is_loaded(self, directory: str, device: str) -> bool:
+        return (directory, device) in self._loaded
+
+    async def load(self, directory: str, device: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._load_blocking, directory, device)
+
+    def _load_blocking(self, directory: str, device: str) -> None:
+        if (directory, device) in self._loaded:
+            return
+        from core.checkpoint import load_model
+        from core.train.trainer import pick_device
+
+        torch_device = pick_device(device)
+        model, tok, _meta = load_model(Path(directory), torch_device)
+        self._loaded[(directory, device)] = (model, tok, torch_device)
+
+    def keep_only(self, directories: set[str]) -> None:
+        """Forget models no longer named in the settings (their memory goes back on the next GC).
+        On the worker thread, like everything else that touches the models."""
+        if not self._closed:
+            self._executor.submit(self._keep_only_blocking, directories)
+
+    def _keep_only_blocking(self, directories: set[str]) -> None:
+        for key in [k for k in self._loaded if k[0] not in directories]:
+            del self._loaded[key]
+        for key in [k for k in self._pipelines if k[0] not in directories]:
+            del self._pipelines[key]
+
+    def _pipeline(self, directory: str, device: str, lang: str):
+        # One Pipeline per language over the same weights, so validity is checked in the
+        # document's language even when settings map python to a model trained on bash.
+        key = (directory, device, lang)
+        if key not in self._pipelines:
+            from core.generate import Pipeline
+
+            model, tok, torch_device = self._loaded[(directory, device)]
+            self._pipelines[key] = Pipeline(model, tok, torch_device, name=directory, lang=lang)
+        return self._pipelines[key]
+
+    # -- generation ----------------------------------------------------------------------
+
+    def cached(self, request: GenerationRequest) -> list | None:
+        return self._cache.get(request)
+
+    async def generate(self, request: GenerationRequest) -> list:
+        """Ranked candidates; cancelling the awaiting task stops the sampler within one step."""
+        if (hit := self._cache.get(request)) is not None:
+            return hit
+        loop = asyncio.get_running_loop()
+        stop, steps_done = threading.Event(), [0]
+        work = self._executor.submit(self._generate_blocking, request, stop, steps_done)
+        try:
+            return await asyncio.wrap_future(work)
+        except asyncio.CancelledError:
+            stop.set()  # the sampler polls this before every step
+            if self.on_cancelled is not None:
+                report = self.on_cancelled
+                work.add_done_callback(lambda _: loop.call_soon_threadsafe(report, request, steps_done[0]))
+            raise
+
+    def _generate_blocking(self, request: GenerationRequest, stop: threading.Event, steps_done: list[int]) -> list:
+        if stop.is_set() or self._closed:
+            from core.generate import Cancelled
+
+            raise Cancelled()
+        if (hit := self._cache.get(request)) is not None:  # an identical request queued before this one
+            return hit
+        self._load_blocking(request.model, request.device)
+        pipe = self._pipeline(request.model, request.device, request.lang)
+
+        def cancel() -> bool:  # polled before every step
+            if stop.is_set():
+                return True
+            steps_done[0] += 1
+            return False
+
+        self._running.add(stop)
+        try:
+            result = pipe.generate(request.prompt, k=request.top_k, steps=request.steps, seed=request.seed,
+                                   cancel=cancel)
+        finally:
+            self._running.discard(stop)
+        candidates = result.candidates[: request.top_k]
+        self._cache.put(request, candidates)
+        return candidates
+
+    def cancel_all(self) -> None:
+        for stop in list(self._running):
+            stop.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.cancel_all()
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,283 @@
+"""The picker (cfcli/tui) driven by Textual's Pilot, on the real tiny model: keys, accept, cancel,
+re-roll, edit, copy, help, and the final picker's screen."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import time
+
+import pytest
+
+pytest.importorskip("textual")
+
+from cfcli.tui.app import PickerApp, PickRequest  # noqa: E402
+from cfcli.tui.help import HelpScreen  # noqa: E402
+from cfcli.tui.messages import Finished  # noqa: E402
+from core.generate import Cancelled, Candidate, Result, Step  # noqa: E402
+
+PROMPT = "(GNU specific) Display info on most CPU-intensive processes once and exit."
+SLOW = 1000  # steps: far more than any test waits for, so the run is still denoising
+
+
+class RecordedPipeline:
+    """The real pipeline, noting the steps each stream produced and how it ended."""
+
+    def __init__(self, pipe):
+        self.pipe, self.steps, self.ends = pipe, [], []
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def stream(self, *args, **kwargs):
+        steps = []
+        self.steps.append(steps)
+        try:
+            for event in self.pipe.stream(*args, **kwargs):
+                if isinstance(event, Step):
+                    steps.append(event.index)
+                yield event
+        except Cancelled:
+            self.ends.append("cancelled")
+            raise
+        self.ends.append("finished")
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_model):
+    from core.generate import Pipeline
+
+    return Pipeline.from_pretrained(tiny_model)
+
+
+def run_picker(pipe, scenario, size=(110, 32), load=None, **request):
+    """Run the app headless under Pilot; ``scenario(app, pilot)`` drives it. Returns the app."""
+    recorded = RecordedPipeline(pipe)
+    app = PickerApp(PickRequest(PROMPT, model="/models/tiny", **{"steps": 5, "seed": 1, **request}),
+                    load or (lambda: recorded))
+    app.recorded = recorded
+
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await scenario(app, pilot)
+            await pilot.pause(0.05)
+
+    asyncio.run(main())  # returns once the worker thread has finished too
+    return app
+
+
+async def until(pilot, condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the picker"
+        await pilot.pause(0.05)
+
+
+def done(app):
+    return lambda: app.result is not None
+
+
+def denoising(app):
+    return lambda: app.run_id and any(row.text for row in app.rows) and app.result is None
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as text, from Textual's SVG export (one <text> per run of cells)."""
+    svg = app.export_screenshot()
+    cell = 12.2  # Textual's SVG cell width
+    lines: dict[int, dict[int, str]] = {}
+    for x, line, text in re.findall(r'<text[^>]* x="([\d.]+)" [^>]*clip-path="url\(#[\w-]+-line-(\d+)\)">([^<]*)', svg):
+        lines.setdefault(int(line), {})[round(float(x) / cell)] = html.unescape(text).replace("\xa0", " ")
+    out = []
+    for n in range(max(lines) + 1 if lines else 0):
+        row = ""
+        for col, text in sorted(lines.get(n, {}).items()):
+            row = row.ljust(col) + text
+        out.append(row.rstrip())
+    return out
+
+
+# -- the final picker ------------------------------------------------------------------------
+
+
+def test_final_picker_shows_ranked_candidates_with_score_validity_and_warnings(pipe, tmp_path):
+    screens = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        await pilot.pause(0.1)
+        screens["final"], screens["candidates"] = screen_lines(app), app.result.candidates
+        (tmp_path / "picker.svg").write_text(app.export_screenshot())
+        danger = Result(PROMPT, "bash", "tiny", [Candidate("rm -rf /", -0.25, True, ["recursively deletes /"]),
+                                                 Candidate("ls -l", -0.5, True, [])])
+        app.post_message(Finished(app.run_id, danger))  # how a dangerous candidate is shown
+        await pilot.pause(0.2)
+        screens["danger"] = screen_lines(app)
+        await pilot.press("escape")
+
+    app = run_picker(pipe, scenario)
+    final = "\n".join(screens["final"])
+    candidates = screens["candidates"]
+    assert screens["final"][0].startswith(" ❯ " + PROMPT[:40]) and "bash · tiny" in screens["final"][0]
+    for rank, candidate in enumerate(candidates, 1):
+        code_line = next(i for i, line in enumerate(screens["final"]) if line.startswith(f" {rank}  "))
+        assert screens["final"][code_line][4:].startswith(candidate.code[:60])
+        mark = "✓ valid" if candidate.valid else "✗ does not parse"
+        assert screens["final"][code_line + 1].strip() == f"score {candidate.score:.2f}  {mark}"
+    assert re.search(rf"{len(candidates)} candidates? in [\d.]+ s  ·  seed 1  ·  done", final)
+    assert "Accept" in final and "Re-roll" in final  # the key footer
+    danger = "\n".join(screens["danger"])
+    assert "rm -rf /" in danger and "score -0.25  ✓ valid  ⚠ recursively deletes /" in danger
+    assert " 3  " not in danger  # rows past the candidates are hidden
+
+
+def test_rows_rain_while_denoising_then_settle(pipe):
+    frames = []
+
+    async def scenario(app, pilot):
+        await until(pilot, denoising(app))
+        for _ in range(3):
+            frames.append(screen_lines(app)[2])
+            await pilot.pause(0.2)
+        await pilot.press("escape")
+
+    run_picker(pipe, scenario, steps=SLOW)
+    assert len(set(frames)) > 1, "the rain does not move"
+    assert any(ch in "".join(frames) for ch in "ｱｲｳｴｵｶｷｸｹｺ0123456789")
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+
+def test_arrows_and_digits_select_and_enter_prints_the_selection(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        last = len(app.result.candidates) - 1
+        await pilot.press("down", "down", "up")
+        seen["after_arrows"] = app.selected
+        await pilot.press("up", "up")  # wraps around
+        seen["wrapped"] = app.selected
+        await pilot.press(str(min(3, last + 1)))
+        seen["digit"] = app.selected
+        await pilot.press("9")  # no 9th candidate: ignored
+        seen["code"] = app.result.candidates[app.selected].code
+        await pilot.press("enter")
+
+    app = run_picker(pipe, scenario)
+    last = len(app.result.candidates) - 1
+    assert seen["after_arrows"] == min(1, last) and seen["wrapped"] == (last if last else 0)
+    assert seen["digit"] == min(2, last)
+    assert app.return_code == 0 and app.return_value == seen["code"]
+
+
+def test_enter_while_denoising_accepts_the_row_as_it_is_and_stops_the_sampler(pipe):
+    async def scenario(app, pilot):
+        await until(pilot, denoising(app))
+        await pilot.press("enter")
+
+    app = run_picker(pipe, scenario, steps=SLOW)
+    assert app.return_code == 0 and app.return_value and app.result is None
+    assert app.recorded.ends == ["cancelled"] and len(app.recorded.steps[0]) < SLOW
+
+
+@pytest.mark.parametrize("key", ["escape", "q", "ctrl+c"])
+def test_cancel_keys_exit_1_with_nothing_and_stop_within_a_step(pipe, key):
+    timing = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, denoising(app))
+        await pilot.press(key)
+        timing["pressed"] = time.monotonic()
+
+    app = run_picker(pipe, scenario, steps=SLOW)
+    assert app.return_code == 1 and app.return_value is None
+    # asyncio.run waited for the worker thread: it saw the cancel before its next step
+    assert app.recorded.ends == ["cancelled"] and len(app.recorded.steps[0]) < SLOW
+    assert time.monotonic() - timing["pressed"] < 10
+
+
+def test_reroll_denoises_again_from_a_new_seed(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        await pilot.press("r")
+        seen["rerolled"] = (app.run_id, app.seed)
+        await until(pilot, done(app))
+        await pilot.press("escape")
+
+    app = run_picker(pipe, scenario)
+    assert seen["rerolled"][0] == 2 and seen["rerolled"][1] != 1
+    assert app.recorded.ends == ["finished", "finished"] and app.result.candidates
+
+
+def test_reroll_while_denoising_cancels_the_older_run(pipe):
+    async def scenario(app, pilot):
+        await until(pilot, denoising(app))
+        await pilot.press("r")
+        await until(pilot, lambda: len(app.recorded.steps) == 2 and app.recorded.steps[1])
+        await pilot.press("escape")
+
+    app = run_picker(pipe, scenario, steps=SLOW)
+    assert app.recorded.ends == ["cancelled", "cancelled"] and app.run_id == 2
+
+
+def test_edit_in_place_then_enter_accepts_the_edited_code(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        row = app.rows[app.selected]
+        await pilot.press("e")
+        seen["prefilled"] = row.query_one("Input").value
+        await pilot.press("escape")  # stops editing, does not cancel
+        seen["after_escape"] = (row.editing, app.return_code)
+        await pilot.press("e", "end", "space", "x")
+        await pilot.press("down", "r", "q")  # typing: none of these act on the picker
+        seen["code"] = row.text
+        await pilot.press("enter")
+
+    app = run_picker(pipe, scenario)
+    assert seen["prefilled"] == seen["code"] and seen["after_escape"] == (False, None)
+    assert app.return_code == 0 and app.return_value == seen["code"] + " xrq"
+
+
+def test_copy_and_help(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        await pilot.press("2" if len(app.result.candidates) > 1 else "1", "c")
+        seen["clipboard"], seen["code"] = app.clipboard, app.rows[app.selected].text
+        await pilot.press("question_mark")
+        seen["help"] = isinstance(app.screen, HelpScreen) and "re-roll" in "\n".join(screen_lines(app))
+        await pilot.press("escape")
+        seen["back"] = not isinstance(app.screen, HelpScreen) and app.return_code is None
+        await pilot.press("escape")
+
+    app = run_picker(pipe, scenario)
+    assert seen["clipboard"] == seen["code"] and seen["help"] and seen["back"]
+    assert app.return_code == 1
+
+
+def test_a_model_that_fails_to_load_ends_the_app_with_its_one_line_error(pipe):
+    from core.errors import CFError
+
+    def broken():
+        raise CFError("/models/x/model.safetensors is corrupt: header too large")
+
+    async def scenario(app, pilot):
+        await until(pilot, lambda: app.return_code is not None, timeout=10)
+
+    app = run_picker(pipe, scenario, load=broken)
+    assert app.return_code == 2 and app.error == "/models/x/model.safetensors is corrupt: header too large"
+
+
+def test_prompt_cut_note(pipe):
+    from cfcli.tui.app import prompt_cut_note
+
+    assert prompt_cut_note(pipe, "list files") == ""
+    assert "cut to the model's first 32" in prompt_cut_note(pipe, "find all the files " * 20)
