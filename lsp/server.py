@@ -171,6 +171,16 @@ class CodeFusionServer(LanguageServer):
         s = self.settings
         return GenerationRequest(prompt, lang, model, s.steps, s.top_k, s.seed, s.device)
 
+    def completion_request(self, uri: str, position: types.Position):
+        """(site, its text, request) for a completion-like request at a position, else None."""
+        found = self.open_document(uri)
+        if found is None:
+            return None
+        _, text, lang = found
+        site = completion_site(text, position.line, position.character, lang)
+        request = self.generation_request(site.prompt.text, lang) if site else None
+        return None if request is None else (site, text, request)
+
     # -- the model -------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -258,14 +268,10 @@ async def on_code_action(ls: CodeFusionServer, params: types.CodeActionParams) -
 
 @SERVER.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
 async def on_completion(ls: CodeFusionServer, params: types.CompletionParams) -> types.CompletionList | None:
-    found = ls.open_document(params.text_document.uri)
+    found = ls.completion_request(params.text_document.uri, params.position)
     if found is None:
         return None
-    doc, text, lang = found
-    site = completion_site(text, params.position.line, params.position.character, lang)
-    request = ls.generation_request(site.prompt.text, lang) if site else None
-    if request is None:
-        return None
+    site, text, request = found
     candidates = await ls.candidates(request, params.work_done_token)
     if not candidates:
         return None
@@ -276,14 +282,10 @@ async def on_completion(ls: CodeFusionServer, params: types.CompletionParams) ->
 @SERVER.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
 async def on_inline_completion(ls: CodeFusionServer,
                                params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
-    found = ls.open_document(params.text_document.uri)
+    found = ls.completion_request(params.text_document.uri, params.position)
     if found is None:
         return None
-    doc, text, lang = found
-    site = completion_site(text, params.position.line, params.position.character, lang)
-    request = ls.generation_request(site.prompt.text, lang) if site else None
-    if request is None:
-        return None
+    site, text, request = found
     if site.newline_first and params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic:
         # Still typing the comment: do not start a generation per keystroke.
         candidates = ls.engine.cached(request) or []

@@ -1,0 +1,48 @@
+"""Plot a run's loss curve (total and each term) from its metrics.jsonl.
+
+    python benchmarks/loss_curve.py runs/bash-small-cpu/metrics.jsonl --out docs/img/bash-small-cpu-loss.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("metrics")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--every", type=int, default=100, help="also print a row every N steps")
+    a = ap.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in open(a.metrics, encoding="utf-8") if line.strip()]
+    # A resumed run may repeat steps after its last save: keep the last row written for each.
+    by_step = {(r["stage"], r["step"]): r for r in rows}
+    rows = [by_step[k] for k in sorted(by_step, key=lambda k: (k[0] != "pretrain", k[1]))]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = list(range(1, len(rows) + 1))
+    x = [r["step"] for r in rows] if len({r["stage"] for r in rows}) == 1 else steps
+    for key in ("loss", "nll", "decoder", "denoise"):
+        ax.plot(x, [r[key] for r in rows], label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (log scale)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(a.out, dpi=110)
+    print(f"{'step':>6} {'loss':>7} {'nll':>7} {'decoder':>8} {'denoise':>8} {'ex/s':>6}")
+    for r in rows:
+        if r["step"] % a.every == 0:
+            print(f"{r['step']:>6} {r['loss']:7.3f} {r['nll']:7.3f} {r['decoder']:8.3f} {r['denoise']:8.3f} "
+                  f"{r['examples_per_s']:6.1f}")
+
+
+if __name__ == "__main__":
+    main()
