@@ -106,17 +106,6 @@ def train(
     err(f"model saved in {out}")
 
 
-def _read_prompts(prompt: str) -> list[str]:
-    if prompt != "-":
-        return [prompt]
-    raw = sys.stdin.buffer.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise CFError(f"stdin is not valid UTF-8 (byte {e.start})") from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 @app.command()
 def generate(
     prompt: str = typer.Argument(..., help="What the code should do; '-' reads one prompt per line from stdin."),
@@ -129,9 +118,9 @@ def generate(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
 ):
     """Generate ranked candidates for a prompt, without the TUI."""
-    prompts = _read_prompts(prompt)
-    if not prompts:
-        raise CFError("no prompt given")
+    from cfcli.ask import read_prompts
+
+    prompts = read_prompts(prompt)
     pipe = load_pipeline(model, device.value)
     if pipe.lang and lang.value not in pipe.cfg.langs:
         raise CFError(f"model {pipe.name} was trained for {', '.join(pipe.cfg.langs)}, not {lang.value}")

@@ -105,11 +105,6 @@ def overfit_top1(tiny_model, bash64) -> float:
 
 
 def test_tiny_overfits_64_bash_pairs(overfit_top1):
-    """The real model, really trained (conftest: TINY_STEPS steps), reproduces its training set.
-    Measured 90.6% top-1 on 2026-11-23: this guards that level against regressions."""
-    assert overfit_top1 >= 0.85, f"top-1 exact match {overfit_top1:.2%} after {TINY_STEPS} steps"
-
-
-@pytest.mark.xfail(reason="issue 3 asks for >= 95% top-1; 90.6% measured so far (see README, Status)")
-def test_tiny_overfits_to_the_issue_target(overfit_top1):
+    """The real model, really trained (conftest: TINY_STEPS steps on 64 pairs with distinct
+    prompts), reproduces its training set: issue 3 asks for >= 95% top-1 exact match."""
     assert overfit_top1 >= 0.95, f"top-1 exact match {overfit_top1:.2%} after {TINY_STEPS} steps"
