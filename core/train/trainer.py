@@ -68,14 +68,16 @@ def pick_device(name: str) -> torch.device:
 
 def pick_precision(name: str, device: torch.device) -> str:
     """bf16 autocast on CUDA, and on CPUs with native bf16 matmuls (AVX512-BF16/AMX), where it
-    measured 1.5x the fp32 examples/s for the small preset (README, "Training speed")."""
+    measured 1.3x the fp32 examples/s for the small preset (1.9x with tune_allocator; README,
+    "Measurements")."""
     if name not in ("auto", "fp32", "bf16"):
         raise CFError(f"unknown precision {name!r}; use auto, fp32 or bf16")
     if name != "auto":
         return name
     if device.type == "cuda":
         return "bf16"
-    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # private: may go away
+    return "bf16" if supported is not None and supported() else "fp32"
 
 
 def autocast(precision: str, device: torch.device):
@@ -95,7 +97,7 @@ def autocast(precision: str, device: torch.device):
 def tune_allocator() -> None:
     """glibc returns every large freed block to the kernel (mmap/munmap, trimming), and a
     training step frees hundreds of MB of activations: page faults were a third of CPU time.
-    Keeping the heap (no mmap, no trim) made CPU steps 1.4x faster."""
+    Keeping the heap (no mmap, no trim) made CPU steps 1.5x faster."""
     import ctypes
     import ctypes.util
 
