@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.errors import CFError
 
@@ -58,17 +57,11 @@ def check_prompt(prompt: str) -> None:
 
 
 def check_model_dir(model: str, lang: str) -> str:
-    """A cheap check (no torch) that ``model`` is a model directory for ``lang``, so that the
-    picker does not open only to fail; the weights themselves are read in the background."""
-    config = Path(model) / "config.json"
-    if not config.exists():
-        raise CFError(f"{model} is not a model directory (no config.json); train one with `cf train --out DIR`")
-    try:
-        langs = json.loads(config.read_text(encoding="utf-8"))["model"]["langs"]
-    except (ValueError, KeyError, TypeError, OSError) as e:
-        raise CFError(f"{config} is corrupt ({type(e).__name__})") from None
-    if lang not in langs:
-        raise CFError(f"model {model} was trained for {', '.join(langs)}, not {lang}")
+    """A cheap check (config.json only, no torch) that ``model`` is a model directory for
+    ``lang``, so that the picker does not open only to fail; the weights are read in the background."""
+    from core.checkpoint import read_config, require_language
+
+    require_language(read_config(model)["model"]["langs"], lang, model)
     return model
 
 

@@ -18,21 +18,20 @@ from pathlib import Path
 from statistics import mean
 from typing import Callable, Sequence
 
+from core.checkpoint import require_language
 from core.data import load_pairs, load_records
 from core.errors import CFError
 from core.metrics import (
     MetricUnavailable,
-    bash_is_valid,
     cf_execution_applies,
-    cf_is_valid,
     codebertscore_f1,
     distinct_ngrams,
     exact_match,
     execution_match,
     normalize_ws,
     normalized_edit_distance,
-    python_is_valid,
     sentence_bleu,
+    syntax_valid,
     template_accuracy,
     template_match,
 )
@@ -71,7 +70,6 @@ NOTES = {
 }
 DIVERSITY_NOTE = ("diversity: over the distinct candidates of each prompt (generation merges duplicates), so a "
                   "prompt whose samples all agree has edit distance 0; CodeBERT embedding similarity is not measured")
-VALIDATORS = {"bash": bash_is_valid, "python": python_is_valid, "cf": cf_is_valid}
 
 
 @dataclass(frozen=True)
@@ -172,7 +170,7 @@ def score_item(item: EvalItem, candidates: Sequence[str], lang: str) -> dict:
     per_candidate = candidate_scores(item, scored, lang)
     record = {
         "id": item.id, "nl": item.nl, "reference": item.reference, "candidates": list(candidates),
-        "valid_top1": bool(candidates) and VALIDATORS[lang](candidates[0]),
+        "valid_top1": bool(candidates) and syntax_valid(candidates[0], lang),
         "scores": {name: None if values is None else best_over_first_k(values)
                    for name, values in per_candidate.items()},
         "diversity": candidate_diversity(candidates),
@@ -319,8 +317,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
         require_matplotlib()
     seen = train_references(lang, request.data) if lang == "bash" else None
     pipe = open_pipeline()
-    if lang not in pipe.cfg.langs:
-        raise CFError(f"model {pipe.name} was trained for {', '.join(pipe.cfg.langs)}, not {lang}")
+    require_language(pipe.cfg.langs, lang, pipe.name)
     T = pipe.cfg.diffusion_steps
     steps = request.steps or min(T, 50)  # Pipeline's default
     if max([steps, *sweep]) > T:

@@ -119,11 +119,11 @@ def generate(
 ):
     """Generate ranked candidates for a prompt, without the TUI."""
     from cfcli.ask import read_prompts
+    from core.checkpoint import require_language
 
     prompts = read_prompts(prompt)
     pipe = load_pipeline(model, device.value)
-    if pipe.lang and lang.value not in pipe.cfg.langs:
-        raise CFError(f"model {pipe.name} was trained for {', '.join(pipe.cfg.langs)}, not {lang.value}")
+    require_language(pipe.cfg.langs, lang.value, pipe.name)
     for p in prompts:
         res = pipe.generate(p, k=top_k, steps=steps, seed=seed)
         if as_json:

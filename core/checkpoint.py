@@ -13,15 +13,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any, Sequence
 
 from core.config import ModelConfig
 from core.errors import CFError
 
+if TYPE_CHECKING:
+    import torch
+
+# torch and safetensors are imported where weights are read or written: reading a config.json
+# (the picker checks its --model before opening) stays cheap.
 FORMAT = "codefusion-1"
 
 
@@ -51,6 +52,8 @@ def _state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_model(directory: str | Path, model, tokenizer, meta: dict[str, Any] | None = None) -> None:
+    from safetensors.torch import save_file
+
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     tokenizer.save(d / "tokenizer")
@@ -65,7 +68,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     if not d.is_dir():
         raise CFError(f"model directory {d} does not exist")
     if not path.exists():
-        raise CFError(f"{d} is not a CodeFusion model directory (no config.json)")
+        raise CFError(f"{d} is not a CodeFusion model directory (no config.json); train one with `cf train --out DIR`")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
         ModelConfig.from_dict(meta["model"])
@@ -74,8 +77,16 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
+def require_language(langs: Sequence[str], lang: str, model: str | Path) -> None:
+    if lang not in langs:
+        raise CFError(f"model {model} was trained for {', '.join(langs)}, not {lang}")
+
+
 def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     """Build the model from config.json and load model.safetensors; returns (model, tokenizer, meta)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     from core.model import CodeFusion
     from core.tokenizer import CodeTokenizer
 
@@ -101,6 +112,8 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
 # -- training state ----------------------------------------------------------------------------
 
 def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    import torch
+
     sd = opt.state_dict()
     tensors, scalars = {}, {}
     for idx, st in sd["state"].items():
@@ -122,6 +135,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], info: dict[str, Any])
 
 def save_train_state(out: str | Path, model, optimizer, progress: dict[str, Any]) -> None:
     """Write train_state/ as a whole: build it beside the old one, then swap the directories."""
+    from safetensors.torch import save_file
+
     out = Path(out)
     final, old = out / "train_state", out / "train_state.old"
     tmp = Path(tempfile.mkdtemp(prefix=".train_state.", dir=out))
@@ -149,6 +164,9 @@ def train_state_dir(out: str | Path) -> Path | None:
 
 
 def load_train_state(out: str | Path, model, optimizer) -> dict[str, Any]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     d = train_state_dir(out)
     if d is None:
         raise CFError(f"no training state in {out} to resume from")

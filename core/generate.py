@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 
 from core.errors import CFError
+from core.metrics import syntax_valid
 from core.safety import code_warnings
 
 
@@ -30,13 +31,6 @@ class Candidate:
     score: float  # mean log-probability of the chosen tokens (through the first pad)
     valid: bool = True  # parses as the target language (bashlex / ast / the CF rule parser)
     warnings: list[str] = field(default_factory=list)  # what is dangerous about it (core.safety)
-
-
-def syntax_valid(code: str, lang: str) -> bool:
-    from core.metrics import bash_is_valid, cf_is_valid, python_is_valid
-
-    check = {"bash": bash_is_valid, "python": python_is_valid, "cf": cf_is_valid}.get(lang)
-    return check(code) if check else True
 
 
 @dataclass

@@ -31,7 +31,16 @@ from core.metrics.python import (
     sentence_bleu,
 )
 
+
+
+def syntax_valid(code: str, lang: str) -> bool:
+    """Parses as the target language (paper Table 3): bashlex, ``ast``, the CF rule parser."""
+    check = {"bash": bash_is_valid, "python": python_is_valid, "cf": cf_is_valid}.get(lang)
+    return check(code) if check else True
+
+
 __all__ = [
+    "syntax_valid",
     "exact_match", "normalize_ws", "top_k_hits",
     "Redirection", "SimpleCommand", "bash_is_valid", "bash_template", "parse_simple_commands",
     "template_accuracy", "template_match",
