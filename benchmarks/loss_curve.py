@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 
 
 def main() -> None:
@@ -37,6 +38,14 @@ def main() -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
+    rates = [r["examples_per_s"] for r in rows]
+    # Each row covers the examples since the previous row, at that row's rate.
+    seconds = sum((r["examples"] - prev["examples"]) / r["examples_per_s"]
+                  for prev, r in zip([{"examples": 0}] + rows, rows))
+    print(f"{len(rows)} rows, steps {rows[0]['step']}..{rows[-1]['step']}; examples/s median "
+          f"{statistics.median(rates):.1f}, max {max(rates):.1f}; training time {seconds / 60:.0f} min")
+    first = rows[0]
+    print(f"first row (step {first['step']}): loss {first['loss']:.2f}, nll {first['nll']:.2f}")
     print(f"{'step':>6} {'loss':>7} {'nll':>7} {'decoder':>8} {'denoise':>8} {'ex/s':>6}")
     for r in rows:
         if r["step"] % a.every == 0:
