@@ -90,7 +90,7 @@ def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, step
     from cfcli.main import err, load_pipeline
     from cfcli.tui.app import prompt_cut_note
 
-    pipe = load_pipeline(model, opts.device)
+    pipe = load_pipeline(model, opts.device, lang)
     for prompt in prompts:
         note = prompt_cut_note(pipe, prompt)
         if note:
@@ -110,7 +110,7 @@ def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts
     from cfcli.tui.driver import stderr_sized_driver
 
     request = PickRequest(prompt, lang, top_k, steps, opts.seed, model)
-    app = PickerApp(request, lambda: load_pipeline(model, opts.device), driver_class=stderr_sized_driver())
+    app = PickerApp(request, lambda: load_pipeline(model, opts.device, lang), driver_class=stderr_sized_driver())
     code = app.run()
     status = 0
     if app.error:

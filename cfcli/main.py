@@ -56,21 +56,27 @@ def err(msg: str) -> None:
 
 
 def resolve_model(model: Optional[str]) -> str:
-    if model:
-        return model
-    raise CFError("no model given: pass --model DIR (train one with `cf train ... --out DIR`)")
+    """--model NAME|DIR (None: the default model) -> a model directory."""
+    from core.registry import resolve_model as resolve
+
+    return str(resolve(model))
 
 
-def load_pipeline(model: Optional[str], device: str = "cpu"):
+def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = ""):
+    from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from core.train.trainer import pick_device
 
-    return Pipeline.from_pretrained(resolve_model(model), pick_device(device))
+    directory = resolve_model(model)
+    if lang:  # before the weights load: a wrong language fails at once
+        require_language(read_config(directory)["model"]["langs"], lang, directory)
+    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang)
 
 
 @app.command()
 def train(
-    lang: Lang = typer.Option(Lang.bash, help="Target language."),
+    lang: str = typer.Option("bash", help="Target language: bash, python or cf; several, comma-separated "
+                             "(bash,python,cf), train one model for all."),
     preset: Preset = typer.Option(Preset.small, help="Model size."),
     stage: Stage = typer.Option(Stage.finetune, help="Pre-training on snippets, fine-tuning on pairs, or both."),
     out: Path = typer.Option(..., help="Run directory: the model, its training state and metrics.jsonl."),
@@ -89,17 +95,22 @@ def train(
     limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N training examples."),
     encoder: Optional[str] = typer.Option(None, help="Pretrained CodeT5 encoder (hub name or local path)."),
     precision: Precision = typer.Option(Precision.auto, help="bf16 autocast on CUDA and on CPUs with bf16 matmuls, else fp32."),
+    vocab: str = typer.Option("auto", help="data: rows only for the tokens the data uses (smaller, faster); "
+                              "full: all CodeT5 ids; auto: data, or full with --encoder."),
+    init_from: Optional[Path] = typer.Option(None, help="Start from this model's weights (same preset; "
+                                             "token rows matched across vocabularies)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
     from core.train.trainer import TrainArgs, train as run
 
     summary = run(TrainArgs(
-        lang=lang.value, preset=preset.value, stage=stage.value, out=str(out), max_steps=max_steps,
+        lang=lang, preset=preset.value, stage=stage.value, out=str(out), max_steps=max_steps,
         resume=resume, device=device.value, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
         warmup=warmup, save_every=save_every, log_every=log_every, seed=seed,
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
+        vocab=vocab, init_from=str(init_from) if init_from else None,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")
@@ -119,11 +130,8 @@ def generate(
 ):
     """Generate ranked candidates for a prompt, without the TUI."""
     from cfcli.ask import read_prompts
-    from core.checkpoint import require_language
-
     prompts = read_prompts(prompt)
-    pipe = load_pipeline(model, device.value)
-    require_language(pipe.cfg.langs, lang.value, pipe.name)
+    pipe = load_pipeline(model, device.value, lang.value)
     for p in prompts:
         res = pipe.generate(p, k=top_k, steps=steps, seed=seed)
         if as_json:
@@ -158,7 +166,7 @@ def evaluate(
     request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
                           batch=batch, data=str(data) if data else None, plot_dir=str(plot) if plot else None,
                           plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL)
-    report, records = run_eval(request, lambda: load_pipeline(model, device.value))
+    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value))
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:
@@ -179,11 +187,59 @@ def data_fetch(
     typer.echo(str(where))
 
 
+@model_app.command("list")
+def model_list(as_json: bool = typer.Option(False, "--json", help="One JSON object per model.")):
+    """The shipped models and yours (in the user models folder); `--model NAME` picks one."""
+    from core.checkpoint import read_config
+    from core.registry import DEFAULT_MODEL, list_models, user_models_dir
+
+    rows = []
+    for m in list_models():
+        try:
+            meta = read_config(m.path)
+            langs, preset = ",".join(meta["model"]["langs"]), str(meta.get("preset", "?"))
+        except CFError as e:
+            langs, preset = f"unreadable: {e}", "?"
+        size = (m.path / "model.safetensors").stat().st_size / 1e6 if (m.path / "model.safetensors").exists() else 0.0
+        rows.append({"name": m.name, "source": m.source, "langs": langs, "preset": preset,
+                     "size_mb": round(size, 1), "path": str(m.path), "default": m.name == DEFAULT_MODEL})
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(r))
+        return
+    if not rows:
+        err(f"no models: train one with `cf train --out DIR`, then `cf model add DIR` (user models: {user_models_dir()})")
+        return
+    width = max(len(r["name"]) for r in rows) + 2
+    for r in rows:
+        mark = " (default)" if r["default"] else ""
+        typer.echo(f"{r['name']:<{width}}{r['source']:<9}{r['langs']:<16}{r['preset']:<8}"
+                   f"{r['size_mb']:>6.1f} MB  {r['path']}{mark}")
+
+
+@model_app.command("add")
+def model_add(
+    directory: Path = typer.Argument(..., help="A model directory (e.g. a `cf train --out` run)."),
+    name: Optional[str] = typer.Option(None, help="Name to pick it by (default: the directory's name)."),
+    dtype: str = typer.Option("fp32", help="Store the weights as fp32, fp16 (half the size) or bf16."),
+):
+    """Copy a model (without its training state) into your models folder, to use by name."""
+    from core.checkpoint import export_model
+    from core.registry import user_models_dir
+
+    name = name or directory.resolve().name
+    if not name or "/" in name or name.startswith("."):
+        raise CFError(f"bad model name {name!r}")
+    dst = export_model(directory, user_models_dir() / name, dtype)
+    err(f"added {name} ({dst}); use it with --model {name}")
+
+
 @model_app.command("info")
-def model_info(directory: Path = typer.Argument(..., help="Model directory.")):
+def model_info(directory: str = typer.Argument(None, help="Model name or directory (default: the default model).")):
     """Configuration, size and training provenance of a model."""
     from core.checkpoint import read_config
 
+    directory = Path(resolve_model(directory))
     meta = read_config(directory)
     weights = Path(directory) / "model.safetensors"
     cfg = meta["model"]

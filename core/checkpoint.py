@@ -109,6 +109,76 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     return model.to(device).eval(), tokenizer, meta
 
 
+def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: dict[str, Any] | None = None) -> Path:
+    """A model directory without training state, weights stored in ``dtype`` (fp16 halves the
+    size; they load back into fp32). What ships and what `cf model add` installs."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if dtype not in dtypes:
+        raise CFError(f"unknown dtype {dtype!r}; use {', '.join(dtypes)}")
+    src, dst = Path(src), Path(dst)
+    info = read_config(src)
+    if dst.exists() and any(dst.iterdir()):
+        raise CFError(f"{dst} exists and is not empty")
+    state = load_file(str(src / "model.safetensors"))
+    tensors = {k: v.to(dtypes[dtype]) if v.is_floating_point() else v for k, v in state.items()}
+    dst.mkdir(parents=True, exist_ok=True)
+    tok_dir = src / "tokenizer"
+    if (tok_dir / "vocab.json").exists():
+        from core.tokenizer import CodeTokenizer
+
+        CodeTokenizer(tok_dir).save(dst / "tokenizer")
+    atomic_write_bytes(dst / "model.safetensors",
+                       lambda p: save_file(tensors, str(p), metadata={"format": FORMAT, "dtype": dtype}))
+    atomic_write_json(dst / "config.json", {**info, **(meta or {}), "dtype": dtype})
+    return dst
+
+
+# Tensors with one row per token: copied row by row when vocabularies differ.
+VOCAB_TENSORS = ("encoder.shared.weight", "encoder.encoder.embed_tokens.weight", "embed.weight",
+                 "head.weight", "head.bias")
+
+
+def init_weights_from(model, tokenizer, directory: str | Path) -> int:
+    """Copy another model's weights into ``model`` (same architecture but perhaps another
+    vocabulary): token rows are matched by CodeT5 id, rows the source lacks keep their fresh
+    initialisation. Returns the number of tensors copied."""
+    import torch
+    from safetensors.torch import load_file
+
+    from core.tokenizer import CodeTokenizer
+
+    d = Path(directory)
+    meta = read_config(d)
+    src_tok_dir = d / "tokenizer"
+    src_tok = CodeTokenizer(src_tok_dir) if (src_tok_dir / "vocab.json").exists() else CodeTokenizer()
+    src = load_file(str(d / "model.safetensors"), device="cpu")
+    src_vocab = meta["model"]["vocab_size"]
+    # For each row of ours, the source row holding the same token (or -1).
+    full = tokenizer.to_full(range(tokenizer.vocab_size))
+    src_rows = torch.tensor([r if r < src_vocab and src_tok.to_full([r])[0] == f else -1
+                             for f, r in zip(full, src_tok.from_full(full))])
+    found = src_rows >= 0
+    state = model.state_dict()
+    with torch.no_grad():
+        for name, dst in state.items():
+            if name not in src:
+                raise CFError(f"{d} does not match this model: it has no {name}")
+            same = src[name].shape == dst.shape
+            if name in VOCAB_TENSORS:
+                same = src[name].shape[1:] == dst.shape[1:]  # rows may differ, widths may not
+            if same and name in VOCAB_TENSORS:
+                dst[found] = src[name][src_rows[found]].to(dst.dtype)
+            elif same:
+                dst.copy_(src[name])
+            else:
+                raise CFError(f"{d} does not match this model: {name} is {tuple(src[name].shape)}, "
+                              f"not {tuple(dst.shape)} (train with the same --preset)")
+    return len(state)
+
+
 # -- training state ----------------------------------------------------------------------------
 
 def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

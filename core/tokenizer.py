@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from tokenizers import ByteLevelBPETokenizer
 
 ASSET_DIR = Path(__file__).parent / "assets" / "tokenizer"
 FILES = ("vocab.json", "merges.txt", "LICENSE.txt")
+# A model trained from scratch needs rows only for the tokens its data uses: the ids it keeps,
+# in CodeT5 numbering, saved beside the BPE files. Without it the model sees all of CodeT5's ids.
+SUBSET_FILE = "subset.json"
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")
 
 
 class CodeTokenizer:
-    """Encode prompts and code to fixed-length id rows; decode rows back, cut at the first pad."""
+    """Encode prompts and code to id rows in the model's numbering; decode rows back, cut at the
+    first pad. With a subset, model id i is CodeT5 id ``subset[i]`` and unknown tokens become
+    <unk>; the specials keep ids 0-4 either way."""
 
-    def __init__(self, directory: str | Path = ASSET_DIR):
+    def __init__(self, directory: str | Path = ASSET_DIR, subset: Sequence[int] | None = None):
         self.directory = Path(directory)
         self._tok = ByteLevelBPETokenizer(
             str(self.directory / "vocab.json"), str(self.directory / "merges.txt")
@@ -26,14 +32,40 @@ class CodeTokenizer:
         self._tok.add_special_tokens(list(SPECIALS))
         ids = [self._tok.token_to_id(s) for s in SPECIALS]
         self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id = ids
-        self.vocab_size = self._tok.get_vocab_size()
+        if ids != list(range(len(SPECIALS))):
+            raise ValueError(f"{self.directory}: special tokens are not ids 0-4")
+        self.full_vocab_size = self._tok.get_vocab_size()
         self.mask_token = "<mask>"
+        if subset is None and (self.directory / SUBSET_FILE).exists():
+            subset = json.loads((self.directory / SUBSET_FILE).read_text(encoding="utf-8"))
+        self.subset: list[int] | None = None
+        self.vocab_size = self.full_vocab_size
+        if subset is not None:
+            self.subset = sorted(set(subset) | set(range(len(SPECIALS))))
+            self._from_full = [self.unk_id] * self.full_vocab_size
+            for i, full in enumerate(self.subset):
+                self._from_full[full] = i
+            self.vocab_size = len(self.subset)
+
+    def restricted_to(self, texts: Iterable[str]) -> "CodeTokenizer":
+        """The same BPE keeping only the tokens that occur in ``texts`` (plus the specials)."""
+        used: set[int] = set()
+        for row in self._tok.encode_batch(list(texts)):
+            used.update(row.ids)
+        return CodeTokenizer(self.directory, sorted(used))
+
+    # Model ids <-> CodeT5 ids (identity without a subset).
+    def from_full(self, ids: Sequence[int]) -> list[int]:
+        return list(ids) if self.subset is None else [self._from_full[i] for i in ids]
+
+    def to_full(self, ids: Sequence[int]) -> list[int]:
+        return list(ids) if self.subset is None else [self.subset[i] for i in ids]
 
     def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text).ids
+        return self.from_full(self._tok.encode(text).ids)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self._tok.encode_batch(list(texts))]
+        return [self.from_full(e.ids) for e in self._tok.encode_batch(list(texts))]
 
     def pad_rows(self, rows: Sequence[Sequence[int]], length: int) -> list[list[int]]:
         """Truncate/pad id rows to ``length`` with the pad id."""
@@ -44,12 +76,17 @@ class CodeTokenizer:
         ids = list(ids)
         if self.pad_id in ids:
             ids = ids[: ids.index(self.pad_id)]
-        return self._tok.decode(ids, skip_special_tokens=True)
+        return self._tok.decode(self.to_full(ids), skip_special_tokens=True)
 
     def save(self, directory: str | Path) -> None:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             src = self.directory / name
-            if src.exists():
-                shutil.copyfile(src, out / name)
+            dst = out / name
+            if src.exists() and not (dst.exists() and dst.samefile(src)):
+                shutil.copyfile(src, dst)
+        if self.subset is not None:
+            (out / SUBSET_FILE).write_text(json.dumps(self.subset) + "\n", encoding="utf-8")
+        else:
+            (out / SUBSET_FILE).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import uuid
 from contextlib import asynccontextmanager
@@ -98,8 +99,14 @@ class CodeFusionServer(LanguageServer):
                                                            message=f"CodeFusion {source}: {problem}"))
         self._model_langs.clear()
         self._told.clear()  # a new configuration deserves new explanations
-        named = [m for _, m in self.settings.models] + [self.settings.model, self.default_model]
-        self.engine.keep_only({self.model_path(m) for m in named if m})
+        named = [m for _, m in self.settings.models] + [self.settings.model or self.default_model]
+        keep = set()
+        for name in named:
+            try:
+                keep.add(self.model_path(name))
+            except CFError:
+                pass  # told when a request needs it
+        self.engine.keep_only(keep)
 
     def log_cancelled(self, request: GenerationRequest, steps_done: int) -> None:
         steps = request.steps or "the default"
@@ -136,20 +143,25 @@ class CodeFusionServer(LanguageServer):
             return None
         return doc, Text.of(doc.source, doc.position_codec.client_num_units), lang
 
-    def model_path(self, path: str) -> str:
-        """~ expanded; a relative path is taken from the workspace root (editors start us anywhere)."""
+    def model_path(self, path: str | None) -> str:
+        """A model name (None: the default model) from core.registry, else a path: ~ expanded,
+        a relative one taken from the workspace root (editors start us anywhere)."""
+        from core.registry import looks_like_path, resolve_model
+
         root = self.workspace.root_path if self.protocol._workspace is not None else None
-        return resolve_path(path, root)
+        if path and (looks_like_path(path) or (root and os.path.exists(os.path.join(root, path)))):
+            return resolve_path(path, root)
+        return str(resolve_model(path))
 
     def model_for(self, lang: str) -> str | None:
         explicit = self.settings.explicit_model_for(lang)
         if explicit:
             return self.model_path(explicit)  # the user said so, whatever the checkpoint was trained on
-        default = self.settings.model or self.default_model
-        default = self.model_path(default) if default else None
-        if not default:
-            self.tell_once("CodeFusion: no model configured; set `model` (a model directory from "
-                           "`cf train --out DIR`) in the server's settings or start it with `cf lsp --model DIR`")
+        try:
+            default = self.model_path(self.settings.model or self.default_model)
+        except CFError as e:  # no such name, or no default model installed
+            self.tell_once(f"CodeFusion: {e}; set `model` (a model name from `cf model list`, or a "
+                           "directory) in the server's settings or start it with `cf lsp --model NAME|DIR`")
             return None
         if default not in self._model_langs:
             try:

@@ -80,3 +80,8 @@ def pretrain_snippets(lang: str, root: str | Path | None = None) -> list[str]:
     if name is None:
         raise CFError(f"unknown language {lang!r}")
     return load_snippets(data_dir(root) / name)
+
+
+def tag_prompt(nl: str, lang: str, langs: list[str]) -> str:
+    """What the encoder reads: a model trained for several languages reads the target first."""
+    return f"[{lang}] {nl}" if len(langs) > 1 else nl

@@ -40,14 +40,17 @@ class TrainingSet:
     code for CPD rows, Gaussian noise for unconditional-generation rows)."""
 
     def __init__(self, tokenizer: CodeTokenizer, code_len: int, prompt_len: int, codes: list[str],
-                 prompts: list[str] | None = None, lang: str = "bash", cpd_rate: float = 0.5):
+                 prompts: list[str] | None = None, lang: str | list[str] = "bash", cpd_rate: float = 0.5):
+        """``lang``: the language of every row, or one per row (CPD masks identifiers by it)."""
         self.tok, self.code_len, self.prompt_len = tokenizer, code_len, prompt_len
-        self.lang, self.cpd_rate = lang, cpd_rate
+        self.cpd_rate = cpd_rate
+        row_langs = [lang] * len(codes) if isinstance(lang, str) else list(lang)
         rows = tokenizer.encode_batch(codes)
         # Code longer than the model's code length could only be learnt truncated: leave it out.
         keep = [i for i, r in enumerate(rows) if 0 < len(r) < code_len]
         self.dropped = len(rows) - len(keep)
         self.codes = [codes[i] for i in keep]
+        self.langs = [row_langs[i] for i in keep]
         self.code_ids = torch.tensor(tokenizer.pad_rows([rows[i] for i in keep], code_len), dtype=torch.long)
         self.prompt_rows = None
         if prompts is not None:
@@ -68,7 +71,7 @@ class TrainingSet:
             return Batch(code, ids, mask, torch.zeros(len(indices), dtype=torch.bool))
         # Pre-training: each row is CPD with probability cpd_rate, else unconditional generation.
         cpd = [rng.random() < self.cpd_rate for _ in indices]
-        texts = [mask_identifiers(self.codes[i], self.lang, rng) if c else "" for i, c in zip(indices, cpd)]
+        texts = [mask_identifiers(self.codes[i], self.langs[i], rng) if c else "" for i, c in zip(indices, cpd)]
         rows = [r[: self.prompt_len] for r in self.tok.encode_batch(texts)]
         ids, mask = pad_prompts(rows, self.tok.pad_id)
         return Batch(code, ids, mask, torch.tensor([not c for c in cpd], dtype=torch.bool))

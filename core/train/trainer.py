@@ -53,6 +53,11 @@ class TrainArgs:
     encoder: str | None = None
     progress: bool = True
     precision: str = "auto"
+    # "data": embeddings and head only for the tokens the training data uses (smaller, faster);
+    # "full": all of CodeT5's ids; "auto": data, or full with a pretrained --encoder.
+    vocab: str = "auto"
+    # Start from another model's weights (rows matched by token, so vocabularies may differ).
+    init_from: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -117,18 +122,71 @@ def lr_at(step: int, args: TrainArgs, total: int) -> float:
     return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def load_stage_data(stage: str, args: TrainArgs, cfg: ModelConfig, tokenizer) -> TrainingSet:
-    from core.data import load_jsonl, load_pairs, pretrain_snippets
+def parse_langs(text: str) -> list[str]:
+    langs = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in langs if x not in LANGS]
+    if not langs or bad:
+        raise CFError(f"unknown language {','.join(bad) or text!r}; choose from: {', '.join(LANGS)} "
+                      "(several, comma-separated, train one model for all)")
+    return list(dict.fromkeys(langs))
 
-    if stage == "pretrain":
-        codes = pretrain_snippets(args.lang, args.data)
-        if args.limit:
-            codes = codes[: args.limit]
-        return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, codes, None, lang=args.lang)
-    pairs = load_jsonl(args.train_file) if args.train_file else load_pairs(args.lang, "train", args.data)
-    if args.limit:
-        pairs = pairs[: args.limit]
-    return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, [p.code for p in pairs], [p.nl for p in pairs])
+
+@dataclass
+class StageExamples:
+    codes: list[str]
+    prompts: list[str] | None  # None: pre-training snippets
+    langs: list[str]  # per row
+
+
+def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExamples:
+    """A stage's rows for every language; in a multi-language model each prompt carries its
+    language (core.data.tag_prompt) and a smaller set is repeated up to half the largest, so
+    the 712 CF pairs are not drowned by 10k Bash pairs."""
+    from core.data import load_jsonl, load_pairs, pretrain_snippets, tag_prompt
+
+    if args.train_file and (len(langs) > 1 and stage == "finetune"):
+        raise CFError("--train-file trains one language; give a single --lang")
+    per_lang: dict[str, tuple[list[str], list[str] | None]] = {}
+    for lang in langs:
+        if stage == "pretrain":
+            codes = pretrain_snippets(lang, args.data)[: args.limit or None]
+            per_lang[lang] = (codes, None)
+        else:
+            pairs = load_jsonl(args.train_file) if args.train_file else load_pairs(lang, "train", args.data)
+            pairs = pairs[: args.limit or None]
+            per_lang[lang] = ([p.code for p in pairs], [tag_prompt(p.nl, lang, langs) for p in pairs])
+    largest = max(len(c) for c, _ in per_lang.values())
+    out = StageExamples([], None if stage == "pretrain" else [], [])
+    for lang, (codes, prompts) in per_lang.items():
+        repeat = max(1, round(largest / 2 / max(1, len(codes)))) if len(langs) > 1 else 1
+        out.codes += codes * repeat
+        out.langs += [lang] * (len(codes) * repeat)
+        if prompts is not None:
+            out.prompts += prompts * repeat
+    return out
+
+
+def load_stage_data(stage: str, args: TrainArgs, cfg: ModelConfig, tokenizer, langs: list[str]) -> TrainingSet:
+    ex = stage_examples(stage, args, langs)
+    return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, ex.codes, ex.prompts, lang=ex.langs)
+
+
+def pick_tokenizer(args: TrainArgs, langs: list[str]):
+    """The full CodeT5 vocabulary, or the part of it this run's data uses (--vocab)."""
+    from core.tokenizer import CodeTokenizer
+
+    if args.vocab not in ("auto", "data", "full"):
+        raise CFError(f"unknown --vocab {args.vocab!r}; use auto, data or full")
+    full = CodeTokenizer()
+    if args.vocab == "full" or (args.vocab == "auto" and args.encoder):
+        return full
+    if args.encoder:
+        raise CFError("--vocab data needs an encoder trained from scratch (a pretrained one reads all of CodeT5's ids)")
+    texts: list[str] = []
+    for stage in STAGES[args.stage]:
+        ex = stage_examples(stage, args, langs)
+        texts += ex.codes + (ex.prompts or [])
+    return full.restricted_to(texts)
 
 
 class _Dist:
@@ -185,8 +243,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     from core.model import CodeFusion
     from core.tokenizer import CodeTokenizer
 
-    if args.lang not in LANGS:
-        raise CFError(f"unknown language {args.lang!r}; choose one of: {', '.join(LANGS)}")
+    langs = parse_langs(args.lang)
     if args.stage not in STAGES:
         raise CFError(f"unknown stage {args.stage!r}; choose one of: {', '.join(STAGES)}")
     out = Path(args.out)
@@ -205,17 +262,24 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     if micro * ddp.world * args.grad_accum != args.batch_size or micro == 0:
         raise CFError(f"--batch-size {args.batch_size} must divide into {ddp.world} processes × "
                       f"{args.grad_accum} accumulation steps")
-    tokenizer = CodeTokenizer()
     progress: dict[str, Any] = {"stage": STAGES[args.stage][0], "step": 0, "examples": 0}
     if has_state:
         meta = json.loads((checkpoint.train_state_dir(out) / "state.json").read_text())
         cfg = ModelConfig.from_dict(meta["model"])
+        tok_dir = out / "tokenizer"  # the run's own vocabulary, saved with its first checkpoint
+        tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
     else:
-        cfg = preset(args.preset, langs=[args.lang], encoder_name_or_path=args.encoder, **args.overrides)
+        tokenizer = pick_tokenizer(args, langs)
+        vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None else {}
+        cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, **{**vocab, **args.overrides})
     # Load the first stage's data before building the model: a missing data set fails at once.
-    first_data = load_stage_data(STAGES[args.stage][0], args, cfg, tokenizer)
+    first_data = load_stage_data(STAGES[args.stage][0], args, cfg, tokenizer, langs)
     torch.manual_seed(args.seed)
     model = CodeFusion(cfg).to(device)
+    if args.init_from and not has_state:
+        n = checkpoint.init_weights_from(model, tokenizer, args.init_from)
+        if ddp.main:
+            log(f"initialised from {args.init_from} ({n} tensors)")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     if has_state:
         progress = checkpoint.load_train_state(out, model, opt)
@@ -228,7 +292,10 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
 
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
+        if not has_state:  # before any train_state: a resumed run must find its vocabulary
+            tokenizer.save(out / "tokenizer")
         log(f"model: {model.num_parameters() / 1e6:.1f}M parameters, preset {args.preset}, "
+            f"{', '.join(langs)}, vocabulary {cfg.vocab_size}, "
             f"device {device}{f' × {ddp.world} processes' if ddp.world > 1 else ''}, {precision}")
     summary: dict[str, Any] = {"out": str(out), "stages": {}}
     amp = lambda: autocast(precision, device)  # noqa: E731 (a fresh context per micro-step)
@@ -240,7 +307,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                 if progress["stage"] != stage:
                     progress.update(stage=stage, step=0)
                 total = args.max_steps or DEFAULT_STEPS.get(args.preset, DEFAULT_STEPS["small"])[stage == "finetune"]
-                data = first_data if stage == STAGES[args.stage][0] else load_stage_data(stage, args, cfg, tokenizer)
+                data = first_data if stage == STAGES[args.stage][0] else load_stage_data(stage, args, cfg, tokenizer, langs)
                 if len(data) == 0:
                     raise CFError(f"no {stage} examples fit the model's code length {cfg.code_len}")
                 if ddp.main:

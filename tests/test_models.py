@@ -1,0 +1,133 @@
+"""Model plumbing: the data-sized vocabulary, multi-language models, warm starts, fp16 export,
+and picking models by name (shipped, the user's, or a directory)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import cf
+from core.errors import CFError
+from core.tokenizer import CodeTokenizer
+
+TEXTS = ["find . -name '*.py' -delete", "rm -rf build", "remove directory tree"]
+
+
+def test_subset_tokenizer_round_trips_its_texts_and_maps_the_rest_to_unk(tmp_path):
+    full = CodeTokenizer()
+    small = full.restricted_to(TEXTS)
+    assert small.vocab_size < 60 and small.subset[:5] == [0, 1, 2, 3, 4]
+    for text in TEXTS:
+        ids = small.encode(text)
+        assert max(ids) < small.vocab_size
+        assert small.decode(ids) == text
+        assert small.to_full(ids) == full.encode(text)
+    unseen = small.encode("import json")
+    assert set(unseen) == {small.unk_id}
+    small.save(tmp_path / "tok")
+    again = CodeTokenizer(tmp_path / "tok")
+    assert again.subset == small.subset and again.encode(TEXTS[0]) == small.encode(TEXTS[0])
+    # A full tokenizer saved over it drops the subset file.
+    full.save(tmp_path / "tok")
+    assert CodeTokenizer(tmp_path / "tok").vocab_size == full.vocab_size
+
+
+@pytest.fixture(scope="module")
+def multi_model(tmp_path_factory, data_dir) -> Path:
+    out = tmp_path_factory.mktemp("multi") / "model"
+    r = cf("train", "--lang", "bash,cf", "--preset", "tiny", "--data", str(data_dir), "--out", str(out),
+           "--limit", "40", "--max-steps", "3", "--batch-size", "8", "--device", "cpu", "--no-progress")
+    assert r.returncode == 0, r.stderr.decode()
+    return out
+
+
+def test_multi_language_model_has_the_data_vocabulary_and_tags_prompts(multi_model, data_dir):
+    from core.checkpoint import load_model
+    from core.data import load_pairs
+    from core.generate import Pipeline
+
+    model, tok, meta = load_model(multi_model)
+    assert model.cfg.langs == ["bash", "cf"]
+    texts = [t for lang in ("bash", "cf") for p in load_pairs(lang, "train", data_dir)[:40]
+             for t in (f"[{lang}] {p.nl}", p.code)]
+    assert tok.vocab_size == model.cfg.vocab_size == CodeTokenizer().restricted_to(texts).vocab_size
+    pipe = Pipeline(model, tok)
+    bash_ids, _ = pipe._encode_prompts(["delete empty files"], "bash")
+    cf_ids, _ = pipe._encode_prompts(["delete empty files"], "cf")
+    assert not torch.equal(bash_ids, cf_ids)  # the language is part of what the encoder reads
+    result = pipe.generate("highlight values above 10", lang="cf", k=2, steps=2, seed=0)
+    assert result.lang == "cf"
+    # The CLI refuses a language the model was not trained for, before loading weights.
+    r = cf("generate", "x", "--lang", "python", "--model", str(multi_model))
+    assert r.returncode != 0 and "trained for bash, cf, not python" in r.stderr.decode()
+
+
+def test_init_from_copies_rows_by_token_across_vocabularies(tmp_path, multi_model, data_dir):
+    from core.checkpoint import load_model
+
+    out = tmp_path / "warm"
+    r = cf("train", "--lang", "bash", "--preset", "tiny", "--data", str(data_dir), "--out", str(out),
+           "--limit", "20", "--max-steps", "1", "--lr", "1e-12", "--warmup", "0", "--batch-size", "4",
+           "--device", "cpu", "--no-progress", "--init-from", str(multi_model))
+    assert r.returncode == 0, r.stderr.decode()
+    src, src_tok, _ = load_model(multi_model)
+    dst, dst_tok, _ = load_model(out)
+    assert dst_tok.vocab_size < src_tok.vocab_size  # 20 Bash pairs use fewer tokens
+    from core.data import load_pairs
+
+    word = dst_tok.encode(load_pairs("bash", "train", data_dir)[0].code)[0]  # in both vocabularies
+    assert word != dst_tok.unk_id
+    src_row = src_tok.from_full(dst_tok.to_full([word]))[0]
+    assert src_row != src_tok.unk_id
+    # lr 1e-12: one step moves nothing measurable, so the copied rows are still equal.
+    assert torch.allclose(dst.embed.weight[word], src.embed.weight[src_row], atol=1e-6)
+    assert torch.allclose(dst.head.weight[word], src.head.weight[src_row], atol=1e-6)
+    assert torch.allclose(dst.denoiser.pos, src.denoiser.pos, atol=1e-6)
+    # A different architecture is refused with a one-line reason.
+    r = cf("train", "--lang", "bash", "--preset", "small", "--data", str(data_dir), "--out", str(tmp_path / "x"),
+           "--limit", "4", "--max-steps", "1", "--init-from", str(multi_model), "--no-progress")
+    assert r.returncode != 0 and "same --preset" in r.stderr.decode() and "Traceback" not in r.stderr.decode()
+
+
+def test_model_add_list_and_pick_by_name(tmp_path, multi_model):
+    env = {"CODEFUSION_HOME": str(tmp_path / "home")}
+    r = cf("model", "add", str(multi_model), "--name", "mine", "--dtype", "fp16", env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    stored = tmp_path / "home" / "models" / "mine"
+    assert not (stored / "train_state").exists()
+    full_size = (multi_model / "model.safetensors").stat().st_size
+    assert (stored / "model.safetensors").stat().st_size < 0.55 * full_size
+    rows = [json.loads(line) for line in cf("model", "list", "--json", env=env).stdout.decode().splitlines()]
+    mine = [row for row in rows if row["name"] == "mine"]
+    assert mine and mine[0]["source"] == "user" and mine[0]["langs"] == "bash,cf"
+    # Picked by name, it generates what the fp32 original does (fp16 storage, fp32 compute).
+    args = ("generate", "count lines", "--lang", "bash", "--steps", "3", "--seed", "1", "--json")
+    by_name = json.loads(cf(*args, "--model", "mine", env=env).stdout)
+    by_dir = json.loads(cf(*args, "--model", str(multi_model), env=env).stdout)
+    assert [c["code"] for c in by_name["candidates"]] == [c["code"] for c in by_dir["candidates"]]
+    r = cf("generate", "x", "--model", "nosuchmodel", env=env)
+    assert r.returncode != 0 and "no model directory or model named 'nosuchmodel'" in r.stderr.decode()
+    r = cf("model", "add", str(multi_model), "--name", "mine", env=env)
+    assert r.returncode != 0 and "not empty" in r.stderr.decode()
+
+
+def test_registry_user_models_shadow_shipped_and_paths_stay_paths(tmp_path, monkeypatch, multi_model):
+    from core import registry
+
+    shipped, user = tmp_path / "shipped", tmp_path / "user"
+    for root in (shipped, user):
+        (root / "m").mkdir(parents=True)
+        (root / "m" / "config.json").write_text("{}")
+    (shipped / "codefusion-small").mkdir()
+    (shipped / "codefusion-small" / "config.json").write_text("{}")
+    monkeypatch.setattr(registry, "SHIPPED_DIR", shipped)
+    assert registry.resolve_model("m", user) == user / "m"
+    assert registry.resolve_model(None, user) == shipped / "codefusion-small"
+    assert registry.resolve_model("./m", user) == Path("./m")  # a path, even if missing
+    assert [e.source for e in registry.list_models(user)] == ["user", "shipped"]
+    (shipped / "codefusion-small" / "config.json").unlink()
+    with pytest.raises(CFError, match="default model codefusion-small is not installed"):
+        registry.resolve_model(None, user)
