@@ -56,3 +56,28 @@ def test_bad_arguments(pipe):
         pipe.generate("   ")
     with pytest.raises(CFError):
         pipe.generate("x", steps=5000)
+
+
+def test_early_stop_ends_when_tokens_settle(tiny_model, bash64):
+    """On a prompt it learnt, the trained tiny model's rounded tokens settle long before 100
+    steps; early stop then ends sampling, reports the steps it ran, and keeps the full run's top-1."""
+    import json
+
+    trained = Pipeline.from_pretrained(tiny_model)
+    prompt = json.loads(bash64.read_text().splitlines()[5])["nl"]
+    full = [e for e in trained.stream(prompt, k=5, steps=100, seed=3)]
+    early = [e for e in trained.stream(prompt, k=5, steps=100, seed=3, early_stop=3)]
+    steps = [e for e in early if isinstance(e, Step)]
+    assert len([e for e in full if isinstance(e, Step)]) == 100
+    assert 4 <= len(steps) < 100 and early[-1].timings["steps"] == len(steps)
+    assert early[-1].candidates[0].code == full[-1].candidates[0].code
+    with pytest.raises(CFError):
+        trained.generate(prompt, early_stop=2, clamp=False)
+
+
+def test_every_sampler_runs_and_unknown_ones_are_refused(pipe):
+    for sampler in ("ddim", "dpm++"):
+        r = pipe.generate("list files", k=2, steps=5, seed=0, sampler=sampler)
+        assert r.timings["steps"] == 5 and r.candidates
+    with pytest.raises(CFError, match="unknown sampler"):
+        pipe.generate("list files", sampler="euler")

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from core.diffusion import SqrtDiffusionScheduler, sqrt_alpha_bar
+from core.diffusion import SqrtDiffusionScheduler, make_scheduler, sqrt_alpha_bar
 
 
 def test_sqrt_schedule_values():
@@ -63,3 +63,46 @@ def test_last_step_returns_the_clean_prediction():
     s.set_timesteps(10)
     x0, xt = torch.randn(2, 3), torch.randn(2, 3)
     assert torch.allclose(s.step(x0, 0, xt).prev_sample, x0)
+
+
+def test_respaced_sampler_with_every_step_is_the_full_one():
+    full, respaced = SqrtDiffusionScheduler(1200), SqrtDiffusionScheduler(1200)
+    respaced.set_timesteps(1200)
+    assert torch.equal(respaced.timesteps, full.timesteps) and respaced.default_eta() == 1.0
+    respaced.set_timesteps(50)
+    assert respaced.default_eta() == 0.0 and len(respaced.timesteps) == 50
+
+
+@pytest.mark.parametrize("name", ["ddim", "dpm++"])
+@pytest.mark.parametrize("steps", [1, 2, 7, 40])
+def test_deterministic_samplers_follow_the_exact_path_for_a_perfect_denoiser(name, steps):
+    """A denoiser that always predicts the true x0: every x_t on the way must be exactly
+    sqrt(ab_t) x0 + sqrt(1 - ab_t) eps for the starting eps (the ODE's solution), ending at x0.
+    A wrong coefficient in either solver leaves this path."""
+    s = make_scheduler(name, 1200)
+    s.set_timesteps(steps)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(3, 5, generator=g, dtype=torch.float64), torch.randn(3, 5, generator=g, dtype=torch.float64)
+    T = int(s.timesteps[0])
+    x = s.alphas_cumprod[T].sqrt() * x0 + (1 - s.alphas_cumprod[T]).sqrt() * eps
+    for t in s.timesteps.tolist():
+        x = s.step(x0, t, x, eta=0.0).prev_sample
+        prev = s.previous_timestep(t)
+        if prev >= 0:
+            ab = s.alphas_cumprod[prev]
+            assert torch.allclose(x, ab.sqrt() * x0 + (1 - ab).sqrt() * eps, atol=1e-9)
+    assert torch.allclose(x, x0)
+
+
+def test_dpm_solver_second_order_uses_the_previous_prediction():
+    """Two steps with different x̂0: the second must differ from the first-order (DDIM) update."""
+    dpm, ddim = make_scheduler("dpm++", 1200), make_scheduler("ddim", 1200)
+    for s in (dpm, ddim):
+        s.set_timesteps(10)
+    t0, t1 = dpm.timesteps[:2].tolist()
+    x, a, b = torch.randn(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    x1 = dpm.step(a, t0, x).prev_sample
+    assert torch.allclose(x1, ddim.step(a, t0, x, eta=0.0).prev_sample)  # first step: first order
+    assert not torch.allclose(dpm.step(b, t1, x1).prev_sample, ddim.step(b, t1, x1, eta=0.0).prev_sample)
+    with pytest.raises(ValueError):
+        make_scheduler("euler", 1200)

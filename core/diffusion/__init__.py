@@ -1,3 +1,5 @@
-from core.diffusion.schedule import SchedulerOutput, SqrtDiffusionScheduler, sqrt_alpha_bar
+from core.diffusion.schedule import (SAMPLERS, DPMSolverPlusPlusScheduler, SchedulerOutput, SqrtDiffusionScheduler,
+                                     make_scheduler, sqrt_alpha_bar)
 
-__all__ = ["SchedulerOutput", "SqrtDiffusionScheduler", "sqrt_alpha_bar"]
+__all__ = ["SAMPLERS", "DPMSolverPlusPlusScheduler", "SchedulerOutput", "SqrtDiffusionScheduler", "make_scheduler",
+           "sqrt_alpha_bar"]
