@@ -101,13 +101,14 @@ def train_references(lang: str, data: str | None = None) -> frozenset[str]:
 
 
 def generate_candidates(pipe, prompts: Sequence[str], *, top_k: int, steps: int, seed: int, batch: int,
-                        advance: Callable[[int], None] = lambda n: None) -> list[list[str]]:
+                        advance: Callable[[int], None] = lambda n: None, **sampling) -> list[list[str]]:
     """Ranked candidate codes per prompt; ``batch`` prompts are denoised together (seeded by
-    seed + the index of the batch's first prompt, so a run is repeatable at the same --batch)."""
+    seed + the index of the batch's first prompt, so a run is repeatable at the same --batch).
+    ``sampling``: Pipeline.stream's sampler, early_stop, clamp."""
     candidates: list[list[str]] = []
     for start in range(0, len(prompts), batch):
         chunk = list(prompts[start:start + batch])
-        for result in pipe.generate_batch(chunk, k=top_k, steps=steps, seed=seed + start):
+        for result in pipe.generate_batch(chunk, k=top_k, steps=steps, seed=seed + start, **sampling):
             candidates.append([c.code for c in result.candidates])
         advance(len(chunk))
     return candidates

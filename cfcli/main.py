@@ -259,6 +259,43 @@ def model_info(directory: str = typer.Argument(None, help="Model name or directo
         typer.echo(f"{key:<10} {cfg[key]}" if len(key) <= 10 else f"{key} {cfg[key]}")
 
 
+@app.command()
+def bench(
+    model: Optional[str] = typer.Option(None, help="Model name or directory (default: the default model)."),
+    lang: Lang = typer.Option(Lang.bash),
+    device: Device = typer.Option(Device.cpu),
+    prompts: int = typer.Option(10, min=1, help="Latency: the first N test prompts, one at a time."),
+    quality_items: int = typer.Option(100, min=1, help="Quality and throughput: the first N test items."),
+    full_quality_items: Optional[int] = typer.Option(None, min=1, help="The full 1,200-step sampler's quality on "
+                                                    "only the first N of those (it is slow on a CPU)."),
+    top_k: int = typer.Option(5, min=1, max=50),
+    batch: int = typer.Option(16, min=1, help="Prompts denoised together for the quality/throughput run."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (default: torch's choice)."),
+    cold_runs: int = typer.Option(3, min=0, help="Cold `cf PROMPT --json` processes to time (0: skip)."),
+    seed: int = typer.Option(0),
+    data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
+    as_json: bool = typer.Option(False, "--json", help="The report as JSON on stdout."),
+    out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+):
+    """Latency, memory, throughput and quality of sampler settings, beside the paper's full sampler."""
+    from cfcli.bench import BenchRequest, print_bench, run_bench
+    from core.checkpoint import atomic_write_json
+
+    if full_quality_items and full_quality_items > quality_items:
+        raise CFError("--full-quality-items must be at most --quality-items")
+    request = BenchRequest(model=model, lang=lang.value, device=device.value, prompts=prompts,
+                           quality_items=quality_items, full_quality_items=full_quality_items, top_k=top_k,
+                           batch=batch, seed=seed, threads=threads, data=str(data) if data else None,
+                           cold_runs=cold_runs)
+    report = run_bench(request, log=lambda s: err(f"cf bench: {s}"))
+    if out:
+        atomic_write_json(out, report)
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        print_bench(report)
+
+
 @app.command("lsp")
 def lsp_cmd(
     tcp: Optional[str] = typer.Option(None, metavar="HOST:PORT", help="Listen on TCP instead of stdio."),

@@ -7,6 +7,7 @@ current predicted clean code of every candidate when previews are asked for), th
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import secrets
 import time
@@ -20,6 +21,24 @@ from core.diffusion import make_scheduler
 from core.errors import CFError
 from core.metrics import syntax_valid
 from core.safety import code_warnings
+
+
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def quantize_int8(model):
+    """A copy of ``model`` with int8 dynamic quantisation of every nn.Linear (weights int8,
+    activations quantised per batch). torch.ao's eager API is deprecated in favour of torchao,
+    but it is in torch itself and does the job on CPU without another dependency."""
+    import warnings
+
+    from torch import nn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(copy.deepcopy(model).cpu(), {nn.Linear}, dtype=torch.qint8)
 
 
 class Cancelled(Exception):
@@ -56,21 +75,38 @@ class Step:
 
 
 class Pipeline:
-    def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = ""):
+    def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = "",
+                 precision: str = "fp32"):
         """``lang``: the default target (a multi-language model serves each of its ``cfg.langs``;
-        callers check the language, the language server may map one to a model for another)."""
-        self.model, self.tok = model.eval(), tokenizer
+        callers check the language, the language server may map one to a model for another).
+        ``precision``: fp32; bf16 (autocast: CUDA, and CPUs with bf16 instructions); int8
+        (dynamic quantisation of the linear layers, CPU; a quantised copy, the model is kept)."""
+        if precision not in PRECISIONS:
+            raise CFError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        model = model.eval()
+        if precision == "int8" and torch.device(device).type != "cpu":
+            raise CFError("int8 runs on the CPU only; use bf16 on CUDA")
+        if precision == "int8":
+            model = quantize_int8(model)
+        self.model, self.tok, self.precision = model, tokenizer, precision
         self.device = torch.device(device)
         self.name = name
         self.cfg = model.cfg
         self.lang = lang or self.cfg.langs[0]
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu", lang: str = "") -> "Pipeline":
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu", lang: str = "",
+                        precision: str = "fp32") -> "Pipeline":
         from core.checkpoint import load_model
 
         model, tok, _ = load_model(directory, device)
-        return cls(model, tok, device, name=str(directory), lang=lang)
+        return cls(model, tok, device, name=str(directory), lang=lang, precision=precision)
+
+    def _amp(self):
+        # Per call, never around a yield: autocast state is per thread and would leak to the caller.
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def _encode_prompts(self, prompts: Sequence[str], lang: str):
         from core.data import tag_prompt
@@ -83,11 +119,14 @@ class Pipeline:
 
     def _tokens(self, x0: torch.Tensor, dec_cross) -> torch.Tensor:
         """Decoder + head + argmax (no softmax: the cheap path for previews and clamping)."""
-        return self.model.logits(self.model.decode(x0, dec_cross)).argmax(-1)
+        with self._amp():
+            return self.model.logits(self.model.decode(x0, dec_cross)).argmax(-1)
 
     def _round(self, x0: torch.Tensor, dec_cross) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder + head + argmax: (tokens, per-row mean log-prob through the first pad)."""
-        logp = self.model.logits(self.model.decode(x0, dec_cross)).float().log_softmax(-1)
+        with self._amp():
+            logits = self.model.logits(self.model.decode(x0, dec_cross))
+        logp = logits.float().log_softmax(-1)
         best, ids = logp.max(-1)
         keep = self.model.scored_positions(ids)
         score = (best * keep).sum(-1) / keep.sum(-1).clamp(min=1)
@@ -144,8 +183,9 @@ class Pipeline:
         gen = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(63))
 
         ids, mask = self._encode_prompts(prompts, lang)
-        enc = self.model.encode(ids, mask)  # once per prompt, shared by its k samples
-        dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
+        with self._amp():
+            enc = self.model.encode(ids, mask)  # once per prompt, shared by its k samples
+            dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
         t_enc = time.perf_counter()
 
         n = len(prompts) * k
@@ -156,7 +196,8 @@ class Pipeline:
             if cancel is not None and cancel():
                 raise Cancelled()
             tt = torch.full((n,), t, device=self.device, dtype=torch.long)
-            x0 = self.model.denoise(x, tt, dn_cross)
+            with self._amp():
+                x0 = self.model.denoise(x, tt, dn_cross).float()
             done = i
             last = i == len(sched.timesteps)
             preview = bool(preview_every) and (i % preview_every == 0 or last)
@@ -164,7 +205,7 @@ class Pipeline:
             if clamp and not last:
                 # Clamping through the decoder: step from the embedding of the decoder's tokens,
                 # so the sampler stays on the embeddings it was trained on.
-                x0 = self.model.embed(tokens)
+                x0 = self.model.embed(tokens).float()
                 if early_stop:
                     unchanged = unchanged + 1 if before is not None and torch.equal(tokens, before) else 0
                     before = tokens

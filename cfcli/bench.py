@@ -1,0 +1,224 @@
+"""`cf bench`: speed of top-k generation under several sampler settings, each beside the
+paper's full 1,200-step sampler measured in the same run, and each with its quality on a
+fixed slice of the test split, so a faster setting can never hide a quality loss.
+
+Per setting: latency p50/p95 of one prompt's top-k (warm), batched throughput (prompts/s while
+scoring the quality slice), peak CUDA memory, and the language's main metric top-1/top-5
+and top-1 syntax validity. Once per run: model load time, and a cold `cf PROMPT --json` in a
+new process (wall time and peak RSS), which is what a shell user waits for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from core.errors import CFError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    steps: int
+    sampler: str = "ddim"
+    clamp: bool = True
+    early_stop: int = 0
+    precision: str = "fp32"
+
+    def sampling(self) -> dict:
+        return dict(steps=self.steps, sampler=self.sampler, clamp=self.clamp, early_stop=self.early_stop)
+
+
+def default_settings(T: int, device: str) -> list[Setting]:
+    """The paper's schedule first: every speedup is a ratio to it."""
+    low = "bf16" if device == "cuda" else "int8"
+    return [
+        Setting(f"paper: DDPM, {T} steps", T),
+        Setting("DDIM 50", 50),
+        Setting("DDIM 10", 10),
+        Setting("DPM++ 10", 10, "dpm++"),
+        Setting("DPM++ 5", 5, "dpm++"),
+        Setting("DPM++ 10, early stop 2", 10, "dpm++", early_stop=2),
+        Setting(f"DPM++ 10, early stop 2, {low}", 10, "dpm++", early_stop=2, precision=low),
+        Setting(f"DPM++ 5, {low}", 5, "dpm++", precision=low),
+        Setting("DPM++ 5, no clamping", 5, "dpm++", clamp=False),
+    ]
+
+
+@dataclass
+class BenchRequest:
+    model: str
+    lang: str
+    device: str = "cpu"
+    prompts: int = 10  # latency: the first N test prompts, one at a time
+    quality_items: int = 100  # quality and throughput: the first N test items, batched
+    full_quality_items: int | None = None  # the baseline's (slow) quality on fewer items (None: the same)
+    top_k: int = 5
+    batch: int = 16
+    seed: int = 0
+    threads: int | None = None
+    data: str | None = None
+    cold_runs: int = 3
+    settings: list[Setting] = field(default_factory=list)  # the first is the baseline (default: the paper's)
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0]
+    pos = (len(values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+
+
+def cold_start(model: str, lang: str, prompt: str, runs: int) -> dict:
+    """The real `cf PROMPT --json` in new processes: median wall time, largest peak RSS (from
+    wait4's rusage of that very child)."""
+    import tempfile
+
+    times, rss = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "cfcli", prompt, "--json", "--model", model,
+                                     "--lang", lang], stdout=out, stderr=errors, stdin=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            times.append(time.perf_counter() - start)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                errors.seek(0)
+                lines = errors.read().decode(errors="replace").strip().splitlines()
+                raise CFError(f"cold start failed: {lines[-1] if lines else proc.returncode}")
+        rss.append(usage.ru_maxrss / 1024)
+    return {"runs": runs, "wall_s_p50": round(statistics.median(times), 3), "peak_rss_mb": round(max(rss), 1)}
+
+
+def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None) -> dict:
+    import torch
+
+    from cfcli.evaluate import generate_candidates, load_items, main_metric, score
+    from core.checkpoint import read_config, require_language
+    from core.generate import Pipeline
+    from core.registry import resolve_model
+    from core.train.trainer import pick_device
+
+    directory = str(resolve_model(request.model))
+    require_language(read_config(directory)["model"]["langs"], request.lang, directory)
+    if request.threads:
+        torch.set_num_threads(request.threads)
+    device = pick_device(request.device)
+    items = load_items(request.lang, "test", request.data)
+    if request.quality_items > len(items) or request.prompts > len(items):
+        raise CFError(f"the {request.lang} test split has only {len(items)} items")
+    prompts = [i.nl for i in items[: request.prompts]]
+    quality = items[: request.quality_items]
+
+    loads = []
+    for _ in range(3):
+        start = time.perf_counter()
+        base = Pipeline.from_pretrained(directory, device, lang=request.lang)
+        loads.append(time.perf_counter() - start)
+    T = base.cfg.diffusion_steps
+    settings = request.settings or default_settings(T, device.type)
+    pipes: dict[str, Pipeline] = {"fp32": base}
+
+    rows = []
+    for s in settings:
+        if s.precision not in pipes:
+            pipes[s.precision] = Pipeline(base.model, base.tok, device, name=directory, lang=request.lang,
+                                          precision=s.precision)
+        pipe = pipes[s.precision]
+        log(f"{s.name}: latency")
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        pipe.generate(prompts[0], k=request.top_k, seed=request.seed, **s.sampling())  # warm-up
+        latencies, steps_run = [], []
+        for i, prompt in enumerate(prompts):
+            start = time.perf_counter()
+            result = pipe.generate(prompt, k=request.top_k, seed=request.seed + i, **s.sampling())
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            latencies.append(1000 * (time.perf_counter() - start))
+            steps_run.append(result.timings["steps"])
+        n_quality = quality
+        if s is settings[0] and request.full_quality_items is not None:
+            n_quality = quality[: request.full_quality_items]
+        log(f"{s.name}: quality on {len(n_quality)} items")
+        start = time.perf_counter()
+        candidates = generate_candidates(pipe, [i.nl for i in n_quality], top_k=request.top_k, seed=request.seed,
+                                         batch=request.batch, **s.sampling())
+        elapsed = time.perf_counter() - start
+        summary, _ = score(n_quality, candidates, request.lang)
+        metric = main_metric(summary, request.lang)
+        rows.append({
+            **asdict(s),
+            "latency_ms_p50": round(percentile(latencies, 0.5), 1),
+            "latency_ms_p95": round(percentile(latencies, 0.95), 1),
+            "mean_steps_run": round(statistics.mean(steps_run), 1),
+            "throughput_prompts_per_s": round(len(n_quality) / elapsed, 2),
+            "cuda_max_allocated_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,
+            "quality_items": len(n_quality),
+            "metric": metric,
+            "top1": summary["metrics"][metric]["top1"],
+            "top5": summary["metrics"][metric]["top5"],
+            "valid_top1": summary["validity"]["top1"],
+        })
+    full = rows[0]
+    for r in rows:
+        r["speedup_vs_paper"] = round(full["latency_ms_p50"] / r["latency_ms_p50"], 1)
+        r["top5_minus_paper"] = None if r["top5"] is None or full["top5"] is None else round(r["top5"] - full["top5"], 2)
+    report = {
+        "model": directory, "lang": request.lang, "device": str(device), "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(), "top_k": request.top_k, "prompts": request.prompts, "batch": request.batch,
+        "date": time.strftime("%Y-%m-%d"), "load_s_p50": round(statistics.median(loads), 3),
+        "process_peak_rss_mb": round(peak_rss_mb(), 1),
+        "autoregressive_baseline": None,  # set when a T5 beam-search baseline is trained (issue 7)
+        "settings": rows,
+    }
+    if request.cold_runs:
+        log("cold start")
+        report["cold_start"] = cold_start(directory, request.lang, prompts[0], request.cold_runs)
+    return report
+
+
+def print_bench(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"cf bench: {report['model']} ({report['lang']}, {report['device']}, "
+                        f"{report['torch_threads']} threads, top-{report['top_k']})")
+    for col in ("setting", "p50 ms", "p95 ms", "speedup", "steps run", "prompts/s",
+                f"{report['settings'][0]['metric']} top-1", "top-5", "Δ top-5", "valid %", "items"):
+        table.add_column(col, justify="left" if col == "setting" else "right")
+    for r in report["settings"]:
+        table.add_row(r["name"], f"{r['latency_ms_p50']:.0f}", f"{r['latency_ms_p95']:.0f}", f"{r['speedup_vs_paper']}x",
+                      f"{r['mean_steps_run']:g}", f"{r['throughput_prompts_per_s']:.2f}",
+                      _num(r["top1"]), _num(r["top5"]), _num(r["top5_minus_paper"]), _num(r["valid_top1"]),
+                      str(r["quality_items"]))
+    console.print(table)
+    console.print(f"model load {report['load_s_p50']:.2f} s (p50 of 3, warm file cache); "
+                  f"process peak RSS {report['process_peak_rss_mb']:.0f} MB")
+    if "cold_start" in report:
+        c = report["cold_start"]
+        console.print(f"cold `cf PROMPT --json`: {c['wall_s_p50']:.2f} s (p50 of {c['runs']}), peak RSS {c['peak_rss_mb']:.0f} MB")
+    console.print("autoregressive beam-5 baseline: not trained yet" if report["autoregressive_baseline"] is None
+                  else json.dumps(report["autoregressive_baseline"]))
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.1f}"
