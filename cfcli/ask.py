@@ -88,11 +88,10 @@ def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, step
                      opts: AskOptions) -> None:
     """No terminal: like `cf generate` (--json is its schema; otherwise one candidate a line)."""
     from cfcli.main import err, load_pipeline
-    from cfcli.tui.app import prompt_cut_note
 
     pipe = load_pipeline(model, opts.device, lang)
     for prompt in prompts:
-        note = prompt_cut_note(pipe, prompt)
+        note = pipe.cut_note(prompt, lang)
         if note:
             err(f"cf: note: {note}")
         result = pipe.generate(prompt, k=top_k, steps=steps, seed=opts.seed)

@@ -117,6 +117,13 @@ class Pipeline:
         ids, mask = pad_prompts(rows, self.tok.pad_id)
         return ids.to(self.device), mask.to(self.device)
 
+    def cut_note(self, prompt: str, lang: str | None = None) -> str:
+        """The encoder reads the first prompt_len tokens of a prompt: say so when that drops some."""
+        from core.data import tag_prompt
+
+        n, limit = len(self.tok.encode(tag_prompt(prompt, lang or self.lang, self.cfg.langs))), self.cfg.prompt_len
+        return f"the prompt was cut to the model's first {limit} of {n} tokens" if n > limit else ""
+
     def _tokens(self, x0: torch.Tensor, dec_cross) -> torch.Tensor:
         """Decoder + head + argmax (no softmax: the cheap path for previews and clamping)."""
         with self._amp():

@@ -277,7 +277,5 @@ def test_a_model_that_fails_to_load_ends_the_app_with_its_one_line_error(pipe):
 
 
 def test_prompt_cut_note(pipe):
-    from cfcli.tui.app import prompt_cut_note
-
-    assert prompt_cut_note(pipe, "list files") == ""
-    assert "cut to the model's first 32" in prompt_cut_note(pipe, "find all the files " * 20)
+    assert pipe.cut_note("list files") == ""
+    assert "cut to the model's first 32" in pipe.cut_note("find all the files " * 20)

@@ -54,12 +54,6 @@ def leave_a_core_for_the_ui() -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
 
 
-def prompt_cut_note(pipe, prompt: str) -> str:
-    """Pipeline keeps the first prompt_len tokens of a prompt: say so when that drops some."""
-    n, limit = len(pipe.tok.encode(prompt)), pipe.cfg.prompt_len
-    return f"the prompt was cut to the model's first {limit} of {n} tokens" if n > limit else ""
-
-
 class PickerApp(App[str]):
     """Returns the accepted code; None with return_code 1 when cancelled, 2 on an error (``error``)."""
 
@@ -147,7 +141,7 @@ class PickerApp(App[str]):
             pipe = self.pipeline.wait(lambda: worker.is_cancelled)
             if pipe is None:
                 return
-            self.post_message(ModelReady(run, prompt_cut_note(pipe, req.prompt)))
+            self.post_message(ModelReady(run, pipe.cut_note(req.prompt, req.lang)))
             leave_a_core_for_the_ui()
             first = posted = None
             for event in pipe.stream([req.prompt], k=req.top_k, steps=req.steps, seed=seed,

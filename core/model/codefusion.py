@@ -32,24 +32,23 @@ class LossOutput:
 
 
 def build_encoder(cfg: ModelConfig) -> nn.Module:
-    from transformers import T5Config, T5EncoderModel
+    """T5 encoder: rebuilt from the checkpoint's own encoder_config, pretrained CodeT5 by name
+    (through transformers), or fresh from the preset."""
+    from core.model.t5 import CONFIG_KEYS, T5Encoder, pretrained_t5_encoder
 
     if cfg.encoder_config is not None:
-        return T5EncoderModel(T5Config(**cfg.encoder_config))
+        return T5Encoder(cfg.encoder_config)
     if cfg.encoder_name_or_path:
-        enc = T5EncoderModel.from_pretrained(cfg.encoder_name_or_path)
+        enc, config = pretrained_t5_encoder(cfg.encoder_name_or_path)
     else:
-        enc = T5EncoderModel(T5Config(
-            vocab_size=cfg.vocab_size, d_model=cfg.d_model, d_kv=cfg.d_model // cfg.n_heads,
-            d_ff=cfg.d_ff, num_layers=cfg.encoder_layers, num_heads=cfg.n_heads,
-            dropout_rate=cfg.dropout, pad_token_id=cfg.pad_id, decoder_start_token_id=cfg.pad_id,
-            feed_forward_proj="relu", is_encoder_decoder=False, use_cache=False,
-        ))
+        config = dict(vocab_size=cfg.vocab_size, d_model=cfg.d_model, d_kv=cfg.d_model // cfg.n_heads,
+                      d_ff=cfg.d_ff, num_layers=cfg.encoder_layers, num_heads=cfg.n_heads,
+                      relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                      dropout_rate=cfg.dropout, layer_norm_epsilon=1e-6, feed_forward_proj="relu",
+                      pad_token_id=cfg.pad_id, decoder_start_token_id=cfg.pad_id)
+        enc = T5Encoder(config)
     # Keep only what rebuilds the architecture: a checkpoint then loads offline.
-    keep = ("vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_heads",
-            "relative_attention_num_buckets", "relative_attention_max_distance", "dropout_rate",
-            "layer_norm_epsilon", "feed_forward_proj", "pad_token_id", "decoder_start_token_id")
-    cfg.encoder_config = {k: getattr(enc.config, k) for k in keep}
+    cfg.encoder_config = {k: config[k] for k in CONFIG_KEYS}
     cfg.encoder_config.update(is_encoder_decoder=False, use_cache=False)
     return enc
 
@@ -73,8 +72,7 @@ class CodeFusion(nn.Module):
     # -- the pieces, used by training and by the sampler -----------------------------------
     def encode(self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
         """E(s): (B, S) ids -> (B, S, d_model)."""
-        h = self.encoder(input_ids=prompt_ids, attention_mask=prompt_mask).last_hidden_state
-        return self.enc_proj(h)
+        return self.enc_proj(self.encoder(prompt_ids, prompt_mask))
 
     @staticmethod
     def attn_mask(prompt_mask: torch.Tensor | None) -> torch.Tensor | None:
