@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 from core.checkpoint import require_language
 from core.data import load_pairs, load_records
 from core.errors import CFError
+from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS
 from core.metrics import (
     MetricUnavailable,
     cf_execution_applies,
@@ -289,6 +290,8 @@ class EvalRequest:
     plot_dir: str | None = None
     plot_steps: str = STEP_SWEEP
     codebertscore_model: str = CODEBERTSCORE_MODEL
+    sampler: str | None = None  # Pipeline's default
+    early_stop: int = 0
 
 
 def parse_step_counts(text: str) -> list[int]:
@@ -320,10 +323,12 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     pipe = open_pipeline()
     require_language(pipe.cfg.langs, lang, pipe.name)
     T = pipe.cfg.diffusion_steps
-    steps = request.steps or min(T, 50)  # Pipeline's default
+    steps = request.steps or min(T, DEFAULT_STEPS)
     if max([steps, *sweep]) > T:
         raise CFError(f"--steps and --plot-steps must be between 1 and {T}, the model's diffusion steps")
-    generate = dict(top_k=request.top_k, seed=request.seed, batch=request.batch)
+    sampler = request.sampler or DEFAULT_SAMPLER
+    generate = dict(top_k=request.top_k, seed=request.seed, batch=request.batch, sampler=sampler,
+                    early_stop=request.early_stop)
     scoring = dict(codebertscore_model=request.codebertscore_model)
 
     started = time.perf_counter()
@@ -340,6 +345,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
 
     report = {
         "lang": lang, "split": split, "items": len(items), "model": pipe.name, "steps": steps,
+        "sampler": sampler, "early_stop": request.early_stop, "precision": pipe.precision,
         "seed": request.seed, "top_k": request.top_k, "batch": request.batch,
         "metrics": summary["metrics"], "subsets": summary["subsets"], "validity": summary["validity"],
         "diversity": summary["diversity"], "paper": paper_figures(lang),

@@ -62,7 +62,7 @@ def resolve_model(model: Optional[str]) -> str:
     return str(resolve(model))
 
 
-def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = ""):
+def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "fp32"):
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from core.train.trainer import pick_device
@@ -70,7 +70,7 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = ""):
     directory = resolve_model(model)
     if lang:  # before the weights load: a wrong language fails at once
         require_language(read_config(directory)["model"]["langs"], lang, directory)
-    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang)
+    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang, precision=precision)
 
 
 @app.command()
@@ -99,6 +99,8 @@ def train(
                               "full: all CodeT5 ids; auto: data, or full with --encoder."),
     init_from: Optional[Path] = typer.Option(None, help="Start from this model's weights (same preset; "
                                              "token rows matched across vocabularies)."),
+    arch: str = typer.Option("codefusion", help="codefusion, or t5-ar: the autoregressive T5 baseline of the "
+                             "same size (beam search for top-k)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -110,7 +112,7 @@ def train(
         warmup=warmup, save_every=save_every, log_every=log_every, seed=seed,
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
-        vocab=vocab, init_from=str(init_from) if init_from else None,
+        vocab=vocab, init_from=str(init_from) if init_from else None, arch=arch,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")
@@ -121,9 +123,9 @@ def train(
 def generate(
     prompt: str = typer.Argument(..., help="What the code should do; '-' reads one prompt per line from stdin."),
     lang: Lang = typer.Option(Lang.bash),
-    model: Optional[str] = typer.Option(None, help="Model directory."),
+    model: Optional[str] = typer.Option(None, help="Model name (`cf model list`) or directory; default: the shipped default."),
     top_k: int = typer.Option(5, min=1, max=50),
-    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default 50; T=1200 is the paper's full schedule)."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: cf's, see README \"Speed\"; T=1200 is the paper's full schedule)."),
     seed: Optional[int] = typer.Option(None),
     device: Device = typer.Option(Device.cpu),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
@@ -144,11 +146,11 @@ def generate(
 @app.command("eval")
 def evaluate(
     lang: Lang = typer.Option(Lang.bash),
-    model: Optional[str] = typer.Option(None, help="Model directory."),
+    model: Optional[str] = typer.Option(None, help="Model name (`cf model list`) or directory; default: the shipped default."),
     split: str = typer.Option("test", help="Published split: test or train."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items."),
     top_k: int = typer.Option(5, min=1, max=50, help="Candidates per prompt (top-1/3/5 are the best of the first k)."),
-    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default 50)."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: cf's, see README \"Speed\")."),
     seed: int = typer.Option(0),
     batch: int = typer.Option(16, min=1, help="Prompts generated together."),
     data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
@@ -158,6 +160,9 @@ def evaluate(
     plot: Optional[Path] = typer.Option(None, help="Write PNGs to DIR: refinement over the denoising steps (paper Fig. 2) and quality vs number of steps (Fig. 6; re-generates the items at each --plot-steps)."),
     plot_steps: str = typer.Option("1,2,5,10,20,50,100", help="Step counts of the quality-vs-steps plot."),
     codebertscore_model: Optional[str] = typer.Option(None, help="CodeBERTScore model, hub name or path, read from local files only (default neulab/codebert-python)."),
+    sampler: Optional[str] = typer.Option(None, help="ddim (DDPM at --steps 1200, the paper's) or dpm++ (default: cf's)."),
+    early_stop: int = typer.Option(0, min=0, help="Stop once the rounded tokens are unchanged for N steps (0: never)."),
+    precision: str = typer.Option("fp32", help="fp32, bf16 (autocast) or int8 (dynamic quantisation, CPU)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
@@ -165,8 +170,9 @@ def evaluate(
 
     request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
                           batch=batch, data=str(data) if data else None, plot_dir=str(plot) if plot else None,
-                          plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL)
-    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value))
+                          plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL,
+                          sampler=sampler, early_stop=early_stop)
+    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value, precision))
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:
@@ -222,6 +228,8 @@ def model_add(
     directory: Path = typer.Argument(..., help="A model directory (e.g. a `cf train --out` run)."),
     name: Optional[str] = typer.Option(None, help="Name to pick it by (default: the directory's name)."),
     dtype: str = typer.Option("fp32", help="Store the weights as fp32, fp16 (half the size) or bf16."),
+    into: Optional[Path] = typer.Option(None, help="Models folder to copy into (default: yours; developers "
+                                        "shipping a model: core/assets/models)."),
 ):
     """Copy a model (without its training state) into your models folder, to use by name."""
     from core.checkpoint import export_model
@@ -230,7 +238,7 @@ def model_add(
     name = name or directory.resolve().name
     if not name or "/" in name or name.startswith("."):
         raise CFError(f"bad model name {name!r}")
-    dst = export_model(directory, user_models_dir() / name, dtype)
+    dst = export_model(directory, (into or user_models_dir()) / name, dtype)
     err(f"added {name} ({dst}); use it with --model {name}")
 
 

@@ -87,7 +87,7 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from core.model import CodeFusion
+    from core.model import build_model
     from core.tokenizer import CodeTokenizer
 
     d = Path(directory)
@@ -100,7 +100,7 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CFError(f"{weights} is corrupt: {e}") from None
-    model = CodeFusion(cfg)
+    model = build_model(cfg)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CFError(f"{weights} does not match its config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
@@ -152,6 +152,8 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
 
     d = Path(directory)
     meta = read_config(d)
+    if meta["model"].get("arch", "codefusion") != "codefusion" or model.cfg.arch != "codefusion":
+        raise CFError("--init-from works between CodeFusion models only")
     src_tok_dir = d / "tokenizer"
     src_tok = CodeTokenizer(src_tok_dir) if (src_tok_dir / "vocab.json").exists() else CodeTokenizer()
     src = load_file(str(d / "model.safetensors"), device="cpu")

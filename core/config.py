@@ -35,6 +35,8 @@ class ModelConfig:
     # checkpoint rebuilds the same encoder without network access.
     encoder_config: dict[str, Any] | None = None
     langs: list[str] = field(default_factory=lambda: ["bash"])
+    # "codefusion", or "t5-ar": the autoregressive baseline (core/model/ar.py) of the same size.
+    arch: str = "codefusion"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

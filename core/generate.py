@@ -24,6 +24,9 @@ from core.safety import code_warnings
 
 
 PRECISIONS = ("fp32", "bf16", "int8")
+# What `cf`, the language server and eval use unless told otherwise (README, "Speed": cf bench).
+DEFAULT_STEPS = 50
+DEFAULT_SAMPLER = "ddim"
 
 
 def quantize_int8(model):
@@ -151,7 +154,7 @@ class Pipeline:
         eta: float | None = None,
         clamp: bool = True,
         lang: str | None = None,
-        sampler: str = "ddim",
+        sampler: str | None = None,
         early_stop: int = 0,
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
@@ -175,8 +178,12 @@ class Pipeline:
             raise CFError("empty prompt")
         if k < 1:
             raise CFError("--top-k must be at least 1")
+        if self.cfg.arch == "t5-ar":  # the autoregressive baseline: beam search, no denoising steps
+            yield from self._stream_beam(prompts, k, lang, preview_every)
+            return
         T = self.cfg.diffusion_steps
-        steps = steps or min(T, 50)
+        steps = steps or min(T, DEFAULT_STEPS)
+        sampler = sampler or DEFAULT_SAMPLER
         if not 1 <= steps <= T:
             raise CFError(f"--steps must be between 1 and {T}")
         if early_stop < 0 or (early_stop and not clamp):
@@ -230,9 +237,29 @@ class Pipeline:
 
         # As in the paper, the decoder and head run once, on the final x̂0.
         tokens, scores = self._round(x0, dec_cross)
-        rows, scores = tokens.tolist(), scores.tolist()
         t_end = time.perf_counter()
-        per_prompt_ms = 1000 * (t_end - t0) / len(prompts)
+        yield from self._results(prompts, lang, k, tokens.tolist(), scores.tolist(), {
+            "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,
+            "decode_ms": t_end - t_sample}, done)
+
+    def _stream_beam(self, prompts: list[str], k: int, lang: str, preview_every: int) -> Iterator[Step | Result]:
+        t0 = time.perf_counter()
+        ids, mask = self._encode_prompts(prompts, lang)
+        with self._amp():
+            tokens, scores = self.model.beam_search(ids, mask, k)
+        t_end = time.perf_counter()
+        rows = tokens.tolist()
+        texts = None
+        if preview_every:
+            flat = [self.tok.decode(r) for r in rows]
+            texts = [flat[p * k:(p + 1) * k] for p in range(len(prompts))]
+        yield Step(1, 1, 0, texts)
+        yield from self._results(prompts, lang, k, rows, scores.float().tolist(), {
+            "total_ms": t_end - t0, "encode_ms": 0.0, "sample_ms": t_end - t0, "decode_ms": 0.0}, 1)
+
+    def _results(self, prompts, lang, k, rows, scores, seconds: dict[str, float], steps: int) -> Iterator[Result]:
+        """Ranked, de-duplicated candidates per prompt; timings per prompt in ms."""
+        timings = {name: round(1000 * v / len(prompts), 2) for name, v in seconds.items()}
         for p, prompt in enumerate(prompts):
             best: dict[str, float] = {}
             for j in range(p * k, (p + 1) * k):
@@ -241,13 +268,7 @@ class Pipeline:
                     best[code] = scores[j]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang))
                      for c, s in sorted(best.items(), key=lambda kv: -kv[1])]
-            yield Result(prompt, lang, self.name, cands, {
-                "total_ms": round(per_prompt_ms, 2),
-                "encode_ms": round(1000 * (t_enc - t0) / len(prompts), 2),
-                "sample_ms": round(1000 * (t_sample - t_enc) / len(prompts), 2),
-                "decode_ms": round(1000 * (t_end - t_sample) / len(prompts), 2),
-                "steps": done,
-            })
+            yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps})
 
     def generate_batch(self, prompts: Sequence[str], **kw) -> list[Result]:
         return [e for e in self.stream(prompts, **kw) if isinstance(e, Result)]

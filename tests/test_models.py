@@ -131,3 +131,29 @@ def test_registry_user_models_shadow_shipped_and_paths_stay_paths(tmp_path, monk
     (shipped / "codefusion-small" / "config.json").unlink()
     with pytest.raises(CFError, match="default model codefusion-small is not installed"):
         registry.resolve_model(None, user)
+
+
+def test_autoregressive_baseline_trains_and_beam_searches(tmp_path, bash64, data_dir):
+    """The T5 baseline: same trainer, same rows; top-k by beam search through the same Pipeline,
+    so `cf eval` and `cf bench` score it like CodeFusion."""
+    from core.generate import Pipeline
+
+    out = tmp_path / "ar"
+    r = cf("train", "--arch", "t5-ar", "--preset", "tiny", "--train-file", str(bash64), "--out", str(out),
+           "--max-steps", "120", "--lr", "3e-3", "--warmup", "10", "--batch-size", "32", "--log-every", "10",
+           "--device", "cpu", "--no-progress")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["nll"] < 0.5 * rows[0]["nll"]
+    pipe = Pipeline.from_pretrained(out)
+    assert pipe.cfg.arch == "t5-ar"
+    first = json.loads(bash64.read_text().splitlines()[0])
+    result = pipe.generate(first["nl"], k=4)
+    codes = [c.code for c in result.candidates]
+    assert 1 <= len(codes) <= 4 and len(set(codes)) == len(codes)
+    assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
+    r = cf("eval", "--model", str(out), "--lang", "bash", "--limit", "3", "--data", str(data_dir), "--json")
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["metrics"]["template_match"]["items"] == 3
+    r = cf("train", "--arch", "t5-ar", "--stage", "all", "--out", str(tmp_path / "x"), "--train-file", str(bash64))
+    assert r.returncode == 2 and "pairs only" in r.stderr.decode()

@@ -58,6 +58,7 @@ class TrainArgs:
     vocab: str = "auto"
     # Start from another model's weights (rows matched by token, so vocabularies may differ).
     init_from: str | None = None
+    arch: str = "codefusion"  # or "t5-ar", the autoregressive baseline
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -240,10 +241,16 @@ class _Stop:
 
 
 def train(args: TrainArgs, log=print) -> dict[str, Any]:
-    from core.model import CodeFusion
+    from core.model import ARCHS, build_model
     from core.tokenizer import CodeTokenizer
 
     langs = parse_langs(args.lang)
+    if args.arch not in ARCHS:
+        raise CFError(f"unknown --arch {args.arch!r}; choose one of: {', '.join(ARCHS)}")
+    if args.arch == "t5-ar" and args.stage != "finetune":
+        raise CFError("the autoregressive baseline trains on pairs only (--stage finetune)")
+    if args.arch == "t5-ar" and (args.encoder or args.init_from):
+        raise CFError("the autoregressive baseline trains from scratch (no --encoder or --init-from)")
     if args.stage not in STAGES:
         raise CFError(f"unknown stage {args.stage!r}; choose one of: {', '.join(STAGES)}")
     out = Path(args.out)
@@ -271,11 +278,12 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     else:
         tokenizer = pick_tokenizer(args, langs)
         vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None else {}
-        cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, **{**vocab, **args.overrides})
+        cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
+                     **{**vocab, **args.overrides})
     # Load the first stage's data before building the model: a missing data set fails at once.
     first_data = load_stage_data(STAGES[args.stage][0], args, cfg, tokenizer, langs)
     torch.manual_seed(args.seed)
-    model = CodeFusion(cfg).to(device)
+    model = build_model(cfg).to(device)
     if args.init_from and not has_state:
         n = checkpoint.init_weights_from(model, tokenizer, args.init_from)
         if ddp.main:
@@ -294,7 +302,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
         if not has_state:  # before any train_state: a resumed run must find its vocabulary
             tokenizer.save(out / "tokenizer")
-        log(f"model: {model.num_parameters() / 1e6:.1f}M parameters, preset {args.preset}, "
+        log(f"model: {cfg.arch}, {model.num_parameters() / 1e6:.1f}M parameters, preset {args.preset}, "
             f"{', '.join(langs)}, vocabulary {cfg.vocab_size}, "
             f"device {device}{f' × {ddp.world} processes' if ddp.world > 1 else ''}, {precision}")
     summary: dict[str, Any] = {"out": str(out), "stages": {}}
