@@ -1,6 +1,8 @@
 """Time from a textDocument/codeAction request to its answer, through the real server over stdio.
 
-    python benchmarks/lsp_latency.py --model runs/bash-small [--steps 50] [--prompts 5] [--lang bash]
+    python benchmarks/lsp_latency.py [--model NAME|DIR] [--steps S] [--prompts 5] [--lang bash]
+
+Without --model the server uses its default (the shipped model), as an editor with no settings does.
 
 cold: the first request (model load + generation); warm: a prompt not seen before (generation);
 cached: the same prompt again. Prompts are Bash test descriptions (or Python ones with --lang python
@@ -40,7 +42,9 @@ async def measure(args) -> dict:
     client = LanguageClient("lsp-latency", "0")
     await client.start_io(sys.executable, "-m", "lsp")
     lang_id = "python" if args.lang == "python" else "shellscript"
-    options = {"model": args.model, "models": {args.lang: args.model}, "steps": args.steps, "device": args.device}
+    options = {"steps": args.steps, "device": args.device}
+    if args.model:
+        options.update(model=args.model, models={args.lang: args.model})
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
                                                          initialization_options=options))
     client.initialized(types.InitializedParams())
@@ -64,7 +68,8 @@ async def measure(args) -> dict:
     client.exit(None)
     await client.stop()
     return {
-        "model": args.model, "steps": args.steps or 50, "device": args.device, "prompts": len(prompts),
+        "model": args.model or "default", "steps": args.steps or "default", "device": args.device,
+        "prompts": len(prompts), "date": time.strftime("%Y-%m-%d"),
         "cold_ms": round(cold, 1),
         "warm_ms_median": round(statistics.median(warm), 1) if warm else None,
         "warm_ms": [round(x, 1) for x in warm],
@@ -75,7 +80,7 @@ async def measure(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--model", default=None, help="model name or directory (default: the server's default)")
     parser.add_argument("--lang", default="bash", choices=["bash", "python"])
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--prompts", type=int, default=5, help="warm (cache-miss) requests to time")

@@ -18,6 +18,13 @@ SHIPPED_DIR = Path(__file__).parent / "assets" / "models"
 DEFAULT_MODEL = "codefusion-small"
 
 
+def shipped_dir() -> Path:
+    """$CODEFUSION_SHIPPED_MODELS moves the shipped models (a packager keeping weights apart; tests
+    pointing it at an empty folder to see cf without them)."""
+    moved = os.environ.get("CODEFUSION_SHIPPED_MODELS")
+    return Path(moved) if moved else SHIPPED_DIR
+
+
 def user_models_dir() -> Path:
     home = os.environ.get("CODEFUSION_HOME")
     if home:
@@ -45,7 +52,7 @@ def list_models(user_dir: Path | None = None) -> list[ModelEntry]:
     """The user's models first (they shadow shipped ones of the same name), then the shipped."""
     user = _models_in(user_dir or user_models_dir(), "user")
     names = {m.name for m in user}
-    return user + [m for m in _models_in(SHIPPED_DIR, "shipped") if m.name not in names]
+    return user + [m for m in _models_in(shipped_dir(), "shipped") if m.name not in names]
 
 
 def looks_like_path(name_or_dir: str) -> bool:

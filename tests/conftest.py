@@ -7,11 +7,16 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The suite runs as if no model were shipped (so the tiny models are the ones under test and the
+# "no model" paths stay testable); tests of the shipped model put SHIPPED_MODELS back.
+SHIPPED_MODELS = ROOT / "core" / "assets" / "models"
+os.environ["CODEFUSION_SHIPPED_MODELS"] = tempfile.mkdtemp(prefix="cf-no-shipped-models-")
 CANDIDATES = [os.environ.get("CODEFUSION_TEST_DATA", ""), str(ROOT.parent / "shared" / "data" / "codefusion"),
               "/work/shared/data/codefusion"]
 

@@ -123,7 +123,7 @@ def test_registry_user_models_shadow_shipped_and_paths_stay_paths(tmp_path, monk
         (root / "m" / "config.json").write_text("{}")
     (shipped / "codefusion-small").mkdir()
     (shipped / "codefusion-small" / "config.json").write_text("{}")
-    monkeypatch.setattr(registry, "SHIPPED_DIR", shipped)
+    monkeypatch.setenv("CODEFUSION_SHIPPED_MODELS", str(shipped))
     assert registry.resolve_model("m", user) == user / "m"
     assert registry.resolve_model(None, user) == shipped / "codefusion-small"
     assert registry.resolve_model("./m", user) == Path("./m")  # a path, even if missing
