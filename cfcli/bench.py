@@ -129,7 +129,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
     loads = []
     for _ in range(3):
         start = time.perf_counter()
-        base = Pipeline.from_pretrained(directory, device, lang=request.lang)
+        base = Pipeline.from_pretrained(directory, device, lang=request.lang, precision="fp32")
         loads.append(time.perf_counter() - start)
     T = base.cfg.diffusion_steps
     settings = request.settings or default_settings(T, device.type)

@@ -62,7 +62,7 @@ def resolve_model(model: Optional[str]) -> str:
     return str(resolve(model))
 
 
-def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "fp32"):
+def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "auto"):
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from core.train.trainer import pick_device
@@ -162,7 +162,7 @@ def evaluate(
     codebertscore_model: Optional[str] = typer.Option(None, help="CodeBERTScore model, hub name or path, read from local files only (default neulab/codebert-python)."),
     sampler: Optional[str] = typer.Option(None, help="ddim (DDPM at --steps 1200, the paper's) or dpm++ (default: cf's)."),
     early_stop: int = typer.Option(0, min=0, help="Stop once the rounded tokens are unchanged for N steps (0: never)."),
-    precision: str = typer.Option("fp32", help="fp32, bf16 (autocast) or int8 (dynamic quantisation, CPU)."),
+    precision: str = typer.Option("auto", help="fp32, bf16 (autocast), int8 (dynamic quantisation, CPU) or auto (cf's default)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report

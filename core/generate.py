@@ -23,10 +23,11 @@ from core.metrics import syntax_valid
 from core.safety import code_warnings
 
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # What `cf`, the language server and eval use unless told otherwise (README, "Speed": cf bench).
 DEFAULT_STEPS = 50
 DEFAULT_SAMPLER = "ddim"
+DEFAULT_PRECISION = {"cpu": "fp32", "cuda": "fp32"}  # what "auto" means on each device
 
 
 def quantize_int8(model):
@@ -79,13 +80,16 @@ class Step:
 
 class Pipeline:
     def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = "",
-                 precision: str = "fp32"):
+                 precision: str = "auto"):
         """``lang``: the default target (a multi-language model serves each of its ``cfg.langs``;
         callers check the language, the language server may map one to a model for another).
         ``precision``: fp32; bf16 (autocast: CUDA, and CPUs with bf16 instructions); int8
-        (dynamic quantisation of the linear layers, CPU; a quantised copy, the model is kept)."""
+        (dynamic quantisation of the linear layers, CPU; a quantised copy, the model is kept);
+        auto: DEFAULT_PRECISION for the device."""
         if precision not in PRECISIONS:
             raise CFError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if precision == "auto":
+            precision = DEFAULT_PRECISION.get(torch.device(device).type, "fp32")
         model = model.eval()
         if precision == "int8" and torch.device(device).type != "cpu":
             raise CFError("int8 runs on the CPU only; use bf16 on CUDA")
@@ -99,7 +103,7 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu", lang: str = "",
-                        precision: str = "fp32") -> "Pipeline":
+                        precision: str = "auto") -> "Pipeline":
         from core.checkpoint import load_model
 
         model, tok, _ = load_model(directory, device)
