@@ -118,6 +118,17 @@ def test_eval_bash_json_out_and_plots(tiny_model, data_dir, tmp_path):
         assert png.startswith(b"\x89PNG") and len(png) > 1000
 
 
+def test_eval_records_the_sampling_settings_it_ran_with(tiny_model, data_dir):
+    r = cf("eval", "--lang", "bash", "--model", str(tiny_model), "--data", str(data_dir), "--limit", "2",
+           "--steps", "4", "--sampler", "dpm++", "--early-stop", "1", "--precision", "int8", "--json")
+    assert r.returncode == 0, r.stderr.decode()
+    report = json.loads(r.stdout)
+    assert (report["sampler"], report["early_stop"], report["precision"], report["steps"]) == ("dpm++", 1, "int8", 4)
+    r = cf("eval", "--lang", "bash", "--model", str(tiny_model), "--data", str(data_dir), "--limit", "1",
+           "--sampler", "euler")
+    assert r.returncode == 2 and "unknown sampler 'euler'" in r.stderr.decode()
+
+
 def test_eval_refuses_a_model_of_another_language(tiny_model, data_dir):
     r = cf("eval", "--lang", "cf", "--model", str(tiny_model), "--data", str(data_dir), "--limit", "2")
     assert r.returncode == 2
