@@ -292,6 +292,8 @@ class EvalRequest:
     codebertscore_model: str = CODEBERTSCORE_MODEL
     sampler: str | None = None  # Pipeline's default
     early_stop: int = 0
+    clamp: str = "decoder"  # or "nearest" / "none" (the paper's Table 4 ablations)
+    rounding: str = "decoder"  # or "nearest" (grounding)
 
 
 def parse_step_counts(text: str) -> list[int]:
@@ -328,7 +330,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
         raise CFError(f"--steps and --plot-steps must be between 1 and {T}, the model's diffusion steps")
     sampler = request.sampler or DEFAULT_SAMPLER
     generate = dict(top_k=request.top_k, seed=request.seed, batch=request.batch, sampler=sampler,
-                    early_stop=request.early_stop)
+                    early_stop=request.early_stop, clamp=request.clamp, rounding=request.rounding)
     scoring = dict(codebertscore_model=request.codebertscore_model)
 
     started = time.perf_counter()
@@ -346,6 +348,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     report = {
         "lang": lang, "split": split, "items": len(items), "model": pipe.name, "steps": steps,
         "sampler": sampler, "early_stop": request.early_stop, "precision": pipe.precision,
+        "clamp": request.clamp, "rounding": request.rounding,
         "seed": request.seed, "top_k": request.top_k, "batch": request.batch,
         "metrics": summary["metrics"], "subsets": summary["subsets"], "validity": summary["validity"],
         "diversity": summary["diversity"], "paper": paper_figures(lang),

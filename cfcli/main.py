@@ -101,6 +101,8 @@ def train(
                                              "token rows matched across vocabularies)."),
     arch: str = typer.Option("codefusion", help="codefusion, or t5-ar: the autoregressive T5 baseline of the "
                              "same size (beam search for top-k)."),
+    cpd_rate: float = typer.Option(0.5, help="Pre-training rows that are CPD, the rest unconditional generation "
+                                   "(1: the paper's ablation without code generation, 0: without CPD)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -113,6 +115,7 @@ def train(
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
         vocab=vocab, init_from=str(init_from) if init_from else None, arch=arch,
+        cpd_rate=cpd_rate,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")
@@ -163,6 +166,10 @@ def evaluate(
     sampler: Optional[str] = typer.Option(None, help="ddim (DDPM at --steps 1200, the paper's) or dpm++ (default: cf's)."),
     early_stop: int = typer.Option(0, min=0, help="Stop once the rounded tokens are unchanged for N steps (0: never)."),
     precision: str = typer.Option("auto", help="fp32, bf16 (autocast), int8 (dynamic quantisation, CPU) or auto (cf's default)."),
+    clamp: str = typer.Option("decoder", help="Round x̂0 at every step through the decoder (default), to the nearest "
+                              "token embedding (the paper's 'M with Clamping'), or none."),
+    rounding: str = typer.Option("decoder", help="Final rounding: decoder + head (the paper), or nearest "
+                                 "(the paper's 'M with Grounding')."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
@@ -171,7 +178,7 @@ def evaluate(
     request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
                           batch=batch, data=str(data) if data else None, plot_dir=str(plot) if plot else None,
                           plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL,
-                          sampler=sampler, early_stop=early_stop)
+                          sampler=sampler, early_stop=early_stop, clamp=clamp, rounding=rounding)
     report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value, precision))
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")

@@ -28,6 +28,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 DEFAULT_STEPS = 50
 DEFAULT_SAMPLER = "ddim"
 DEFAULT_PRECISION = {"cpu": "fp32", "cuda": "fp32"}  # what "auto" means on each device
+CLAMPS = ("decoder", "nearest", "none")
+ROUNDINGS = ("decoder", "nearest")
 
 
 def quantize_int8(model):
@@ -136,10 +138,20 @@ class Pipeline:
         with self._amp():
             return self.model.logits(self.model.decode(x0, dec_cross)).argmax(-1)
 
-    def _round(self, x0: torch.Tensor, dec_cross) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decoder + head + argmax: (tokens, per-row mean log-prob through the first pad)."""
-        with self._amp():
-            logits = self.model.logits(self.model.decode(x0, dec_cross))
+    def _nearness(self, x0: torch.Tensor) -> torch.Tensor:
+        """-||x0 - L_v||² for every token v, up to a per-position constant: the paper's
+        "grounding" (nearest vocabulary embedding, no decoder)."""
+        table = self.model.embed.weight.float()
+        return 2 * x0.float() @ table.T - table.pow(2).sum(-1)
+
+    def _round(self, x0: torch.Tensor, dec_cross, rounding: str = "decoder") -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder + head + argmax (or the nearest embeddings): (tokens, per-row mean log-prob
+        through the first pad)."""
+        if rounding == "nearest":
+            logits = self._nearness(x0)
+        else:
+            with self._amp():
+                logits = self.model.logits(self.model.decode(x0, dec_cross))
         logp = logits.float().log_softmax(-1)
         best, ids = logp.max(-1)
         keep = self.model.scored_positions(ids)
@@ -156,10 +168,11 @@ class Pipeline:
         cancel: Callable[[], bool] | None = None,
         preview_every: int = 0,
         eta: float | None = None,
-        clamp: bool = True,
+        clamp: bool | str = True,
         lang: str | None = None,
         sampler: str | None = None,
         early_stop: int = 0,
+        rounding: str = "decoder",
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
 
@@ -172,7 +185,9 @@ class Pipeline:
         ``lang``: the target (default: the pipeline's). ``sampler``: "ddim" (respaced; DDPM
         ancestral at steps = T, the paper's) or "dpm++" (DPM-Solver++(2M)). ``early_stop`` n > 0
         ends sampling once the rounded tokens of every candidate have not changed for n steps
-        (needs ``clamp``, which computes them anyway).
+        (needs ``clamp``, which computes them anyway). The paper's Table 4 ablations: ``clamp=
+        "nearest"`` rounds x̂0 to the nearest token embeddings at every step ("M with Clamping"),
+        ``rounding="nearest"`` replaces D and H at the end ("M with Grounding").
         """
         lang = lang or self.lang
         if isinstance(prompts, str):
@@ -190,7 +205,10 @@ class Pipeline:
         sampler = sampler or DEFAULT_SAMPLER
         if not 1 <= steps <= T:
             raise CFError(f"--steps must be between 1 and {T}")
-        if early_stop < 0 or (early_stop and not clamp):
+        clamp = {True: "decoder", False: "none"}.get(clamp, clamp)
+        if clamp not in CLAMPS or rounding not in ROUNDINGS:
+            raise CFError(f"clamp must be one of {', '.join(CLAMPS)} and rounding one of {', '.join(ROUNDINGS)}")
+        if early_stop < 0 or (early_stop and clamp == "none"):
             raise CFError("early_stop needs clamp and a count of at least 1")
         t0 = time.perf_counter()
         try:  # set_timesteps mutates (and dpm++ keeps state): one scheduler per call, thread-safe
@@ -219,10 +237,15 @@ class Pipeline:
             done = i
             last = i == len(sched.timesteps)
             preview = bool(preview_every) and (i % preview_every == 0 or last)
-            tokens = self._tokens(x0, dec_cross) if (clamp and not last) or preview else None
-            if clamp and not last:
-                # Clamping through the decoder: step from the embedding of the decoder's tokens,
-                # so the sampler stays on the embeddings it was trained on.
+            clamping = clamp != "none" and not last
+            tokens = None
+            if clamp == "nearest" and clamping:
+                tokens = self._nearness(x0).argmax(-1)
+            elif clamping or preview:
+                tokens = self._tokens(x0, dec_cross)
+            if clamping:
+                # Clamping: step from the embedding of the rounded tokens, so the sampler stays on
+                # the embeddings it was trained on.
                 x0 = self.model.embed(tokens).float()
                 if early_stop:
                     unchanged = unchanged + 1 if before is not None and torch.equal(tokens, before) else 0
@@ -240,7 +263,7 @@ class Pipeline:
         t_sample = time.perf_counter()
 
         # As in the paper, the decoder and head run once, on the final x̂0.
-        tokens, scores = self._round(x0, dec_cross)
+        tokens, scores = self._round(x0, dec_cross, rounding)
         t_end = time.perf_counter()
         yield from self._results(prompts, lang, k, tokens.tolist(), scores.tolist(), {
             "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,

@@ -81,3 +81,16 @@ def test_every_sampler_runs_and_unknown_ones_are_refused(pipe):
         assert r.timings["steps"] == 5 and r.candidates
     with pytest.raises(CFError, match="unknown sampler"):
         pipe.generate("list files", sampler="euler")
+
+
+def test_nearest_rounding_recovers_tokens_from_their_embeddings(pipe):
+    """Grounding (the paper's ablation): an embedding that is exactly L(v) rounds back to v."""
+    ids = torch.randint(0, pipe.cfg.vocab_size, (2, pipe.cfg.code_len))
+    x0 = pipe.model.embed(ids)
+    tokens, _ = pipe._round(x0, None, "nearest")
+    assert torch.equal(tokens, ids)
+    for clamp in ("nearest", "none", "decoder"):
+        r = pipe.generate("list files", k=2, steps=3, seed=0, clamp=clamp, rounding="nearest")
+        assert r.timings["steps"] == 3
+    with pytest.raises(CFError, match="clamp must be one of"):
+        pipe.generate("list files", clamp="sometimes")

@@ -59,6 +59,9 @@ class TrainArgs:
     # Start from another model's weights (rows matched by token, so vocabularies may differ).
     init_from: str | None = None
     arch: str = "codefusion"  # or "t5-ar", the autoregressive baseline
+    # Share of pre-training rows that are CPD (the rest: unconditional generation). The paper's
+    # Table 4 ablations: 1.0 is "M - Code Generation", 0.0 is "M - CPD Objective".
+    cpd_rate: float = 0.5
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -169,7 +172,8 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
 
 def load_stage_data(stage: str, args: TrainArgs, cfg: ModelConfig, tokenizer, langs: list[str]) -> TrainingSet:
     ex = stage_examples(stage, args, langs)
-    return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, ex.codes, ex.prompts, lang=ex.langs)
+    return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, ex.codes, ex.prompts, lang=ex.langs,
+                       cpd_rate=args.cpd_rate)
 
 
 def pick_tokenizer(args: TrainArgs, langs: list[str]):
@@ -245,6 +249,8 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     from core.tokenizer import CodeTokenizer
 
     langs = parse_langs(args.lang)
+    if not 0.0 <= args.cpd_rate <= 1.0:
+        raise CFError("--cpd-rate must be between 0 and 1")
     if args.arch not in ARCHS:
         raise CFError(f"unknown --arch {args.arch!r}; choose one of: {', '.join(ARCHS)}")
     if args.arch == "t5-ar" and args.stage != "finetune":
