@@ -56,10 +56,11 @@ def err(msg: str) -> None:
 
 
 def resolve_model(model: Optional[str]) -> str:
-    """--model NAME|DIR (None: the default model) -> a model directory."""
+    """--model NAME|DIR (None: the config file's `model`, else the shipped default) -> a directory."""
+    from cfcli.userconfig import load_config
     from core.registry import resolve_model as resolve
 
-    return str(resolve(model))
+    return str(resolve(model or load_config().model))
 
 
 def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "auto"):
