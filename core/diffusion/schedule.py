@@ -24,7 +24,7 @@ def sqrt_betas(num_steps: int, max_beta: float = 0.999) -> torch.Tensor:
         min(1.0 - sqrt_alpha_bar((i + 1) / num_steps) / sqrt_alpha_bar(i / num_steps), max_beta)
         for i in range(num_steps)
     ]
-    return torch.tensor(betas, dtype=torch.float64)
+    return torch.tensor(betas, dtype=torch.float64, device="cpu")  # cpu even under a meta-device build
 
 
 @dataclass
@@ -38,7 +38,7 @@ class SqrtDiffusionScheduler:
         self.num_train_timesteps = num_train_timesteps
         self.betas = sqrt_betas(num_train_timesteps)
         self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)
-        self.timesteps = torch.arange(num_train_timesteps - 1, -1, -1)
+        self.timesteps = torch.arange(num_train_timesteps - 1, -1, -1, device="cpu")
 
     # -- training --------------------------------------------------------------------------
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
