@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Re-runs every measurement in docs/results.md for a model (default: the shipped one) and writes
+# the JSON reports (and per-item predictions) to docs/results/NAME-*.json.
+#   bash benchmarks/results.sh [MODEL] [DATA_DIR]
+# On 2 CPU cores this takes about half an hour; set LIMIT=N to score only the first N items.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=${1:-codefusion-small}
+DATA=${2:+--data $2}
+NAME=$(basename "$MODEL")
+OUTDIR=docs/results
+LIMIT_ARG=${LIMIT:+--limit $LIMIT}
+mkdir -p "$OUTDIR"
+for lang in bash python cf; do
+  cf eval --lang "$lang" --model "$MODEL" $DATA $LIMIT_ARG --out "$OUTDIR/$NAME-$lang-test.json"
+done
+# The paper's Table 4 inference ablations: rounding by nearest embedding instead of D + H
+# ("grounding"), and nearest-embedding clamping at every step; on the first 200 Bash items and all CF.
+for lang in bash cf; do
+  lim=$([ "$lang" = bash ] && echo "--limit 200" || true)
+  cf eval --lang "$lang" --model "$MODEL" $DATA $lim --rounding nearest --out "$OUTDIR/$NAME-$lang-grounding.json"
+  cf eval --lang "$lang" --model "$MODEL" $DATA $lim --clamp nearest --out "$OUTDIR/$NAME-$lang-nearest-clamp.json"
+done
