@@ -16,6 +16,7 @@ for lang in bash python cf; do
 done
 # The paper's Table 4 inference ablations: rounding by nearest embedding instead of D + H
 # ("grounding"), and nearest-embedding clamping at every step; on the first 200 Bash items and all CF.
+cf eval --lang bash --model "$MODEL" $DATA --limit 200 --out "$OUTDIR/$NAME-bash-test200.json"  # M on those items
 for lang in bash cf; do
   lim=$([ "$lang" = bash ] && echo "--limit 200" || true)
   cf eval --lang "$lang" --model "$MODEL" $DATA $lim --rounding nearest --out "$OUTDIR/$NAME-$lang-grounding.json"
