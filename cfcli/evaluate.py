@@ -115,13 +115,14 @@ def generate_candidates(pipe, prompts: Sequence[str], *, top_k: int, steps: int,
     return candidates
 
 
-def refinement_curve(pipe, prompts: Sequence[str], *, top_k: int, steps: int, seed: int) -> list[float]:
+def refinement_curve(pipe, prompts: Sequence[str], *, top_k: int, steps: int, seed: int, **sampling) -> list[float]:
     """Paper Fig. 2: after each denoising step, the mean normalised edit distance between the code
-    predicted from that step's x̂0 and the final code, over every candidate of every prompt."""
+    predicted from that step's x̂0 and the final code, over every candidate of every prompt.
+    ``sampling``: the report's sampler, early_stop, clamp, rounding."""
     from core.generate import Step
 
     previews = [event.texts for event in pipe.stream(list(prompts), k=top_k, steps=steps, seed=seed,
-                                                     preview_every=1) if isinstance(event, Step)]
+                                                     preview_every=1, **sampling) if isinstance(event, Step)]
     final = previews[-1]  # the last step's preview is the final rounding (same x̂0, same argmax)
     return [mean(normalized_edit_distance(text.strip(), end.strip())
                  for texts, ends in zip(step, final) for text, end in zip(texts, ends))
@@ -373,8 +374,9 @@ def _make_plots(pipe, items, lang, summary, candidates, steps, sweep: list[int],
 
     subset = items[:REFINEMENT_ITEMS]
     task = bar.add_task("plot: refinement", total=1)
+    sampling = {k: v for k, v in generate.items() if k not in ("top_k", "seed", "batch")}
     curve = refinement_curve(pipe, [i.nl for i in subset], top_k=generate["top_k"], steps=steps,
-                             seed=generate["seed"])
+                             seed=generate["seed"], **sampling)
     bar.advance(task)
 
     metric = main_metric(summary, lang)

@@ -21,6 +21,10 @@ app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
 
 
+MODEL_HELP = ("Model name (`cf model list`) or directory; default: `model` in the config file, else the "
+              "shipped codefusion-small.")
+
+
 class Lang(str, Enum):
     bash = "bash"
     python = "python"
@@ -93,7 +97,7 @@ def train(
     seed: int = typer.Option(0),
     data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
     train_file: Optional[Path] = typer.Option(None, help="Fine-tune on a JSONL of {\"nl\", \"code\"} instead."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N training examples."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N training examples of each language."),
     encoder: Optional[str] = typer.Option(None, help="Pretrained CodeT5 encoder (hub name or local path)."),
     precision: Precision = typer.Option(Precision.auto, help="bf16 autocast on CUDA and on CPUs with bf16 matmuls, else fp32."),
     vocab: str = typer.Option("auto", help="data: rows only for the tokens the data uses (smaller, faster); "
@@ -127,7 +131,7 @@ def train(
 def generate(
     prompt: str = typer.Argument(..., help="What the code should do; '-' reads one prompt per line from stdin."),
     lang: Lang = typer.Option(Lang.bash),
-    model: Optional[str] = typer.Option(None, help="Model name (`cf model list`) or directory; default: the shipped default."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     top_k: int = typer.Option(5, min=1, max=50),
     steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: cf's, see README \"Speed\"; T=1200 is the paper's full schedule)."),
     seed: Optional[int] = typer.Option(None),
@@ -150,7 +154,7 @@ def generate(
 @app.command("eval")
 def evaluate(
     lang: Lang = typer.Option(Lang.bash),
-    model: Optional[str] = typer.Option(None, help="Model name (`cf model list`) or directory; default: the shipped default."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     split: str = typer.Option("test", help="Published split: test or train."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items."),
     top_k: int = typer.Option(5, min=1, max=50, help="Candidates per prompt (top-1/3/5 are the best of the first k)."),
@@ -205,8 +209,12 @@ def data_fetch(
 def model_list(as_json: bool = typer.Option(False, "--json", help="One JSON object per model.")):
     """The shipped models and yours (in the user models folder); `--model NAME` picks one."""
     from core.checkpoint import read_config
-    from core.registry import DEFAULT_MODEL, list_models, user_models_dir
+    from core.registry import list_models, user_models_dir
 
+    try:
+        default_path = Path(resolve_model(None)).resolve()
+    except CFError:
+        default_path = None
     rows = []
     for m in list_models():
         try:
@@ -216,7 +224,8 @@ def model_list(as_json: bool = typer.Option(False, "--json", help="One JSON obje
             langs, preset = f"unreadable: {e}", "?"
         size = (m.path / "model.safetensors").stat().st_size / 1e6 if (m.path / "model.safetensors").exists() else 0.0
         rows.append({"name": m.name, "source": m.source, "langs": langs, "preset": preset,
-                     "size_mb": round(size, 1), "path": str(m.path), "default": m.name == DEFAULT_MODEL})
+                     "size_mb": round(size, 1), "path": str(m.path),
+                     "default": m.path.resolve() == default_path})
     if as_json:
         for r in rows:
             typer.echo(json.dumps(r))
@@ -251,7 +260,7 @@ def model_add(
 
 
 @model_app.command("info")
-def model_info(directory: str = typer.Argument(None, help="Model name or directory (default: the default model).")):
+def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
     """Configuration, size and training provenance of a model."""
     from core.checkpoint import read_config
 
@@ -277,7 +286,7 @@ def model_info(directory: str = typer.Argument(None, help="Model name or directo
 
 @app.command()
 def bench(
-    model: Optional[str] = typer.Option(None, help="Model name or directory (default: the default model)."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     lang: Lang = typer.Option(Lang.bash),
     device: Device = typer.Option(Device.cpu),
     prompts: int = typer.Option(10, min=1, help="Latency: the first N test prompts, one at a time."),
@@ -315,7 +324,8 @@ def bench(
 @app.command("lsp")
 def lsp_cmd(
     tcp: Optional[str] = typer.Option(None, metavar="HOST:PORT", help="Listen on TCP instead of stdio."),
-    model: Optional[str] = typer.Option(None, help="Default model directory (settings can override it)."),
+    model: Optional[str] = typer.Option(None, help="Model name or directory for the languages it was trained for (default: the shipped "
+                                         "codefusion-small; the editor's settings can override it)."),
     log_file: Optional[Path] = typer.Option(None, help="Write the server's log here instead of stderr."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every message."),
 ):

@@ -83,25 +83,29 @@ def require_language(langs: Sequence[str], lang: str, model: str | Path) -> None
         raise CFError(f"model {model} was trained for {', '.join(langs)}, not {lang}")
 
 
-def load_model(directory: str | Path, device: str | torch.device = "cpu"):
-    """Build the model from config.json and load model.safetensors; returns (model, tokenizer, meta)."""
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    if not path.exists():
+        raise CFError(f"{path.parent} has no {path.name}")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CFError(f"{path} is corrupt: {e}") from None
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu"):
+    """Build the model from config.json and load model.safetensors; returns (model, tokenizer, meta)."""
+    import torch
+
     from core.model import build_model
-    from core.tokenizer import CodeTokenizer
 
     d = Path(directory)
     meta = read_config(d)
     cfg = ModelConfig.from_dict(meta["model"])
     weights = d / "model.safetensors"
-    if not weights.exists():
-        raise CFError(f"{d} has no model.safetensors")
-    try:
-        state = load_file(str(weights), device="cpu")
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CFError(f"{weights} is corrupt: {e}") from None
-    import torch
+    state = _read_weights(weights)
 
     # CodeFusion is built on the meta device and takes the file's tensors as its parameters: no
     # random initialisation to overwrite (a tenth of a cold `cf`), no second copy in memory.
@@ -117,35 +121,55 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     model.load_state_dict(state, strict=True, assign=meta_build)
     if any(t.is_meta for t in list(model.parameters()) + list(model.buffers())):
         raise CFError(f"{weights} left parts of the model unset")
+    tokenizer = model_tokenizer(d, cfg)
+    return model.to(device).eval(), tokenizer, meta
+
+
+def model_tokenizer(d: Path, cfg: ModelConfig):
+    """The model directory's tokenizer, checked against the model's vocabulary size."""
+    from core.tokenizer import CodeTokenizer
+
     tok_dir = d / "tokenizer"
     tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
-    return model.to(device).eval(), tokenizer, meta
+    # A model of CodeT5's 32,000 regular ids reads the full tokenizer; a smaller one needs its subset.
+    fits = tokenizer.vocab_size == cfg.vocab_size if tokenizer.subset is not None else cfg.vocab_size >= 32000
+    if not fits:
+        raise CFError(f"{d}'s tokenizer ({tokenizer.vocab_size} ids) does not match its model "
+                      f"({cfg.vocab_size}); is {tok_dir / 'subset.json'} missing?")
+    return tokenizer
 
 
 def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: dict[str, Any] | None = None) -> Path:
     """A model directory without training state, weights stored in ``dtype`` (fp16 halves the
     size; they load back into fp32). What ships and what `cf model add` installs."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     if dtype not in dtypes:
         raise CFError(f"unknown dtype {dtype!r}; use {', '.join(dtypes)}")
     src, dst = Path(src), Path(dst)
     info = read_config(src)
-    if dst.exists() and any(dst.iterdir()):
-        raise CFError(f"{dst} exists and is not empty")
-    state = load_file(str(src / "model.safetensors"))
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
+        raise CFError(f"{dst} exists and is not an empty directory")
+    tokenizer = model_tokenizer(src, ModelConfig.from_dict(info["model"]))
+    state = _read_weights(src / "model.safetensors")
     tensors = {k: v.to(dtypes[dtype]) if v.is_floating_point() else v for k, v in state.items()}
-    dst.mkdir(parents=True, exist_ok=True)
-    tok_dir = src / "tokenizer"
-    if (tok_dir / "vocab.json").exists():
-        from core.tokenizer import CodeTokenizer
-
-        CodeTokenizer(tok_dir).save(dst / "tokenizer")
-    atomic_write_bytes(dst / "model.safetensors",
-                       lambda p: save_file(tensors, str(p), metadata={"format": FORMAT, "dtype": dtype}))
-    atomic_write_json(dst / "config.json", {**info, **(meta or {}), "dtype": dtype})
+    # Built beside the destination and renamed in: a failed export leaves nothing behind.
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    except OSError as e:
+        raise CFError(f"cannot write to {dst.parent}: {e.strerror}") from None
+    try:
+        tokenizer.save(tmp / "tokenizer")
+        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": FORMAT, "dtype": dtype})
+        atomic_write_json(tmp / "config.json", {**info, **(meta or {}), "dtype": dtype})
+        if dst.exists():
+            dst.rmdir()
+        os.replace(tmp, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dst
 
 
@@ -159,17 +183,13 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
     vocabulary): token rows are matched by CodeT5 id, rows the source lacks keep their fresh
     initialisation. Returns the number of tensors copied."""
     import torch
-    from safetensors.torch import load_file
-
-    from core.tokenizer import CodeTokenizer
 
     d = Path(directory)
     meta = read_config(d)
     if meta["model"].get("arch", "codefusion") != "codefusion" or model.cfg.arch != "codefusion":
         raise CFError("--init-from works between CodeFusion models only")
-    src_tok_dir = d / "tokenizer"
-    src_tok = CodeTokenizer(src_tok_dir) if (src_tok_dir / "vocab.json").exists() else CodeTokenizer()
-    src = load_file(str(d / "model.safetensors"), device="cpu")
+    src_tok = model_tokenizer(d, ModelConfig.from_dict(meta["model"]))
+    src = _read_weights(d / "model.safetensors")
     src_vocab = meta["model"]["vocab_size"]
     # For each row of ours, the source row holding the same token (or -1).
     full = tokenizer.to_full(range(tokenizer.vocab_size))

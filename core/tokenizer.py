@@ -9,6 +9,8 @@ from typing import Iterable, Sequence
 
 from tokenizers import ByteLevelBPETokenizer
 
+from core.errors import CFError
+
 ASSET_DIR = Path(__file__).parent / "assets" / "tokenizer"
 FILES = ("vocab.json", "merges.txt", "LICENSE.txt")
 # A model trained from scratch needs rows only for the tokens its data uses: the ids it keeps,
@@ -24,20 +26,26 @@ class CodeTokenizer:
 
     def __init__(self, directory: str | Path = ASSET_DIR, subset: Sequence[int] | None = None):
         self.directory = Path(directory)
-        self._tok = ByteLevelBPETokenizer(
-            str(self.directory / "vocab.json"), str(self.directory / "merges.txt")
-        )
+        try:
+            self._tok = ByteLevelBPETokenizer(str(self.directory / "vocab.json"), str(self.directory / "merges.txt"))
+        except Exception as e:  # tokenizers raises a bare Exception for unreadable files
+            raise CFError(f"{self.directory}: unreadable tokenizer files ({e})") from None
         # The specials are already in CodeT5's vocabulary (ids 0-4); registering them makes
         # "<mask>" in a text one token instead of five.
         self._tok.add_special_tokens(list(SPECIALS))
         ids = [self._tok.token_to_id(s) for s in SPECIALS]
         self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id = ids
         if ids != list(range(len(SPECIALS))):
-            raise ValueError(f"{self.directory}: special tokens are not ids 0-4")
+            raise CFError(f"{self.directory}: special tokens are not ids 0-4 (not a CodeT5 tokenizer)")
         self.full_vocab_size = self._tok.get_vocab_size()
         self.mask_token = "<mask>"
         if subset is None and (self.directory / SUBSET_FILE).exists():
-            subset = json.loads((self.directory / SUBSET_FILE).read_text(encoding="utf-8"))
+            try:
+                subset = [int(i) for i in json.loads((self.directory / SUBSET_FILE).read_text(encoding="utf-8"))]
+            except (ValueError, TypeError, UnicodeDecodeError):
+                raise CFError(f"{self.directory / SUBSET_FILE} is corrupt") from None
+            if any(not 0 <= i < self.full_vocab_size for i in subset):
+                raise CFError(f"{self.directory / SUBSET_FILE} holds ids outside the vocabulary")
         self.subset: list[int] | None = None
         self.vocab_size = self.full_vocab_size
         if subset is not None:

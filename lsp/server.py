@@ -156,7 +156,11 @@ class CodeFusionServer(LanguageServer):
     def model_for(self, lang: str) -> str | None:
         explicit = self.settings.explicit_model_for(lang)
         if explicit:
-            return self.model_path(explicit)  # the user said so, whatever the checkpoint was trained on
+            try:
+                return self.model_path(explicit)  # the user said so, whatever the checkpoint was trained on
+            except CFError as e:
+                self.tell_once(f"CodeFusion: models.{lang}: {e}", types.MessageType.Error)
+                return None
         try:
             default = self.model_path(self.settings.model or self.default_model)
         except CFError as e:  # no such name, or no default model installed

@@ -17,7 +17,8 @@ python3 -m cfcli train --lang bash,python,cf --preset "$PRESET" --device cuda --
   --data .gpu/data --save-every 500 --no-progress ${RESUME:+--resume} ${INIT:+--init-from "$INIT"} 2>&1 | tee "$OUT/train.log"
 cp "$RUN/metrics.jsonl" "$OUT/" 2>/dev/null
 [ -n "${TRAIN_ONLY:-}" ] && exit 0
-python3 -m cfcli model add "$RUN" --name export --dtype fp16 --into /tmp/export
+rm -rf /tmp/export
+python3 -m cfcli model add "$RUN" --name export --dtype fp16 --into /tmp/export || exit 1
 ( cd /tmp/export/export && split -b 15M -d model.safetensors "$OUT/model.part-" && sha256sum model.safetensors > "$OUT/model.sha256"
   tar cf "$OUT/model-meta.tar" config.json tokenizer )
 for lang in bash python cf; do

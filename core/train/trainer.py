@@ -148,8 +148,6 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
     the 712 CF pairs are not drowned by 10k Bash pairs."""
     from core.data import load_jsonl, load_pairs, pretrain_snippets, tag_prompt
 
-    if args.train_file and (len(langs) > 1 and stage == "finetune"):
-        raise CFError("--train-file trains one language; give a single --lang")
     per_lang: dict[str, tuple[list[str], list[str] | None]] = {}
     for lang in langs:
         if stage == "pretrain":
@@ -249,6 +247,8 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     from core.tokenizer import CodeTokenizer
 
     langs = parse_langs(args.lang)
+    if args.train_file and len(langs) > 1:
+        raise CFError("--train-file trains one language; give a single --lang")
     if not 0.0 <= args.cpd_rate <= 1.0:
         raise CFError("--cpd-rate must be between 0 and 1")
     if args.arch not in ARCHS:
@@ -265,6 +265,10 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         raise CFError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
     if args.resume and not has_state:
         raise CFError(f"--resume: no training state in {out}")
+    if not has_state and (out / "config.json").exists():
+        raise CFError(f"{out} holds a model (not a training run); choose another --out, or --init-from it")
+    if args.init_from and Path(args.init_from).resolve() == out.resolve():
+        raise CFError("--init-from and --out are the same directory")
 
     ddp = _Dist(pick_device(args.device))
     device = ddp.device
@@ -279,6 +283,11 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     if has_state:
         meta = json.loads((checkpoint.train_state_dir(out) / "state.json").read_text())
         cfg = ModelConfig.from_dict(meta["model"])
+        # What the data is made of comes from the run, not from this command line.
+        if langs != cfg.langs:
+            log(f"resuming a {','.join(cfg.langs)} run (--lang {args.lang} ignored)")
+        langs = cfg.langs
+        args.cpd_rate = meta.get("args", {}).get("cpd_rate", args.cpd_rate)
         tok_dir = out / "tokenizer"  # the run's own vocabulary, saved with its first checkpoint
         tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
     else:
