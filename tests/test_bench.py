@@ -3,7 +3,6 @@ quality, and a cold start in a new process."""
 
 from __future__ import annotations
 
-import json
 
 from conftest import cf
 

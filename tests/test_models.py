@@ -114,6 +114,25 @@ def test_model_add_list_and_pick_by_name(tmp_path, multi_model):
     assert r.returncode != 0 and "not empty" in r.stderr.decode()
 
 
+def test_a_model_is_never_trained_over_and_a_lost_vocabulary_is_named(tmp_path, multi_model):
+    import shutil
+
+    exported = tmp_path / "exported"
+    assert cf("model", "add", str(multi_model), "--name", "x", "--into", str(exported)).returncode == 0
+    r = cf("train", "--lang", "bash", "--preset", "tiny", "--out", str(exported / "x"), "--init-from", str(exported / "x"))
+    assert r.returncode == 2 and "same directory" in r.stderr.decode()
+    before = (exported / "x" / "model.safetensors").read_bytes()
+    r = cf("train", "--lang", "bash", "--preset", "tiny", "--out", str(exported / "x"), "--max-steps", "1")
+    assert r.returncode == 2 and "holds a model" in r.stderr.decode()
+    assert (exported / "x" / "model.safetensors").read_bytes() == before
+    broken = tmp_path / "broken"
+    shutil.copytree(exported / "x", broken)
+    (broken / "tokenizer" / "subset.json").unlink()
+    r = cf("generate", "list files", "--model", str(broken), "--lang", "bash")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "subset.json missing" in err and "Traceback" not in err
+
+
 def test_registry_user_models_shadow_shipped_and_paths_stay_paths(tmp_path, monkeypatch, multi_model):
     from core import registry
 

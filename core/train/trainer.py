@@ -260,6 +260,8 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     if args.stage not in STAGES:
         raise CFError(f"unknown stage {args.stage!r}; choose one of: {', '.join(STAGES)}")
     out = Path(args.out)
+    if args.init_from and Path(args.init_from).resolve() == out.resolve():
+        raise CFError("--init-from and --out are the same directory")
     has_state = checkpoint.train_state_dir(out) is not None
     if has_state and not args.resume:
         raise CFError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
@@ -267,8 +269,6 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         raise CFError(f"--resume: no training state in {out}")
     if not has_state and (out / "config.json").exists():
         raise CFError(f"{out} holds a model (not a training run); choose another --out, or --init-from it")
-    if args.init_from and Path(args.init_from).resolve() == out.resolve():
-        raise CFError("--init-from and --out are the same directory")
 
     ddp = _Dist(pick_device(args.device))
     device = ddp.device
