@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 from core.checkpoint import require_language
 from core.data import load_pairs, load_records
 from core.errors import CFError
-from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS
+from core.generate import DEFAULT_EARLY_STOP, DEFAULT_SAMPLER, DEFAULT_STEPS
 from core.metrics import (
     MetricUnavailable,
     cf_execution_applies,
@@ -292,7 +292,7 @@ class EvalRequest:
     plot_steps: str = STEP_SWEEP
     codebertscore_model: str = CODEBERTSCORE_MODEL
     sampler: str | None = None  # Pipeline's default
-    early_stop: int = 0
+    early_stop: int | None = None  # None: the default sampling's when --steps is not given
     clamp: str = "decoder"  # or "nearest" / "none" (the paper's Table 4 ablations)
     rounding: str = "decoder"  # or "nearest" (grounding)
 
@@ -327,11 +327,14 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     require_language(pipe.cfg.langs, lang, pipe.name)
     T = pipe.cfg.diffusion_steps
     steps = request.steps or min(T, DEFAULT_STEPS)
+    early_stop = request.early_stop
+    if early_stop is None:
+        early_stop = DEFAULT_EARLY_STOP if request.steps is None and request.clamp != "none" else 0
     if max([steps, *sweep]) > T:
         raise CFError(f"--steps and --plot-steps must be between 1 and {T}, the model's diffusion steps")
     sampler = request.sampler or DEFAULT_SAMPLER
     generate = dict(top_k=request.top_k, seed=request.seed, batch=request.batch, sampler=sampler,
-                    early_stop=request.early_stop, clamp=request.clamp, rounding=request.rounding)
+                    early_stop=early_stop, clamp=request.clamp, rounding=request.rounding)
     scoring = dict(codebertscore_model=request.codebertscore_model)
 
     started = time.perf_counter()
@@ -348,7 +351,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
 
     report = {
         "lang": lang, "split": split, "items": len(items), "model": pipe.name, "steps": steps,
-        "sampler": sampler, "early_stop": request.early_stop, "precision": pipe.precision,
+        "sampler": sampler, "early_stop": early_stop, "precision": pipe.precision,
         "clamp": request.clamp, "rounding": request.rounding,
         "seed": request.seed, "top_k": request.top_k, "batch": request.batch,
         "metrics": summary["metrics"], "subsets": summary["subsets"], "validity": summary["validity"],

@@ -169,7 +169,8 @@ def evaluate(
     plot_steps: str = typer.Option("1,2,5,10,20,50,100", help="Step counts of the quality-vs-steps plot."),
     codebertscore_model: Optional[str] = typer.Option(None, help="CodeBERTScore model, hub name or path, read from local files only (default neulab/codebert-python)."),
     sampler: Optional[str] = typer.Option(None, help="ddim (DDPM at --steps 1200, the paper's) or dpm++ (default: cf's)."),
-    early_stop: int = typer.Option(0, min=0, help="Stop once the rounded tokens are unchanged for N steps (0: never)."),
+    early_stop: Optional[int] = typer.Option(None, min=0, help="Stop once the rounded tokens are unchanged for N steps "
+                                             "(0: never; default: cf's when --steps is not given, else never)."),
     precision: str = typer.Option("auto", help="fp32, bf16 (autocast), int8 (dynamic quantisation, CPU) or auto (cf's default)."),
     clamp: str = typer.Option("decoder", help="Round x̂0 at every step through the decoder (default), to the nearest "
                               "token embedding (the paper's 'M with Clamping'), or none."),
@@ -290,6 +291,7 @@ def bench(
     lang: Lang = typer.Option(Lang.bash),
     device: Device = typer.Option(Device.cpu),
     prompts: int = typer.Option(10, min=1, help="Latency: the first N test prompts, one at a time."),
+    full_prompts: int = typer.Option(2, min=1, help="The baseline's (slow) latency on only the first N."),
     quality_items: int = typer.Option(100, min=1, help="Quality and throughput: the first N test items."),
     full_quality_items: Optional[int] = typer.Option(None, min=1, help="The full 1,200-step sampler's quality on "
                                                     "only the first N of those (it is slow on a CPU)."),
@@ -308,7 +310,7 @@ def bench(
 
     if full_quality_items and full_quality_items > quality_items:
         raise CFError("--full-quality-items must be at most --quality-items")
-    request = BenchRequest(model=model, lang=lang.value, device=device.value, prompts=prompts,
+    request = BenchRequest(model=model, lang=lang.value, device=device.value, prompts=prompts, full_prompts=full_prompts,
                            quality_items=quality_items, full_quality_items=full_quality_items, top_k=top_k,
                            batch=batch, seed=seed, threads=threads, data=str(data) if data else None,
                            cold_runs=cold_runs)

@@ -25,9 +25,14 @@ from core.safety import code_warnings
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # What `cf`, the language server and eval use unless told otherwise (README, "Speed": cf bench).
-DEFAULT_STEPS = 50
-DEFAULT_SAMPLER = "ddim"
-DEFAULT_PRECISION = {"cpu": "fp32", "cuda": "fp32"}  # what "auto" means on each device
+# Used together when no step count is given (an explicit --steps runs every step unless early
+# stop is asked for too).
+DEFAULT_STEPS = 10
+DEFAULT_SAMPLER = "dpm++"
+DEFAULT_EARLY_STOP = 2
+# What precision "auto" means on each device: int8 dynamic quantisation on CPUs (README, "Speed");
+# CUDA stays fp32 until bf16 is measured there.
+DEFAULT_PRECISION = {"cpu": "int8", "cuda": "fp32"}
 CLAMPS = ("decoder", "nearest", "none")
 ROUNDINGS = ("decoder", "nearest")
 
@@ -171,7 +176,7 @@ class Pipeline:
         clamp: bool | str = True,
         lang: str | None = None,
         sampler: str | None = None,
-        early_stop: int = 0,
+        early_stop: int | None = None,
         rounding: str = "decoder",
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
@@ -201,6 +206,8 @@ class Pipeline:
             yield from self._stream_beam(prompts, k, lang, preview_every)
             return
         T = self.cfg.diffusion_steps
+        if early_stop is None:  # part of the default sampling only
+            early_stop = DEFAULT_EARLY_STOP if steps is None and clamp not in (False, "none") else 0
         steps = steps or min(T, DEFAULT_STEPS)
         sampler = sampler or DEFAULT_SAMPLER
         if not 1 <= steps <= T:
