@@ -11,7 +11,9 @@ from core.tokenizer import CodeTokenizer
 @pytest.fixture(scope="module")
 def pipe():
     torch.manual_seed(0)
-    return Pipeline(CodeFusion(preset("tiny")), CodeTokenizer(), name="untrained")
+    # fp32: int8's dynamic quantisation scales activations per batch, so with it a prompt's
+    # candidates depend on what else is in the batch (test_batched_equals_single).
+    return Pipeline(CodeFusion(preset("tiny")), CodeTokenizer(), name="untrained", precision="fp32")
 
 
 def test_stream_yields_steps_then_results(pipe):
