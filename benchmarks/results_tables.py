@@ -1,0 +1,82 @@
+"""Markdown tables from `cf eval --out` and `cf bench --out` reports, so the figures in the docs
+are printed by a command rather than copied by hand.
+
+    python benchmarks/results_tables.py docs/results/codefusion-small-*-test.json
+    python benchmarks/results_tables.py --bench docs/results/codefusion-small-bench-cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def cell(v, digits: int = 1) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def eval_table(report: dict) -> str:
+    paper = report.get("paper", {})
+    lines = [f"**{report['lang']}**, {report['split']} split, {report['items']} items "
+             f"({report.get('sampler', 'ddim')}, {report['steps']} steps, early stop {report.get('early_stop', 0)}, "
+             f"{report.get('precision', 'fp32')}; {report.get('seconds', 0):.0f} s)", "",
+             "| metric (%) | top-1 | top-3 | top-5 | paper top-1 / top-5 |", "|---|---|---|---|---|"]
+    for name, m in report["metrics"].items():
+        if "skipped" in m:
+            lines.append(f"| {name} | {m['skipped']} | | | |")
+            continue
+        p = paper.get("metrics", {}).get(name)
+        ref = f"{p['top1']} / {p['top5']} ({p['table']})" if p else "—"
+        lines.append(f"| {name} ({m['items']} items) | {cell(m['top1'])} | {cell(m['top3'])} | {cell(m['top5'])} | {ref} |")
+    pv = paper.get("validity")
+    pv_ref = f"{pv['top1']} ({pv['table']})" if pv else "—"
+    lines.append(f"| syntax valid, top-1 | {cell(report['validity']['top1'])} | | | {pv_ref} |")
+    for sub_name, sub in report.get("subsets", {}).items():
+        for name, m in sub["metrics"].items():
+            if "skipped" not in m and name == "template_match":
+                lines.append(f"| {name}, {sub_name.replace('_', ' ')} ({m['items']} items) | {cell(m['top1'])} | "
+                             f"{cell(m['top3'])} | {cell(m['top5'])} | — |")
+    d, pd = report["diversity"], paper.get("diversity", {})
+    lines += ["", "| top-5 diversity | distinct 1/2/3/4-grams | edit distance min / mean / max |", "|---|---|---|",
+              f"| ours | {' / '.join(cell(d['distinct_ngrams'][n], 2) for n in '1234')} | "
+              f"{' / '.join(cell(d['edit_distance'][s], 2) for s in ('min', 'mean', 'max'))} |"]
+    if pd:
+        lines.append(f"| paper ({pd.get('table', 'Table 2')}) | {' / '.join(cell(pd['distinct_ngrams'][n], 2) for n in '1234')} | "
+                     f"{' / '.join(cell(pd['edit_distance'][s], 2) for s in ('min', 'mean', 'max'))} |")
+    return "\n".join(lines)
+
+
+def bench_table(report: dict) -> str:
+    lines = [f"`{report['model']}`, {report['lang']}, {report['device']} ({report['cpu_count']} cores, "
+             f"{report['torch_threads']} threads), top-{report['top_k']}, {report['date']}", "",
+             f"| setting | p50 ms | p95 ms | speed-up | steps run | prompts/s (batch {report['batch']}) | "
+             f"{report['settings'][0]['metric']} top-1 / top-5 | Δ top-5 vs paper | valid % |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in report["settings"]:
+        lines.append(f"| {r['name']} | {r['latency_ms_p50']:.0f} | {r['latency_ms_p95']:.0f} | {r['speedup_vs_paper']}× | "
+                     f"{r['mean_steps_run']:g} | {r['throughput_prompts_per_s']:.2f} | {cell(r['top1'])} / {cell(r['top5'])} "
+                     f"({r['quality_items']} items) | {cell(r['top5_minus_paper'])} (first {r['common_items']}) | "
+                     f"{cell(r['valid_top1'])} |")
+    lines.append("")
+    lines.append(f"Model load {report['load_s_p50']:.2f} s (p50 of 3); process peak RSS {report['process_peak_rss_mb']:.0f} MB.")
+    if "cold_start" in report:
+        c = report["cold_start"]
+        lines.append(f"Cold `cf PROMPT --json` (new process): {c['wall_s_p50']:.2f} s p50 of {c['runs']}, "
+                     f"peak RSS {c['peak_rss_mb']:.0f} MB.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("reports", nargs="+")
+    ap.add_argument("--bench", action="store_true", help="the reports are cf bench reports")
+    a = ap.parse_args()
+    for path in a.reports:
+        report = json.loads(Path(path).read_text())
+        print(bench_table(report) if a.bench else eval_table(report))
+        print()
+
+
+if __name__ == "__main__":
+    main()
