@@ -2,7 +2,7 @@
 # Re-runs every measurement in docs/results.md for a model (default: the shipped one) and writes
 # the JSON reports (and per-item predictions) to docs/results/NAME-*.json.
 #   bash benchmarks/results.sh [MODEL] [DATA_DIR]
-# On 2 CPU cores this takes about half an hour; set LIMIT=N to score only the first N items.
+# LIMIT=N scores only the first N items of each language, BASH_LIMIT=N only of Bash (2,522 items).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-codefusion-small}
@@ -10,8 +10,10 @@ DATA=${2:+--data $2}
 NAME=$(basename "$MODEL")
 OUTDIR=docs/results
 LIMIT_ARG=${LIMIT:+--limit $LIMIT}
+BASH_LIMIT_ARG=${BASH_LIMIT:+--limit $BASH_LIMIT}
 mkdir -p "$OUTDIR"
-for lang in bash python cf; do
+cf eval --lang bash --model "$MODEL" $DATA ${BASH_LIMIT_ARG:-$LIMIT_ARG} --out "$OUTDIR/$NAME-bash-test.json"
+for lang in python cf; do
   cf eval --lang "$lang" --model "$MODEL" $DATA $LIMIT_ARG --out "$OUTDIR/$NAME-$lang-test.json"
 done
 # The paper's Table 4 inference ablations: rounding by nearest embedding instead of D + H
