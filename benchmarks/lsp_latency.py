@@ -5,8 +5,8 @@
 Without --model the server uses its default (the shipped model), as an editor with no settings does.
 
 cold: the first request (model load + generation); warm: a prompt not seen before (generation);
-cached: the same prompt again. Prompts are Bash test descriptions (or Python ones with --lang python
-and a file of {"nl"} lines via --prompts-file). Prints one JSON object.
+cached: the same prompt again. Prompts: Bash test descriptions, or Python tasks with --lang python,
+or a file of {"nl"} lines via --prompts-file. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -34,8 +34,20 @@ DEFAULT_PROMPTS = [
 ]
 
 
+PYTHON_PROMPTS = [
+    "read a json file into a dict",
+    "sort a list of tuples by the second element",
+    "remove all whitespace from a string s",
+    "convert a list of strings to integers",
+    "get the current working directory",
+    "merge two dictionaries a and b",
+    "check if a file exists",
+    "reverse a list x",
+]
+
+
 async def measure(args) -> dict:
-    prompts = DEFAULT_PROMPTS
+    prompts = PYTHON_PROMPTS if args.lang == "python" else DEFAULT_PROMPTS
     if args.prompts_file:
         prompts = [json.loads(line)["nl"] for line in Path(args.prompts_file).read_text().splitlines() if line.strip()]
     prompts = prompts[: args.prompts + 1]
