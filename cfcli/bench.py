@@ -71,6 +71,7 @@ class BenchRequest:
     threads: int | None = None
     data: str | None = None
     cold_runs: int = 3
+    cold_only: bool = False  # only the model load and the cold start
     settings: list[Setting] = field(default_factory=list)  # the first is the baseline (default: the paper's)
 
 
@@ -84,30 +85,44 @@ def percentile(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
-def peak_rss_mb(children: bool = False) -> float:
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# The real entry point in a new interpreter, reporting its own high-water RSS (VmHWM) at exit.
+# (wait4's ru_maxrss would not do: a forked child inherits the parent's peak before it execs.)
+_COLD = """
+import atexit, sys
+out = sys.argv.pop(1)
+def report():
+    with open("/proc/self/status") as f:
+        kb = next(line for line in f if line.startswith("VmHWM")).split()[1]
+    with open(out, "w") as f:
+        f.write(kb)
+atexit.register(report)
+sys.argv[0] = "cf"
+from cfcli.main import main
+main()
+"""
 
 
 def cold_start(model: str, lang: str, prompt: str, runs: int) -> dict:
-    """The real `cf PROMPT --json` in new processes: median wall time, largest peak RSS (from
-    wait4's rusage of that very child)."""
+    """`cf PROMPT --json` in new processes: median wall time, largest peak RSS."""
     import tempfile
 
     times, rss = [], []
     for _ in range(runs):
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
+        with tempfile.TemporaryDirectory() as tmp:
+            hwm = os.path.join(tmp, "hwm")
             start = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "cfcli", prompt, "--json", "--model", model,
-                                     "--lang", lang], stdout=out, stderr=errors, stdin=subprocess.DEVNULL)
-            _, status, usage = os.wait4(proc.pid, 0)
+            r = subprocess.run([sys.executable, "-c", _COLD, hwm, prompt, "--json", "--model", model, "--lang", lang],
+                               capture_output=True, stdin=subprocess.DEVNULL)
             times.append(time.perf_counter() - start)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if proc.returncode != 0:
-                errors.seek(0)
-                lines = errors.read().decode(errors="replace").strip().splitlines()
-                raise CFError(f"cold start failed: {lines[-1] if lines else proc.returncode}")
-        rss.append(usage.ru_maxrss / 1024)
+            if r.returncode != 0:
+                lines = r.stderr.decode(errors="replace").strip().splitlines()
+                raise CFError(f"cold start failed: {lines[-1] if lines else r.returncode}")
+            with open(hwm) as f:
+                rss.append(int(f.read()) / 1024)
     return {"runs": runs, "wall_s_p50": round(statistics.median(times), 3), "peak_rss_mb": round(max(rss), 1)}
 
 
@@ -141,7 +156,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
     pipes: dict[str, Pipeline] = {"fp32": base}
 
     rows = []
-    for s in settings:
+    for s in ([] if request.cold_only else settings):
         if s.precision not in pipes:
             pipes[s.precision] = Pipeline(base.model, base.tok, device, name=directory, lang=request.lang,
                                           precision=s.precision)
@@ -188,7 +203,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
             "common_items": n_common,
             "top5_on_common_items": common["top5"],
         })
-    full = rows[0]
+    full = rows[0] if rows else None
     for r in rows:
         r["speedup_vs_paper"] = round(full["latency_ms_p50"] / r["latency_ms_p50"], 1)
         a, b = r["top5_on_common_items"], full["top5_on_common_items"]
@@ -212,6 +227,18 @@ def print_bench(report: dict) -> None:
     from rich.table import Table
 
     console = Console()
+    if report["settings"]:
+        _settings_table(console, Table, report)
+    console.print(f"model load {report['load_s_p50']:.2f} s (p50 of 3, warm file cache); "
+                  f"process peak RSS {report['process_peak_rss_mb']:.0f} MB")
+    if "cold_start" in report:
+        c = report["cold_start"]
+        console.print(f"cold `cf PROMPT --json`: {c['wall_s_p50']:.2f} s (p50 of {c['runs']}), peak RSS {c['peak_rss_mb']:.0f} MB")
+    console.print("autoregressive beam-5 baseline: not trained yet" if report["autoregressive_baseline"] is None
+                  else json.dumps(report["autoregressive_baseline"]))
+
+
+def _settings_table(console, Table, report: dict) -> None:
     table = Table(title=f"cf bench: {report['model']} ({report['lang']}, {report['device']}, "
                         f"{report['torch_threads']} threads, top-{report['top_k']})")
     for col in ("setting", "p50 ms", "p95 ms", "speedup", "steps run", "prompts/s",
@@ -223,13 +250,6 @@ def print_bench(report: dict) -> None:
                       _num(r["top1"]), _num(r["top5"]), _num(r["top5_minus_paper"]), _num(r["valid_top1"]),
                       str(r["quality_items"]))
     console.print(table)
-    console.print(f"model load {report['load_s_p50']:.2f} s (p50 of 3, warm file cache); "
-                  f"process peak RSS {report['process_peak_rss_mb']:.0f} MB")
-    if "cold_start" in report:
-        c = report["cold_start"]
-        console.print(f"cold `cf PROMPT --json`: {c['wall_s_p50']:.2f} s (p50 of {c['runs']}), peak RSS {c['peak_rss_mb']:.0f} MB")
-    console.print("autoregressive beam-5 baseline: not trained yet" if report["autoregressive_baseline"] is None
-                  else json.dumps(report["autoregressive_baseline"]))
 
 
 def _num(v) -> str:

@@ -299,6 +299,7 @@ def bench(
     batch: int = typer.Option(16, min=1, help="Prompts denoised together for the quality/throughput run."),
     threads: Optional[int] = typer.Option(None, min=1, help="torch threads (default: torch's choice)."),
     cold_runs: int = typer.Option(3, min=0, help="Cold `cf PROMPT --json` processes to time (0: skip)."),
+    cold_only: bool = typer.Option(False, "--cold-only", help="Only the model load and the cold start."),
     seed: int = typer.Option(0),
     data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
     as_json: bool = typer.Option(False, "--json", help="The report as JSON on stdout."),
@@ -313,7 +314,7 @@ def bench(
     request = BenchRequest(model=model, lang=lang.value, device=device.value, prompts=prompts, full_prompts=full_prompts,
                            quality_items=quality_items, full_quality_items=full_quality_items, top_k=top_k,
                            batch=batch, seed=seed, threads=threads, data=str(data) if data else None,
-                           cold_runs=cold_runs)
+                           cold_runs=cold_runs, cold_only=cold_only)
     report = run_bench(request, log=lambda s: err(f"cf bench: {s}"))
     if out:
         atomic_write_json(out, report)

@@ -37,8 +37,8 @@ CLAMPS = ("decoder", "nearest", "none")
 ROUNDINGS = ("decoder", "nearest")
 
 
-def quantize_int8(model):
-    """A copy of ``model`` with int8 dynamic quantisation of every nn.Linear (weights int8,
+def quantize_int8(model, inplace: bool = False):
+    """``model`` (or a copy) with int8 dynamic quantisation of every nn.Linear (weights int8,
     activations quantised per batch). torch.ao's eager API is deprecated in favour of torchao,
     but it is in torch itself and does the job on CPU without another dependency."""
     import warnings
@@ -49,7 +49,8 @@ def quantize_int8(model):
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(copy.deepcopy(model).cpu(), {nn.Linear}, dtype=torch.qint8)
+        return quantize_dynamic(model if inplace else copy.deepcopy(model), {nn.Linear}, dtype=torch.qint8,
+                                inplace=True)
 
 
 class Cancelled(Exception):
@@ -87,11 +88,11 @@ class Step:
 
 class Pipeline:
     def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = "",
-                 precision: str = "auto"):
+                 precision: str = "auto", owns_model: bool = False):
         """``lang``: the default target (a multi-language model serves each of its ``cfg.langs``;
         callers check the language, the language server may map one to a model for another).
         ``precision``: fp32; bf16 (autocast: CUDA, and CPUs with bf16 instructions); int8
-        (dynamic quantisation of the linear layers, CPU; a quantised copy, the model is kept);
+        (dynamic quantisation of the linear layers, CPU; of a copy unless ``owns_model``);
         auto: DEFAULT_PRECISION for the device."""
         if precision not in PRECISIONS:
             raise CFError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
@@ -101,7 +102,7 @@ class Pipeline:
         if precision == "int8" and torch.device(device).type != "cpu":
             raise CFError("int8 runs on the CPU only; use bf16 on CUDA")
         if precision == "int8":
-            model = quantize_int8(model)
+            model = quantize_int8(model, inplace=owns_model)
         self.model, self.tok, self.precision = model, tokenizer, precision
         self.device = torch.device(device)
         self.name = name
@@ -114,7 +115,7 @@ class Pipeline:
         from core.checkpoint import load_model
 
         model, tok, _ = load_model(directory, device)
-        return cls(model, tok, device, name=str(directory), lang=lang, precision=precision)
+        return cls(model, tok, device, name=str(directory), lang=lang, precision=precision, owns_model=True)
 
     def _amp(self):
         # Per call, never around a yield: autocast state is per thread and would leak to the caller.
