@@ -103,15 +103,20 @@ def test_model_add_list_and_pick_by_name(tmp_path, multi_model):
     rows = [json.loads(line) for line in cf("model", "list", "--json", env=env).stdout.decode().splitlines()]
     mine = [row for row in rows if row["name"] == "mine"]
     assert mine and mine[0]["source"] == "user" and mine[0]["langs"] == "bash,cf"
-    # Picked by name, it generates what the fp32 original does (fp16 storage, fp32 compute).
-    args = ("generate", "count lines", "--lang", "bash", "--steps", "3", "--seed", "1", "--json")
-    by_name = json.loads(cf(*args, "--model", "mine", env=env).stdout)
-    by_dir = json.loads(cf(*args, "--model", str(multi_model), env=env).stdout)
-    assert [c["code"] for c in by_name["candidates"]] == [c["code"] for c in by_dir["candidates"]]
+    # Picked by name, it answers; in memory it is the fp32 original up to fp16 rounding (exact
+    # candidates are not compared: int8, cf's CPU default, quantises the rounded weights differently).
+    r = cf("generate", "count lines", "--lang", "bash", "--steps", "3", "--json", "--model", "mine", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["model"] == str(stored), r.stderr.decode()
+    from core.checkpoint import load_model
+
+    original, half = load_model(multi_model)[0].state_dict(), load_model(stored)[0].state_dict()
+    assert original.keys() == half.keys()
+    for name, tensor in original.items():
+        assert torch.allclose(half[name], tensor, rtol=1e-3, atol=1e-4), name
     r = cf("generate", "x", "--model", "nosuchmodel", env=env)
     assert r.returncode != 0 and "no model directory or model named 'nosuchmodel'" in r.stderr.decode()
     r = cf("model", "add", str(multi_model), "--name", "mine", env=env)
-    assert r.returncode != 0 and "not empty" in r.stderr.decode()
+    assert r.returncode != 0 and "not an empty directory" in r.stderr.decode()
 
 
 def test_a_model_is_never_trained_over_and_a_lost_vocabulary_is_named(tmp_path, multi_model):
