@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 from core.checkpoint import require_language
 from core.data import load_pairs, load_records
 from core.errors import CFError
-from core.generate import DEFAULT_EARLY_STOP, DEFAULT_SAMPLER, DEFAULT_STEPS
+from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS, default_early_stop
 from core.metrics import (
     MetricUnavailable,
     cf_execution_applies,
@@ -329,7 +329,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     steps = request.steps or min(T, DEFAULT_STEPS)
     early_stop = request.early_stop
     if early_stop is None:
-        early_stop = DEFAULT_EARLY_STOP if request.steps is None and request.clamp != "none" else 0
+        early_stop = default_early_stop(request.steps, request.clamp)
     if max([steps, *sweep]) > T:
         raise CFError(f"--steps and --plot-steps must be between 1 and {T}, the model's diffusion steps")
     sampler = request.sampler or DEFAULT_SAMPLER

@@ -108,11 +108,9 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     # the meta device instead would skip the random initialisation, but its normal_ pulls in
     # torch._refs/_prims: 3 s more of a cold `cf` than the ~0.15 s of initialisation it saves.
     model = build_model(cfg)
-    expected = set(model.state_dict())
-    missing, unexpected = expected - set(state), set(state) - expected
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CFError(f"{weights} does not match its config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
-    model.load_state_dict(state, strict=True)
     del state
     tokenizer = model_tokenizer(d, cfg)
     return model.to(device).eval(), tokenizer, meta
@@ -194,16 +192,14 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
         for name, dst in state.items():
             if name not in src:
                 raise CFError(f"{d} does not match this model: it has no {name}")
-            same = src[name].shape == dst.shape
-            if name in VOCAB_TENSORS:
-                same = src[name].shape[1:] == dst.shape[1:]  # rows may differ, widths may not
-            if same and name in VOCAB_TENSORS:
-                dst[found] = src[name][src_rows[found]].to(dst.dtype)
-            elif same:
-                dst.copy_(src[name])
-            else:
+            by_token = name in VOCAB_TENSORS  # rows may differ, widths may not
+            if src[name].shape[int(by_token):] != dst.shape[int(by_token):]:
                 raise CFError(f"{d} does not match this model: {name} is {tuple(src[name].shape)}, "
                               f"not {tuple(dst.shape)} (train with the same --preset)")
+            if by_token:
+                dst[found] = src[name][src_rows[found]].to(dst.dtype)
+            else:
+                dst.copy_(src[name])
     return len(state)
 
 

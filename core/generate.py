@@ -34,6 +34,13 @@ DEFAULT_EARLY_STOP = 2
 # CUDA stays fp32 until bf16 is measured there.
 DEFAULT_PRECISION = {"cpu": "int8", "cuda": "fp32"}
 CLAMPS = ("decoder", "nearest", "none")
+
+
+def default_early_stop(steps: int | None, clamp: bool | str) -> int:
+    """Early stop belongs to the default sampling: on when no step count was given (and the
+    tokens it watches are computed, i.e. clamping is on)."""
+    return DEFAULT_EARLY_STOP if steps is None and clamp not in (False, "none") else 0
+
 ROUNDINGS = ("decoder", "nearest")
 
 
@@ -207,8 +214,8 @@ class Pipeline:
             yield from self._stream_beam(prompts, k, lang, preview_every)
             return
         T = self.cfg.diffusion_steps
-        if early_stop is None:  # part of the default sampling only
-            early_stop = DEFAULT_EARLY_STOP if steps is None and clamp not in (False, "none") else 0
+        if early_stop is None:
+            early_stop = default_early_stop(steps, clamp)
         steps = steps or min(T, DEFAULT_STEPS)
         sampler = sampler or DEFAULT_SAMPLER
         if not 1 <= steps <= T:

@@ -168,13 +168,12 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
     return out
 
 
-def load_stage_data(stage: str, args: TrainArgs, cfg: ModelConfig, tokenizer, langs: list[str]) -> TrainingSet:
-    ex = stage_examples(stage, args, langs)
+def load_stage_data(ex: StageExamples, args: TrainArgs, cfg: ModelConfig, tokenizer) -> TrainingSet:
     return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, ex.codes, ex.prompts, lang=ex.langs,
                        cpd_rate=args.cpd_rate)
 
 
-def pick_tokenizer(args: TrainArgs, langs: list[str]):
+def pick_tokenizer(args: TrainArgs, examples: list[StageExamples]):
     """The full CodeT5 vocabulary, or the part of it this run's data uses (--vocab)."""
     from core.tokenizer import CodeTokenizer
 
@@ -185,11 +184,7 @@ def pick_tokenizer(args: TrainArgs, langs: list[str]):
         return full
     if args.encoder:
         raise CFError("--vocab data needs an encoder trained from scratch (a pretrained one reads all of CodeT5's ids)")
-    texts: list[str] = []
-    for stage in STAGES[args.stage]:
-        ex = stage_examples(stage, args, langs)
-        texts += ex.codes + (ex.prompts or [])
-    return full.restricted_to(texts)
+    return full.restricted_to([t for ex in examples for t in ex.codes + (ex.prompts or [])])
 
 
 class _Dist:
@@ -288,15 +283,18 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
             log(f"resuming a {','.join(cfg.langs)} run (--lang {args.lang} ignored)")
         langs = cfg.langs
         args.cpd_rate = meta.get("args", {}).get("cpd_rate", args.cpd_rate)
+    # Every stage's rows, read once: they make the vocabulary and the training sets, and a
+    # missing data set fails before the model is built.
+    examples = {stage: stage_examples(stage, args, langs) for stage in STAGES[args.stage]}
+    if has_state:
         tok_dir = out / "tokenizer"  # the run's own vocabulary, saved with its first checkpoint
         tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
     else:
-        tokenizer = pick_tokenizer(args, langs)
+        tokenizer = pick_tokenizer(args, [examples[stage] for stage in STAGES[args.stage]])
         vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None else {}
         cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
                      **{**vocab, **args.overrides})
-    # Load the first stage's data before building the model: a missing data set fails at once.
-    first_data = load_stage_data(STAGES[args.stage][0], args, cfg, tokenizer, langs)
+    first_data = load_stage_data(examples[STAGES[args.stage][0]], args, cfg, tokenizer)
     torch.manual_seed(args.seed)
     model = build_model(cfg).to(device)
     if args.init_from and not has_state:
@@ -330,7 +328,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                 if progress["stage"] != stage:
                     progress.update(stage=stage, step=0)
                 total = args.max_steps or DEFAULT_STEPS.get(args.preset, DEFAULT_STEPS["small"])[stage == "finetune"]
-                data = first_data if stage == STAGES[args.stage][0] else load_stage_data(stage, args, cfg, tokenizer, langs)
+                data = first_data if stage == STAGES[args.stage][0] else load_stage_data(examples[stage], args, cfg, tokenizer)
                 if len(data) == 0:
                     raise CFError(f"no {stage} examples fit the model's code length {cfg.code_len}")
                 if ddp.main:
