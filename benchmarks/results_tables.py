@@ -3,6 +3,7 @@ are printed by a command rather than copied by hand.
 
     python benchmarks/results_tables.py docs/results/codefusion-small-*-test.json
     python benchmarks/results_tables.py --bench docs/results/codefusion-small-bench-cpu.json
+    python benchmarks/results_tables.py --compare docs/results/codefusion-500-*-test.json docs/results/t5-ar-500-*-test.json
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def eval_table(report: dict) -> str:
     paper = report.get("paper", {})
     lines = [f"**{report['lang']}**, {report['split']} split, {report['items']} items "
              f"({report.get('sampler', 'ddim')}, {report['steps']} steps, early stop {report.get('early_stop', 0)}, "
-             f"{report.get('precision', 'fp32')}; {report.get('seconds', 0):.0f} s)", "",
+             f"{report.get('precision', 'fp32')}{', length buckets' if report.get('shrink') else ''}; "
+             f"{report.get('seconds', 0):.0f} s)", "",
              "| metric (%) | top-1 | top-3 | top-5 | paper top-1 / top-5 |", "|---|---|---|---|---|"]
     for name, m in report["metrics"].items():
         if "skipped" in m:
@@ -53,7 +55,7 @@ def bench_table(report: dict) -> str:
              f"| setting | p50 ms | p95 ms | speed-up | steps run | prompts/s (batch {report['batch']}) | "
              f"{report['settings'][0]['metric']} top-1 / top-5 | Δ top-5 vs paper | valid % |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for r in report["settings"]:
+    for r in report["settings"] + ([report["autoregressive_baseline"]] if report.get("autoregressive_baseline") else []):
         lines.append(f"| {r['name']} | {r['latency_ms_p50']:.0f} | {r['latency_ms_p95']:.0f} | {r['speedup_vs_paper']}× | "
                      f"{r['mean_steps_run']:g} | {r['throughput_prompts_per_s']:.2f} | {cell(r['top1'])} / {cell(r['top5'])} "
                      f"({r['quality_items']} items) | {cell(r['top5_minus_paper'])} (first {r['common_items']}) | "
@@ -67,11 +69,46 @@ def bench_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+# Each language's main metric (the paper's Table 1), as `cf eval` names it.
+MAIN_METRIC = {"bash": "template_match", "python": "bleu", "cf": "execution_combined"}
+
+
+def compare_table(reports: list[dict]) -> str:
+    """One row per model, top-1 / top-3 / top-5 of each language's main metric and exact match,
+    and top-1 syntax validity: models side by side on the same items."""
+    langs = [lang for lang in ("bash", "python", "cf") if any(r["lang"] == lang for r in reports)]
+    models = list(dict.fromkeys(r["model"] for r in reports))
+    by = {(r["model"], r["lang"]): r for r in reports}
+    head = ["model"]
+    for lang in langs:
+        items = {by[m, lang]["items"] for m in models if (m, lang) in by}
+        head += [f"{lang} {MAIN_METRIC[lang]} ({'/'.join(map(str, sorted(items)))} items)", f"{lang} exact match",
+                 f"{lang} valid"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in models:
+        row = [f"`{Path(m).name}`"]
+        for lang in langs:
+            r = by.get((m, lang))
+            if r is None:
+                row += ["—", "—", "—"]
+                continue
+            for name in (MAIN_METRIC[lang], "exact_match"):
+                x = r["metrics"][name]
+                row.append(" / ".join(cell(x[k]) for k in ("top1", "top3", "top5")))
+            row.append(cell(r["validity"]["top1"]))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+")
     ap.add_argument("--bench", action="store_true", help="the reports are cf bench reports")
+    ap.add_argument("--compare", action="store_true", help="one table: the eval reports' models side by side")
     a = ap.parse_args()
+    if a.compare:
+        print(compare_table([json.loads(Path(p).read_text()) for p in a.reports]))
+        return
     for path in a.reports:
         report = json.loads(Path(path).read_text())
         print(bench_table(report) if a.bench else eval_table(report))

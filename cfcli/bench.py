@@ -31,9 +31,11 @@ class Setting:
     clamp: bool = True
     early_stop: int = 0
     precision: str = "fp32"
+    shrink: bool = False  # length buckets (Pipeline.stream)
 
     def sampling(self) -> dict:
-        return dict(steps=self.steps, sampler=self.sampler, clamp=self.clamp, early_stop=self.early_stop)
+        return dict(steps=self.steps, sampler=self.sampler, clamp=self.clamp, early_stop=self.early_stop,
+                    shrink=self.shrink)
 
 
 def default_settings(T: int, device: str) -> list[Setting]:
@@ -53,6 +55,8 @@ def default_settings(T: int, device: str) -> list[Setting]:
         Setting(f"DPM++ 10, early stop 2, {low} (cf's default)" if low == "int8" else f"DPM++ 10, early stop 2, {low}",
                 10, "dpm++", early_stop=2, precision=low),
         Setting(f"DPM++ 5, {low}", 5, "dpm++", precision=low),
+        Setting(f"DPM++ 10, early stop 2, {low}, length buckets", 10, "dpm++", early_stop=2, precision=low,
+                shrink=True),
     ]
 
 
@@ -72,6 +76,7 @@ class BenchRequest:
     data: str | None = None
     cold_runs: int = 3
     cold_only: bool = False  # only the model load and the cold start
+    ar_model: str | None = None  # the autoregressive baseline (a t5-ar model), measured on the same prompts
     settings: list[Setting] = field(default_factory=list)  # the first is the baseline (default: the paper's)
 
 
@@ -92,7 +97,7 @@ def peak_rss_mb() -> float:
 # The real entry point in a new interpreter, reporting its own high-water RSS (VmHWM) at exit.
 # (wait4's ru_maxrss would not do: a forked child inherits the parent's peak before it execs.)
 _COLD = """
-import atexit, sys
+import atexit, os, sys
 out = sys.argv.pop(1)
 def report():
     with open("/proc/self/status") as f:
@@ -100,6 +105,11 @@ def report():
     with open(out, "w") as f:
         f.write(kb)
 atexit.register(report)
+real_exit = os._exit
+def exit_reporting(status):  # cf's one-shot commands end with os._exit, which skips atexit
+    report()
+    real_exit(status)
+os._exit = exit_reporting
 sys.argv[0] = "cf"
 from cfcli.main import main
 main()
@@ -129,7 +139,7 @@ def cold_start(model: str, lang: str, prompt: str, runs: int) -> dict:
 def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None) -> dict:
     import torch
 
-    from cfcli.evaluate import generate_candidates, load_items, main_metric, score, summarize
+    from cfcli.evaluate import load_items
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from cfcli.main import resolve_model
@@ -137,6 +147,14 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
 
     directory = resolve_model(request.model)
     require_language(read_config(directory)["model"]["langs"], request.lang, directory)
+    ar_dir = None
+    if request.ar_model:
+        ar_dir = resolve_model(request.ar_model)
+        ar_cfg = read_config(ar_dir)["model"]
+        require_language(ar_cfg["langs"], request.lang, ar_dir)
+        if ar_cfg.get("arch") != "t5-ar":
+            raise CFError(f"--ar-model {request.ar_model} is not an autoregressive model "
+                          "(train one with `cf train --arch t5-ar`)")
     if request.threads:
         torch.set_num_threads(request.threads)
     device = pick_device(request.device)
@@ -160,51 +178,19 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
         if s.precision not in pipes:
             pipes[s.precision] = Pipeline(base.model, base.tok, device, name=directory, lang=request.lang,
                                           precision=s.precision)
-        pipe = pipes[s.precision]
-        log(f"{s.name}: latency")
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        pipe.generate(prompts[0], k=request.top_k, seed=request.seed, **s.sampling())  # warm-up
-        latencies, steps_run = [], []
-        for i, prompt in enumerate(prompts[: request.full_prompts] if s is settings[0] else prompts):
-            start = time.perf_counter()
-            result = pipe.generate(prompt, k=request.top_k, seed=request.seed + i, **s.sampling())
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            latencies.append(1000 * (time.perf_counter() - start))
-            steps_run.append(result.timings["steps"])
-        n_quality = quality
-        if s is settings[0] and request.full_quality_items is not None:
-            n_quality = quality[: request.full_quality_items]
-        log(f"{s.name}: quality on {len(n_quality)} items")
-        start = time.perf_counter()
-        candidates = generate_candidates(pipe, [i.nl for i in n_quality], top_k=request.top_k, seed=request.seed,
-                                         batch=request.batch, **s.sampling())
-        elapsed = time.perf_counter() - start
-        summary, records = score(n_quality, candidates, request.lang)
-        metric = main_metric(summary, request.lang)
-        # The difference to the baseline is taken on the items both were scored on.
-        n_common = len(quality) if request.full_quality_items is None else request.full_quality_items
-        common = summarize(records[:n_common], request.lang)["metrics"][metric]
-        rows.append({
-            **asdict(s),
-            "latency_prompts": len(latencies),
-            "latency_ms_p50": round(percentile(latencies, 0.5), 1),
-            "latency_ms_p95": round(percentile(latencies, 0.95), 1),
-            "mean_steps_run": round(statistics.mean(steps_run), 1),
-            "throughput_prompts_per_s": round(len(n_quality) / elapsed, 2),
-            "cuda_max_allocated_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,
-            "quality_items": len(n_quality),
-            "metric": metric,
-            "top1": summary["metrics"][metric]["top1"],
-            "top5": summary["metrics"][metric]["top5"],
-            "valid_top1": summary["validity"]["top1"],
-            "common_items": n_common,
-            "top5_on_common_items": common["top5"],
-        })
+        baseline = s is settings[0]
+        rows.append({**asdict(s), **_measure(pipes[s.precision], s.name, s.sampling(), request, prompts, quality,
+                                             baseline, log)})
+    ar_row = None
+    if ar_dir and not request.cold_only:
+        # The autoregressive baseline: the same prompts and items, beam search for the top-k, at
+        # cf's default precision for the device (its own Pipeline, like any other model).
+        ar = Pipeline.from_pretrained(ar_dir, device, lang=request.lang)
+        ar_row = {"name": f"autoregressive T5, beam {request.top_k}, {ar.precision}", "model": ar_dir,
+                  "precision": ar.precision,
+                  **_measure(ar, "autoregressive baseline", {"steps": None}, request, prompts, quality, False, log)}
     full = rows[0] if rows else None
-    for r in rows:
+    for r in rows + ([ar_row] if ar_row and full else []):
         r["speedup_vs_paper"] = round(full["latency_ms_p50"] / r["latency_ms_p50"], 1)
         a, b = r["top5_on_common_items"], full["top5_on_common_items"]
         r["top5_minus_paper"] = None if a is None or b is None else round(a - b, 2)
@@ -213,13 +199,65 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
         "cpu_count": os.cpu_count(), "top_k": request.top_k, "prompts": request.prompts, "batch": request.batch,
         "date": time.strftime("%Y-%m-%d"), "load_s_p50": round(statistics.median(loads), 3),
         "process_peak_rss_mb": round(peak_rss_mb(), 1),
-        "autoregressive_baseline": None,  # set when a T5 beam-search baseline is trained (issue 7)
+        "autoregressive_baseline": ar_row,  # None without --ar-model
         "settings": rows,
     }
     if request.cold_runs:
         log("cold start")
         report["cold_start"] = cold_start(directory, request.lang, prompts[0], request.cold_runs)
     return report
+
+
+def _measure(pipe, name: str, sampling: dict, request: BenchRequest, prompts: list[str], quality: list,
+             baseline: bool, log: Callable[[str], None]) -> dict:
+    """One row: warm latency of one prompt's top-k, batched throughput and quality on the slice.
+    The baseline (``baseline``: the paper's slow sampler) runs on the shorter --full-* lists."""
+    import torch
+
+    from cfcli.evaluate import generate_candidates, main_metric, score, summarize
+
+    cuda = pipe.device.type == "cuda"
+    log(f"{name}: latency")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    pipe.generate(prompts[0], k=request.top_k, seed=request.seed, **sampling)  # warm-up
+    latencies, steps_run = [], []
+    for i, prompt in enumerate(prompts[: request.full_prompts] if baseline else prompts):
+        start = time.perf_counter()
+        result = pipe.generate(prompt, k=request.top_k, seed=request.seed + i, **sampling)
+        if cuda:
+            torch.cuda.synchronize()
+        latencies.append(1000 * (time.perf_counter() - start))
+        steps_run.append(result.timings["steps"])
+    n_quality = quality
+    if baseline and request.full_quality_items is not None:
+        n_quality = quality[: request.full_quality_items]
+    log(f"{name}: quality on {len(n_quality)} items")
+    start = time.perf_counter()
+    candidates = generate_candidates(pipe, [i.nl for i in n_quality], top_k=request.top_k, seed=request.seed,
+                                     batch=request.batch, **sampling)
+    elapsed = time.perf_counter() - start
+    summary, records = score(n_quality, candidates, request.lang)
+    metric = main_metric(summary, request.lang)
+    # The difference to the baseline is taken on the items both were scored on.
+    n_common = len(quality) if request.full_quality_items is None else request.full_quality_items
+    common = summarize(records[:n_common], request.lang)["metrics"][metric]
+    return {
+        "latency_prompts": len(latencies),
+        "latency_ms_p50": round(percentile(latencies, 0.5), 1),
+        "latency_ms_p95": round(percentile(latencies, 0.95), 1),
+        "mean_steps_run": round(statistics.mean(steps_run), 1),
+        "throughput_prompts_per_s": round(len(n_quality) / elapsed, 2),
+        "cuda_max_allocated_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
+        "quality_items": len(n_quality),
+        "metric": metric,
+        "top1": summary["metrics"][metric]["top1"],
+        "top5": summary["metrics"][metric]["top5"],
+        "valid_top1": summary["validity"]["top1"],
+        "common_items": n_common,
+        "top5_on_common_items": common["top5"],
+    }
 
 
 def print_bench(report: dict) -> None:
@@ -234,8 +272,8 @@ def print_bench(report: dict) -> None:
     if "cold_start" in report:
         c = report["cold_start"]
         console.print(f"cold `cf PROMPT --json`: {c['wall_s_p50']:.2f} s (p50 of {c['runs']}), peak RSS {c['peak_rss_mb']:.0f} MB")
-    console.print("autoregressive beam-5 baseline: not trained yet" if report["autoregressive_baseline"] is None
-                  else json.dumps(report["autoregressive_baseline"]))
+    if report["autoregressive_baseline"] is None:
+        console.print("autoregressive baseline: not measured (--ar-model NAME|DIR, a `cf train --arch t5-ar` model)")
 
 
 def _settings_table(console, Table, report: dict) -> None:
@@ -244,7 +282,7 @@ def _settings_table(console, Table, report: dict) -> None:
     for col in ("setting", "p50 ms", "p95 ms", "speedup", "steps run", "prompts/s",
                 f"{report['settings'][0]['metric']} top-1", "top-5", "Δ top-5", "valid %", "items"):
         table.add_column(col, justify="left" if col == "setting" else "right")
-    for r in report["settings"]:
+    for r in report["settings"] + ([report["autoregressive_baseline"]] if report["autoregressive_baseline"] else []):
         table.add_row(r["name"], f"{r['latency_ms_p50']:.0f}", f"{r['latency_ms_p95']:.0f}", f"{r['speedup_vs_paper']}x",
                       f"{r['mean_steps_run']:g}", f"{r['throughput_prompts_per_s']:.2f}",
                       _num(r["top1"]), _num(r["top5"]), _num(r["top5_minus_paper"]), _num(r["valid_top1"]),

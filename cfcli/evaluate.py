@@ -295,6 +295,7 @@ class EvalRequest:
     early_stop: int | None = None  # None: the default sampling's when --steps is not given
     clamp: str = "decoder"  # or "nearest" / "none" (the paper's Table 4 ablations)
     rounding: str = "decoder"  # or "nearest" (grounding)
+    shrink: bool = False  # length buckets (Pipeline.stream)
 
 
 def parse_step_counts(text: str) -> list[int]:
@@ -334,7 +335,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
         raise CFError(f"--steps and --plot-steps must be between 1 and {T}, the model's diffusion steps")
     sampler = request.sampler or DEFAULT_SAMPLER
     generate = dict(top_k=request.top_k, seed=request.seed, batch=request.batch, sampler=sampler,
-                    early_stop=early_stop, clamp=request.clamp, rounding=request.rounding)
+                    early_stop=early_stop, clamp=request.clamp, rounding=request.rounding, shrink=request.shrink)
     scoring = dict(codebertscore_model=request.codebertscore_model)
 
     started = time.perf_counter()
@@ -352,7 +353,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     report = {
         "lang": lang, "split": split, "items": len(items), "model": pipe.name, "steps": steps,
         "sampler": sampler, "early_stop": early_stop, "precision": pipe.precision,
-        "clamp": request.clamp, "rounding": request.rounding,
+        "clamp": request.clamp, "rounding": request.rounding, "shrink": request.shrink,
         "seed": request.seed, "top_k": request.top_k, "batch": request.batch,
         "metrics": summary["metrics"], "subsets": summary["subsets"], "validity": summary["validity"],
         "diversity": summary["diversity"], "paper": paper_figures(lang),

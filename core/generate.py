@@ -34,6 +34,11 @@ DEFAULT_EARLY_STOP = 2
 # CUDA stays fp32 until bf16 is measured there.
 DEFAULT_PRECISION = {"cpu": "int8", "cuda": "fp32"}
 CLAMPS = ("decoder", "nearest", "none")
+# Length buckets: once the rounded tokens show where every candidate's code ends, the sampler
+# goes on over the shortest multiple of LENGTH_BUCKET that still leaves LENGTH_MARGIN positions
+# of pad after the longest (the denoiser's cost is linear in the length; cf bench measures both).
+LENGTH_BUCKET = 16
+LENGTH_MARGIN = 8
 
 
 def default_early_stop(steps: int | None, clamp: bool | str) -> int:
@@ -42,6 +47,16 @@ def default_early_stop(steps: int | None, clamp: bool | str) -> int:
     return DEFAULT_EARLY_STOP if steps is None and clamp not in (False, "none") else 0
 
 ROUNDINGS = ("decoder", "nearest")
+
+
+def shrunk_length(tokens: torch.Tensor, pad_id: int, bucket: int = LENGTH_BUCKET, margin: int = LENGTH_MARGIN) -> int:
+    """The length to go on at: the longest row's code (up to its first pad) plus ``margin``,
+    rounded up to a multiple of ``bucket``, never longer than the rows are now."""
+    length = tokens.shape[1]
+    pad = tokens == pad_id
+    ends = torch.where(pad.any(1), pad.float().argmax(1), torch.full_like(pad[:, 0], length, dtype=torch.long))
+    need = int(ends.max()) + margin
+    return min(length, -(-need // bucket) * bucket)
 
 
 def quantize_int8(model, inplace: bool = False):
@@ -186,6 +201,7 @@ class Pipeline:
         sampler: str | None = None,
         early_stop: int | None = None,
         rounding: str = "decoder",
+        shrink: bool = False,
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
 
@@ -225,6 +241,8 @@ class Pipeline:
             raise CFError(f"clamp must be one of {', '.join(CLAMPS)} and rounding one of {', '.join(ROUNDINGS)}")
         if early_stop < 0 or (early_stop and clamp == "none"):
             raise CFError("early_stop needs clamp and a count of at least 1")
+        if shrink and clamp == "none":
+            raise CFError("shrink needs clamp (it reads the rounded tokens)")
         t0 = time.perf_counter()
         try:  # set_timesteps mutates (and dpm++ keeps state): one scheduler per call, thread-safe
             sched = make_scheduler(sampler, T)
@@ -262,6 +280,12 @@ class Pipeline:
                 # Clamping: step from the embedding of the rounded tokens, so the sampler stays on
                 # the embeddings it was trained on.
                 x0 = self.model.embed(tokens).float()
+                if shrink:
+                    length = shrunk_length(tokens, self.tok.pad_id)
+                    if length < x.shape[1]:
+                        x, x0, tokens = x[:, :length], x0[:, :length], tokens[:, :length]
+                        before = None if before is None else before[:, :length]
+                        sched.narrow(length)
                 if early_stop:
                     unchanged = unchanged + 1 if before is not None and torch.equal(tokens, before) else 0
                     before = tokens

@@ -26,6 +26,20 @@ def test_bench_reports_ratios_to_the_full_sampler_and_quality(tiny_model, data_d
         assert row["throughput_prompts_per_s"] > 0
     assert report["cold_start"]["wall_s_p50"] > 0 and report["cold_start"]["peak_rss_mb"] > 50
     assert report["load_s_p50"] > 0
+    assert report["autoregressive_baseline"] is None
+
+
+def test_bench_measures_the_autoregressive_baseline_on_the_same_items(tiny_model, tiny_ar_model, data_dir):
+    from cfcli.bench import BenchRequest, Setting, run_bench
+
+    settings = [Setting("baseline", 20), Setting("DPM++ 3, length buckets", 3, "dpm++", shrink=True)]
+    report = run_bench(BenchRequest(model=str(tiny_model), lang="bash", prompts=2, quality_items=3,
+                                    data=str(data_dir), cold_runs=0, settings=settings, ar_model=str(tiny_ar_model)))
+    ar = report["autoregressive_baseline"]
+    assert ar["model"] == str(tiny_ar_model) and ar["precision"] == "int8" and ar["mean_steps_run"] == 1
+    assert ar["quality_items"] == 3 and ar["metric"] == "template_match" and 0 <= ar["top1"] <= ar["top5"] <= 100
+    assert ar["speedup_vs_paper"] > 0 and ar["top5_minus_paper"] is not None
+    assert report["settings"][1]["shrink"] is True and "cold_start" not in report
 
 
 def test_bench_bad_input_is_one_line(tiny_model, data_dir):
@@ -34,3 +48,5 @@ def test_bench_bad_input_is_one_line(tiny_model, data_dir):
     assert "Traceback" not in r.stderr.decode()
     r = cf("bench", "--model", str(tiny_model), "--quality-items", "5", "--full-quality-items", "9")
     assert r.returncode == 2 and "at most --quality-items" in r.stderr.decode()
+    r = cf("bench", "--model", str(tiny_model), "--ar-model", str(tiny_model), "--data", str(data_dir))
+    assert r.returncode == 2 and "not an autoregressive model" in r.stderr.decode()

@@ -96,3 +96,47 @@ def test_nearest_rounding_recovers_tokens_from_their_embeddings(pipe):
         assert r.timings["steps"] == 3
     with pytest.raises(CFError, match="clamp must be one of"):
         pipe.generate("list files", clamp="sometimes")
+
+
+def test_shrunk_length_keeps_the_longest_code_and_a_margin():
+    from core.generate import shrunk_length
+
+    pad = 0
+    rows = torch.ones(3, 64, dtype=torch.long)
+    rows[:, 10:] = pad
+    assert shrunk_length(rows, pad, bucket=16, margin=8) == 32  # 10 + 8 -> the next multiple of 16
+    rows[1, 10:30] = 5  # one candidate is longer: it sets the length for the batch
+    assert shrunk_length(rows, pad, bucket=16, margin=8) == 48
+    rows[2, :] = 5  # one has no pad at all: nothing may be cut
+    assert shrunk_length(rows, pad, bucket=16, margin=8) == 64
+    assert shrunk_length(rows[:, :40], pad, bucket=16, margin=8) == 40  # never longer than now
+
+
+def test_shrink_runs_the_denoiser_on_fewer_positions_and_keeps_what_it_learnt(tiny_model, bash64):
+    """On the trained tiny model, length buckets cut the sequence once the rounded code shows its
+    end, and the learnt prompts' top-1 stays as good as with the full length."""
+    import json
+
+    trained = Pipeline.from_pretrained(tiny_model, precision="fp32")
+    pairs = [json.loads(line) for line in bash64.read_text().splitlines()[:16]]
+    prompts = [p["nl"] for p in pairs]
+    lengths = []
+    denoise = trained.model.denoise
+    trained.model.denoise = lambda x, t, cross: (lengths.append(x.shape[1]), denoise(x, t, cross))[1]
+    try:
+        full = trained.generate_batch(prompts[:1], k=5, steps=10, seed=0)
+        assert set(lengths) == {trained.cfg.code_len}
+        lengths.clear()
+        short = trained.generate_batch(prompts[:1], k=5, steps=10, seed=0, shrink=True)
+        assert lengths[0] == trained.cfg.code_len and min(lengths) < trained.cfg.code_len
+        assert lengths == sorted(lengths, reverse=True)  # cut, never grown back
+        assert short[0].candidates[0].code == full[0].candidates[0].code
+        both = [trained.generate_batch(prompts, k=5, steps=10, seed=0, shrink=s) for s in (False, True)]
+    finally:
+        trained.model.denoise = denoise
+    from core.metrics.exact import exact_match
+
+    hits = [sum(exact_match(r.candidates[0].code, p["code"]) for r, p in zip(res, pairs)) for res in both]
+    assert hits[1] >= hits[0] - 1 and hits[0] >= 12, hits
+    with pytest.raises(CFError, match="shrink needs clamp"):
+        trained.generate(prompts[0], shrink=True, clamp=False)

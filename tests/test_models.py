@@ -157,16 +157,12 @@ def test_registry_user_models_shadow_shipped_and_paths_stay_paths(tmp_path, monk
         registry.resolve_model(None, user)
 
 
-def test_autoregressive_baseline_trains_and_beam_searches(tmp_path, bash64, data_dir):
+def test_autoregressive_baseline_trains_and_beam_searches(tmp_path, tiny_ar_model, bash64, data_dir):
     """The T5 baseline: same trainer, same rows; top-k by beam search through the same Pipeline,
     so `cf eval` and `cf bench` score it like CodeFusion."""
     from core.generate import Pipeline
 
-    out = tmp_path / "ar"
-    r = cf("train", "--arch", "t5-ar", "--preset", "tiny", "--train-file", str(bash64), "--out", str(out),
-           "--max-steps", "120", "--lr", "3e-3", "--warmup", "10", "--batch-size", "32", "--log-every", "10",
-           "--device", "cpu", "--no-progress")
-    assert r.returncode == 0, r.stderr.decode()
+    out = tiny_ar_model
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["nll"] < 0.5 * rows[0]["nll"]
     pipe = Pipeline.from_pretrained(out)

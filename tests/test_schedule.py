@@ -106,3 +106,24 @@ def test_dpm_solver_second_order_uses_the_previous_prediction():
     assert not torch.allclose(dpm.step(b, t1, x1).prev_sample, ddim.step(b, t1, x1, eta=0.0).prev_sample)
     with pytest.raises(ValueError):
         make_scheduler("euler", 1200)
+
+
+@pytest.mark.parametrize("name", ["ddim", "dpm++"])
+def test_narrowing_the_sampler_is_stepping_the_full_sample_then_cutting(name):
+    """Length buckets cut the sequence mid-run: the solvers are position-wise, so stepping the cut
+    sample (with the kept state cut by ``narrow``) equals stepping the full one and cutting."""
+    full, cut = make_scheduler(name, 1200), make_scheduler(name, 1200)
+    for s in (full, cut):
+        s.set_timesteps(6)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 16, 4, generator=gen, dtype=torch.float64)
+    x_cut = x.clone()
+    for i, t in enumerate(full.timesteps.tolist()):
+        x0 = torch.randn(3, 16, 4, generator=gen, dtype=torch.float64)
+        x = full.step(x0, t, x, eta=0.0).prev_sample
+        if i == 2:
+            cut.narrow(8)
+            x_cut = x_cut[:, :8]
+        x_cut = cut.step(x0[:, : x_cut.shape[1]], t, x_cut, eta=0.0).prev_sample
+        assert torch.allclose(x_cut, x[:, : x_cut.shape[1]])
+    assert x_cut.shape[1] == 8

@@ -59,6 +59,10 @@ class SqrtDiffusionScheduler:
         ts = torch.linspace(T - 1, 0, num_inference_steps).round().long()
         self.timesteps = torch.unique_consecutive(ts)
 
+    def narrow(self, length: int, dim: int = 1) -> None:
+        """The sampler goes on over the first ``length`` positions along ``dim`` (the sequence):
+        cut any state kept from earlier steps to match. DDIM keeps none."""
+
     def default_eta(self) -> float:
         return 1.0 if len(self.timesteps) == self.num_train_timesteps else 0.0
 
@@ -102,6 +106,11 @@ class DPMSolverPlusPlusScheduler(SqrtDiffusionScheduler):
     def set_timesteps(self, num_inference_steps: int) -> None:
         super().set_timesteps(num_inference_steps)
         self._prev: tuple[torch.Tensor, float] | None = None  # (x̂0, λ) of the previous step
+
+    def narrow(self, length: int, dim: int = 1) -> None:
+        if getattr(self, "_prev", None) is not None:
+            x0_last, lam_last = self._prev
+            self._prev = (x0_last.narrow(dim, 0, length), lam_last)
 
     def _lambda(self, t: int) -> float:
         ab = float(self.alphas_cumprod[t])
