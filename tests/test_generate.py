@@ -118,16 +118,21 @@ def test_shrink_runs_the_denoiser_on_fewer_positions_and_keeps_what_it_learnt(ti
     import json
 
     trained = Pipeline.from_pretrained(tiny_model, precision="fp32")
+    from core.generate import LENGTH_BUCKET, LENGTH_MARGIN
+
     pairs = [json.loads(line) for line in bash64.read_text().splitlines()[:16]]
     prompts = [p["nl"] for p in pairs]
+    # A prompt whose code ends early enough to leave a bucket to cut (the tiny code length is 32).
+    shortest = min(pairs, key=lambda p: len(trained.tok.encode(p["code"])))
+    assert len(trained.tok.encode(shortest["code"])) + LENGTH_MARGIN <= trained.cfg.code_len - LENGTH_BUCKET
     lengths = []
     denoise = trained.model.denoise
     trained.model.denoise = lambda x, t, cross: (lengths.append(x.shape[1]), denoise(x, t, cross))[1]
     try:
-        full = trained.generate_batch(prompts[:1], k=5, steps=10, seed=0)
+        full = trained.generate_batch([shortest["nl"]], k=5, steps=10, seed=0)
         assert set(lengths) == {trained.cfg.code_len}
         lengths.clear()
-        short = trained.generate_batch(prompts[:1], k=5, steps=10, seed=0, shrink=True)
+        short = trained.generate_batch([shortest["nl"]], k=5, steps=10, seed=0, shrink=True)
         assert lengths[0] == trained.cfg.code_len and min(lengths) < trained.cfg.code_len
         assert lengths == sorted(lengths, reverse=True)  # cut, never grown back
         assert short[0].candidates[0].code == full[0].candidates[0].code

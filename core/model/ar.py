@@ -13,6 +13,14 @@ from core.model.codefusion import LossOutput
 EOS_ID = 2  # </s>: ends the target; the first pad of a code row becomes it
 
 
+def cache_keyword() -> str:
+    """generate()'s name for the cache: ``cache`` in newer transformers (``past_key_values`` is
+    deprecated there, and goes in 6.0), ``past_key_values`` before."""
+    from transformers.generation import utils
+
+    return "cache" if "cache" in getattr(utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
+
+
 class ARBaseline(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -48,7 +56,7 @@ class ARBaseline(nn.Module):
         # which breaks when the decoder is deeper (it is here).
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         out = self.t5.generate(input_ids=prompt_ids, attention_mask=prompt_mask, num_beams=k, num_return_sequences=k,
-                               past_key_values=cache,
+                               **{cache_keyword(): cache},
                                max_new_tokens=self.cfg.code_len, do_sample=False, early_stopping=True,
                                output_scores=True, return_dict_in_generate=True)
         ids = out.sequences[:, 1:]
