@@ -8,6 +8,9 @@
 # first N of the 2,522 Bash items. THREADS=N sets each run's torch threads (the measured runs: 1,
 # the two trained side by side on 2 cores).
 set -euo pipefail
+# The docs' figures were measured at full length, before length buckets joined cf's default:
+# LENGTH=--shrink measures with them.
+LENGTH=${LENGTH:---no-shrink}
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-500}
 DATA=${1:+--data $1}
@@ -25,9 +28,9 @@ for arch in codefusion t5-ar; do
 done
 for arch in codefusion t5-ar; do
   run="runs/$arch-$STEPS"
-  cf eval --lang bash --model "$run" $DATA --limit "$BASH_LIMIT" --out "$OUTDIR/$arch-$STEPS-bash-test.json"
+  cf eval $LENGTH --lang bash --model "$run" $DATA --limit "$BASH_LIMIT" --out "$OUTDIR/$arch-$STEPS-bash-test.json"
   for lang in python cf; do
-    cf eval --lang "$lang" --model "$run" $DATA --out "$OUTDIR/$arch-$STEPS-$lang-test.json"
+    cf eval $LENGTH --lang "$lang" --model "$run" $DATA --out "$OUTDIR/$arch-$STEPS-$lang-test.json"
   done
 done
 python benchmarks/results_tables.py --compare "$OUTDIR"/codefusion-"$STEPS"-*-test.json "$OUTDIR"/t5-ar-"$STEPS"-*-test.json

@@ -4,6 +4,9 @@
 #   bash benchmarks/results.sh [MODEL] [DATA_DIR]
 # LIMIT=N scores only the first N items of each language, BASH_LIMIT=N only of Bash (2,522 items).
 set -euo pipefail
+# The docs' figures were measured at full length, before length buckets joined cf's default:
+# LENGTH=--shrink measures with them.
+LENGTH=${LENGTH:---no-shrink}
 cd "$(dirname "$0")/.."
 MODEL=${1:-codefusion-small}
 DATA=${2:+--data $2}
@@ -12,15 +15,15 @@ OUTDIR=docs/results
 LIMIT_ARG=${LIMIT:+--limit $LIMIT}
 BASH_LIMIT_ARG=${BASH_LIMIT:+--limit $BASH_LIMIT}
 mkdir -p "$OUTDIR"
-cf eval --lang bash --model "$MODEL" $DATA ${BASH_LIMIT_ARG:-$LIMIT_ARG} --out "$OUTDIR/$NAME-bash-test.json"
+cf eval $LENGTH --lang bash --model "$MODEL" $DATA ${BASH_LIMIT_ARG:-$LIMIT_ARG} --out "$OUTDIR/$NAME-bash-test.json"
 for lang in python cf; do
-  cf eval --lang "$lang" --model "$MODEL" $DATA $LIMIT_ARG --out "$OUTDIR/$NAME-$lang-test.json"
+  cf eval $LENGTH --lang "$lang" --model "$MODEL" $DATA $LIMIT_ARG --out "$OUTDIR/$NAME-$lang-test.json"
 done
 # The paper's Table 4 inference ablations: rounding by nearest embedding instead of D + H
 # ("grounding"), and nearest-embedding clamping at every step; on the first 200 Bash items and all CF.
-cf eval --lang bash --model "$MODEL" $DATA --limit 200 --out "$OUTDIR/$NAME-bash-test200.json"  # M on those items
+cf eval $LENGTH --lang bash --model "$MODEL" $DATA --limit 200 --out "$OUTDIR/$NAME-bash-test200.json"  # M on those items
 for lang in bash cf; do
   lim=$([ "$lang" = bash ] && echo "--limit 200" || true)
-  cf eval --lang "$lang" --model "$MODEL" $DATA $lim --rounding nearest --out "$OUTDIR/$NAME-$lang-grounding.json"
-  cf eval --lang "$lang" --model "$MODEL" $DATA $lim --clamp nearest --out "$OUTDIR/$NAME-$lang-nearest-clamp.json"
+  cf eval $LENGTH --lang "$lang" --model "$MODEL" $DATA $lim --rounding nearest --out "$OUTDIR/$NAME-$lang-grounding.json"
+  cf eval $LENGTH --lang "$lang" --model "$MODEL" $DATA $lim --clamp nearest --out "$OUTDIR/$NAME-$lang-nearest-clamp.json"
 done

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 from core.checkpoint import require_language
 from core.data import load_pairs, load_records
 from core.errors import CFError
-from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS, default_early_stop
+from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS, default_early_stop, default_shrink
 from core.metrics import (
     MetricUnavailable,
     cf_execution_applies,
@@ -295,7 +295,7 @@ class EvalRequest:
     early_stop: int | None = None  # None: the default sampling's when --steps is not given
     clamp: str = "decoder"  # or "nearest" / "none" (the paper's Table 4 ablations)
     rounding: str = "decoder"  # or "nearest" (grounding)
-    shrink: bool = False  # length buckets (Pipeline.stream)
+    shrink: bool | None = None  # length buckets; None: the default sampling's when --steps is not given
 
 
 def parse_step_counts(text: str) -> list[int]:
@@ -331,11 +331,12 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     early_stop = request.early_stop
     if early_stop is None:
         early_stop = default_early_stop(request.steps, request.clamp)
+    shrink = default_shrink(request.steps, request.clamp) if request.shrink is None else request.shrink
     if max([steps, *sweep]) > T:
         raise CFError(f"--steps and --plot-steps must be between 1 and {T}, the model's diffusion steps")
     sampler = request.sampler or DEFAULT_SAMPLER
     generate = dict(top_k=request.top_k, seed=request.seed, batch=request.batch, sampler=sampler,
-                    early_stop=early_stop, clamp=request.clamp, rounding=request.rounding, shrink=request.shrink)
+                    early_stop=early_stop, clamp=request.clamp, rounding=request.rounding, shrink=shrink)
     scoring = dict(codebertscore_model=request.codebertscore_model)
 
     started = time.perf_counter()
@@ -353,7 +354,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     report = {
         "lang": lang, "split": split, "items": len(items), "model": pipe.name, "steps": steps,
         "sampler": sampler, "early_stop": early_stop, "precision": pipe.precision,
-        "clamp": request.clamp, "rounding": request.rounding, "shrink": request.shrink,
+        "clamp": request.clamp, "rounding": request.rounding, "shrink": shrink,
         "seed": request.seed, "top_k": request.top_k, "batch": request.batch,
         "metrics": summary["metrics"], "subsets": summary["subsets"], "validity": summary["validity"],
         "diversity": summary["diversity"], "paper": paper_figures(lang),

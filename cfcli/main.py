@@ -177,8 +177,9 @@ def evaluate(
                               "token embedding (the paper's 'M with Clamping'), or none."),
     rounding: str = typer.Option("decoder", help="Final rounding: decoder + head (the paper), or nearest "
                                  "(the paper's 'M with Grounding')."),
-    shrink: bool = typer.Option(False, "--shrink", help="Length buckets: go on over fewer positions once every "
-                                "candidate's rounded code has ended (faster on short code; see benchmarks/README.md)."),
+    shrink: Optional[bool] = typer.Option(None, "--shrink/--no-shrink", help="Length buckets: go on over fewer "
+                                          "positions once every candidate's rounded code has ended (default: cf's "
+                                          "when --steps is not given, else off; see benchmarks/README.md)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report

@@ -136,6 +136,12 @@ def test_shrink_runs_the_denoiser_on_fewer_positions_and_keeps_what_it_learnt(ti
         assert lengths[0] == trained.cfg.code_len and min(lengths) < trained.cfg.code_len
         assert lengths == sorted(lengths, reverse=True)  # cut, never grown back
         assert short[0].candidates[0].code == full[0].candidates[0].code
+        lengths.clear()
+        default = trained.generate_batch([shortest["nl"]], k=5, seed=0)  # cf's default sampling shrinks
+        assert min(lengths) < trained.cfg.code_len and default[0].candidates
+        lengths.clear()
+        trained.generate_batch([shortest["nl"]], k=5, seed=0, steps=10)  # an explicit --steps runs it all
+        assert set(lengths) == {trained.cfg.code_len}
         both = [trained.generate_batch(prompts, k=5, steps=10, seed=0, shrink=s) for s in (False, True)]
     finally:
         trained.model.denoise = denoise
