@@ -69,20 +69,19 @@ def bench_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-# Each language's main metric (the paper's Table 1), as `cf eval` names it.
-MAIN_METRIC = {"bash": "template_match", "python": "bleu", "cf": "execution_combined"}
-
-
 def compare_table(reports: list[dict]) -> str:
     """One row per model, top-1 / top-3 / top-5 of each language's main metric and exact match,
     and top-1 syntax validity: models side by side on the same items."""
+    from cfcli.evaluate import main_metric  # the metric cf eval and cf bench report for the language
+
     langs = [lang for lang in ("bash", "python", "cf") if any(r["lang"] == lang for r in reports)]
     models = list(dict.fromkeys(r["model"] for r in reports))
     by = {(r["model"], r["lang"]): r for r in reports}
+    metric = {lang: main_metric(next(r for r in reports if r["lang"] == lang), lang) for lang in langs}
     head = ["model"]
     for lang in langs:
         items = {by[m, lang]["items"] for m in models if (m, lang) in by}
-        head += [f"{lang} {MAIN_METRIC[lang]} ({'/'.join(map(str, sorted(items)))} items)", f"{lang} exact match",
+        head += [f"{lang} {metric[lang]} ({'/'.join(map(str, sorted(items)))} items)", f"{lang} exact match",
                  f"{lang} valid"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in models:
@@ -92,7 +91,7 @@ def compare_table(reports: list[dict]) -> str:
             if r is None:
                 row += ["—", "—", "—"]
                 continue
-            for name in (MAIN_METRIC[lang], "exact_match"):
+            for name in (metric[lang], "exact_match"):
                 x = r["metrics"][name]
                 row.append(" / ".join(cell(x[k]) for k in ("top1", "top3", "top5")))
             row.append(cell(r["validity"]["top1"]))
