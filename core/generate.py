@@ -145,6 +145,12 @@ class Pipeline:
         model, tok, _ = load_model(directory, device)
         return cls(model, tok, device, name=str(directory), lang=lang, precision=precision, owns_model=True)
 
+    def with_lang(self, lang: str) -> "Pipeline":
+        """This pipeline for another default target, over the same (already quantised) weights."""
+        other = copy.copy(self)
+        other.lang = lang
+        return other
+
     def _amp(self):
         # Per call, never around a yield: autocast state is per thread and would leak to the caller.
         if self.precision != "bf16":

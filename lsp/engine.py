@@ -60,7 +60,7 @@ def model_languages(directory: str) -> list[str]:
 class Engine:
     def __init__(self, cache_size: int = 256):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codefusion-generate")
-        self._loaded: dict[tuple[str, str], Any] = {}  # (directory, device setting) -> (model, tokenizer, torch device)
+        self._loaded: dict[tuple[str, str], Any] = {}  # (directory, device setting) -> Pipeline
         self._pipelines: dict[tuple[str, str, str], Any] = {}  # (directory, device, lang) -> Pipeline
         self._cache = LruCache(cache_size)
         self._running: set[threading.Event] = set()
@@ -80,11 +80,13 @@ class Engine:
         if (directory, device) in self._loaded:
             return
         from core.checkpoint import load_model
+        from core.generate import Pipeline
         from core.train.trainer import pick_device
 
         torch_device = pick_device(device)
         model, tok, _meta = load_model(Path(directory), torch_device)
-        self._loaded[(directory, device)] = (model, tok, torch_device)
+        # The engine owns these weights: int8 quantises them in place, with no fp32 copy kept.
+        self._loaded[(directory, device)] = Pipeline(model, tok, torch_device, name=directory, owns_model=True)
 
     def keep_only(self, directories: set[str]) -> None:
         """Forget models no longer named in the settings (their memory goes back on the next GC).
@@ -99,14 +101,11 @@ class Engine:
             del self._pipelines[key]
 
     def _pipeline(self, directory: str, device: str, lang: str):
-        # One Pipeline per language over the same weights, so validity is checked in the
-        # document's language even when settings map python to a model trained on bash.
+        # One Pipeline per language over the same weights (quantised once), so validity is checked
+        # in the document's language even when settings map python to a model trained on bash.
         key = (directory, device, lang)
         if key not in self._pipelines:
-            from core.generate import Pipeline
-
-            model, tok, torch_device = self._loaded[(directory, device)]
-            self._pipelines[key] = Pipeline(model, tok, torch_device, name=directory, lang=lang)
+            self._pipelines[key] = self._loaded[(directory, device)].with_lang(lang)
         return self._pipelines[key]
 
     # -- generation ----------------------------------------------------------------------

@@ -178,6 +178,27 @@ def test_small_helpers():
     assert wants_our_kind(None) and wants_our_kind(["refactor"]) and not wants_our_kind(["source.organizeImports"])
 
 
+def test_engine_quantises_a_model_once_for_all_its_languages(tiny_model):
+    from torch import nn
+
+    from core.generate import Pipeline
+    from lsp.engine import Engine, GenerationRequest
+
+    engine = Engine()
+    try:
+        ask = dict(prompt="remove directory tree", model=str(tiny_model), steps=STEPS, top_k=5, seed=0, device="cpu")
+        answers = {lang: engine._generate_blocking(GenerationRequest(lang=lang, **ask), threading.Event(), [0])
+                   for lang in ("bash", "python")}
+        bash, python = (engine._pipeline(str(tiny_model), "cpu", lang) for lang in ("bash", "python"))
+        assert (bash.lang, python.lang) == ("bash", "python") and bash.model is python.model
+        assert bash.precision == "int8" and not any(type(m) is nn.Linear for m in bash.model.modules())
+        fresh = Pipeline.from_pretrained(tiny_model, "cpu").generate(ask["prompt"], k=5, steps=STEPS, seed=0)
+        assert [c.code for c in answers["bash"]] == [c.code for c in fresh.candidates]
+        assert [c.code for c in answers["python"]] == [c.code for c in fresh.candidates]
+    finally:
+        engine.close()
+
+
 # --------------------------------------------------------------------------------------------
 # The real server over stdio, with the tiny model (one server for the module)
 # --------------------------------------------------------------------------------------------
