@@ -1,12 +1,14 @@
 """Time from a textDocument/codeAction request to its answer, through the real server over stdio.
 
-    python benchmarks/lsp_latency.py [--model NAME|DIR] [--steps S] [--prompts 5] [--lang bash]
+    python benchmarks/lsp_latency.py [--model NAME|DIR] [--steps S] [--prompts 5] [--lang bash] [--also python]
 
 Without --model the server uses its default (the shipped model), as an editor with no settings does.
 
 cold: the first request (model load + generation); warm: a prompt not seen before (generation);
 cached: the same prompt again. Prompts: Bash test descriptions, or Python tasks with --lang python,
-or a file of {"nl"} lines via --prompts-file. Prints one JSON object.
+or a file of {"nl"} lines via --prompts-file. --also LANGS: after the timing, one request in a
+document of each of these languages too, so that the server's peak RSS (reported last) covers a
+server serving them all. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -46,26 +48,37 @@ PYTHON_PROMPTS = [
 ]
 
 
+LANGUAGE_IDS = {"bash": "shellscript", "python": "python"}  # the languages the server serves
+# One request each in the --also languages: they load that language's pipeline.
+ALSO_PROMPTS = {"bash": "remove directory tree", "python": "read a json file into a dict"}
+
+
 async def measure(args) -> dict:
     prompts = PYTHON_PROMPTS if args.lang == "python" else DEFAULT_PROMPTS
     if args.prompts_file:
         prompts = [json.loads(line)["nl"] for line in Path(args.prompts_file).read_text().splitlines() if line.strip()]
     prompts = prompts[: args.prompts + 1]
+    also = [lang for lang in (args.also or "").split(",") if lang]
+    if unknown := set(also) - set(LANGUAGE_IDS):
+        raise SystemExit(f"--also: unknown language {sorted(unknown)[0]!r}; use {', '.join(LANGUAGE_IDS)}")
     client = LanguageClient("lsp-latency", "0")
     await client.start_io(sys.executable, "-m", "lsp")
-    lang_id = "python" if args.lang == "python" else "shellscript"
     options = {"steps": args.steps, "device": args.device}
     if args.model:
-        options.update(model=args.model, models={args.lang: args.model})
+        options.update(model=args.model, models={lang: args.model for lang in [args.lang, *also]})
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
                                                          initialization_options=options))
     client.initialized(types.InitializedParams())
-    text = "".join(f"# {p}\n\n" for p in prompts)
-    uri = "file:///tmp/lsp-latency/doc" + (".py" if args.lang == "python" else ".sh")
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        types.TextDocumentItem(uri=uri, language_id=lang_id, version=1, text=text)))
 
-    async def code_action(line: int) -> tuple[float, list]:
+    def open_document(lang: str, lines: list[str]) -> str:
+        uri = f"file:///tmp/lsp-latency/doc.{lang}"
+        client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(
+            uri=uri, language_id=LANGUAGE_IDS[lang], version=1, text="".join(f"# {p}\n\n" for p in lines))))
+        return uri
+
+    uri = open_document(args.lang, prompts)
+
+    async def code_action(line: int, uri: str = uri) -> tuple[float, list]:
         params = types.CodeActionParams(types.TextDocumentIdentifier(uri),
                                         types.Range(types.Position(line, 0), types.Position(line, 0)),
                                         types.CodeActionContext(diagnostics=[]))
@@ -76,6 +89,9 @@ async def measure(args) -> dict:
     cold, first = await code_action(0)
     warm = [(await code_action(2 * i))[0] for i in range(1, len(prompts))]
     cached = [(await code_action(2 * i))[0] for i in range(len(prompts))]
+    also_answers = {lang: len((await code_action(0, open_document(lang, [ALSO_PROMPTS[lang]])))[1]) for lang in also}
+    with open(f"/proc/{client._server.pid}/status") as status:  # Linux; the server is our child
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -87,6 +103,8 @@ async def measure(args) -> dict:
         "warm_ms": [round(x, 1) for x in warm],
         "cached_ms_median": round(statistics.median(cached), 2),
         "first_answer": [a.title for a in first],
+        "also": also_answers,  # code actions answered in each --also language
+        "server_peak_rss_mb": round(peak_kb / 1024, 1),
     }
 
 
@@ -94,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model name or directory (default: the server's default)")
     parser.add_argument("--lang", default="bash", choices=["bash", "python"])
+    parser.add_argument("--also", default="", help="comma-separated: languages served too before peak RSS is read")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--prompts", type=int, default=5, help="warm (cache-miss) requests to time")
     parser.add_argument("--prompts-file", help="JSONL with an nl field per line")
