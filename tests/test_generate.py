@@ -53,6 +53,28 @@ def test_cancel_stops_between_steps(pipe):
     assert len(seen) == 3
 
 
+def test_cancel_stops_the_autoregressive_beam_search_within_a_position():
+    import dataclasses
+
+    from core.model import build_model
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(preset("tiny"), arch="t5-ar", vocab_size=CodeTokenizer().vocab_size)
+    ar = Pipeline(build_model(cfg), CodeTokenizer(), name="untrained-ar", precision="fp32")
+    polls = []
+
+    def cancel_at(n):
+        return lambda: polls.append(1) or len(polls) > n
+
+    with pytest.raises(Cancelled):
+        ar.generate("remove directory tree", k=3, cancel=cancel_at(4))
+    assert len(polls) == 5  # the poll before the search, then one per decoded position
+    polls.clear()
+    never = ar.generate("remove directory tree", k=3, cancel=cancel_at(10**6))
+    assert len(polls) > 5  # an untrained model runs on for many positions
+    assert [c.code for c in never.candidates] == [c.code for c in ar.generate("remove directory tree", k=3).candidates]
+
+
 def test_bad_arguments(pipe):
     with pytest.raises(CFError):
         pipe.generate("   ")

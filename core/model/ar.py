@@ -4,6 +4,8 @@ trainer on the same rows, top-k by beam search."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -48,15 +50,24 @@ class ARBaseline(nn.Module):
         return LossOutput(loss=nll, denoise=zero, decoder=zero, nll=nll)
 
     @torch.inference_mode()
-    def beam_search(self, prompt_ids, prompt_mask, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ids (B*k, <= code_len) without the start token, ended by pads; length-normalised log-prob)."""
-        from transformers import DynamicCache, EncoderDecoderCache
+    def beam_search(self, prompt_ids, prompt_mask, k: int,
+                    on_token: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ids (B*k, <= code_len) without the start token, ended by pads; length-normalised log-prob).
+        ``on_token`` is called after every decoded position; what it raises ends the search (the
+        pipeline's cancel)."""
+        from transformers import DynamicCache, EncoderDecoderCache, StoppingCriteria, StoppingCriteriaList
+
+        class EveryToken(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                on_token()
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
         # A cache sized by itself: transformers sizes the default one by the encoder's depth,
         # which breaks when the decoder is deeper (it is here).
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         out = self.t5.generate(input_ids=prompt_ids, attention_mask=prompt_mask, num_beams=k, num_return_sequences=k,
                                **{cache_keyword(): cache},
+                               stopping_criteria=StoppingCriteriaList([EveryToken()] if on_token else []),
                                max_new_tokens=self.cfg.code_len, do_sample=False, early_stopping=True,
                                output_scores=True, return_dict_in_generate=True)
         ids = out.sequences[:, 1:]
