@@ -10,7 +10,8 @@
 #   STEPS=500 PRE_STEPS=250 VARIANTS="full no-cpd" bash benchmarks/ablations.sh [DATA_DIR]
 # Reports: docs/results/ablation-VARIANT-PRE_STEPS-STEPS-{bash,python,cf}-test.json. Interrupted
 # runs continue (--resume). THREADS=N sets torch threads (the measured runs: 1 each, two variants
-# side by side on 2 cores, one instance of this script per variant).
+# side by side on 2 cores, one instance of this script per variant). On a lent GPU (the device's
+# image has no `cf` script): CF="python3 -m cfcli" DEVICE=cuda, with benchmarks/gpu/run.sh's PYTHONPATH.
 set -euo pipefail
 LENGTH=${LENGTH:---no-shrink}  # as baselines.sh: full length, the setting of the docs' figures
 cd "$(dirname "$0")/.."
@@ -22,13 +23,15 @@ BASH_LIMIT=${BASH_LIMIT:-500}
 OUTDIR=docs/results
 mkdir -p "$OUTDIR" runs
 threads=${THREADS:+env OMP_NUM_THREADS=$THREADS}
+CF=${CF:-cf}
+DEVICE=${DEVICE:-auto}
 
 train() {  # train RUN_DIR ARGS...: one stage, resumed if it was interrupted, skipped once done
   local run=$1; shift
   [ -f "$run/.done" ] && return
   local resume=$([ -d "$run/train_state" ] && echo --resume || true)
-  $threads cf train --lang bash,python,cf --preset small --vocab data --warmup 50 --lr 5e-4 \
-    --save-every 50 --log-every 10 --out "$run" $DATA $resume "$@"
+  $threads $CF train --lang bash,python,cf --preset small --vocab data --warmup 50 --lr 5e-4 \
+    --save-every 50 --log-every 10 --device "$DEVICE" --no-progress --out "$run" $DATA $resume "$@"
   touch "$run/.done"
 }
 
@@ -42,8 +45,8 @@ for variant in $VARIANTS; do
   train "$pre" --stage pretrain --cpd-rate "$rate" --max-steps "$PRE_STEPS"
   train "$run" --stage finetune --init-from "$pre" --max-steps "$STEPS"
   name="$OUTDIR/ablation-$variant-$PRE_STEPS-$STEPS"
-  $threads cf eval $LENGTH --lang bash --model "$run" $DATA --limit "$BASH_LIMIT" --out "$name-bash-test.json"
+  $threads $CF eval $LENGTH --device "$DEVICE" --lang bash --model "$run" $DATA --limit "$BASH_LIMIT" --out "$name-bash-test.json"
   for lang in python cf; do
-    $threads cf eval $LENGTH --lang "$lang" --model "$run" $DATA --out "$name-$lang-test.json"
+    $threads $CF eval $LENGTH --device "$DEVICE" --lang "$lang" --model "$run" $DATA --out "$name-$lang-test.json"
   done
 done

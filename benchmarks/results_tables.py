@@ -4,6 +4,7 @@ are printed by a command rather than copied by hand.
     python benchmarks/results_tables.py docs/results/codefusion-small-*-test.json
     python benchmarks/results_tables.py --bench docs/results/codefusion-small-bench-cpu.json
     python benchmarks/results_tables.py --compare docs/results/codefusion-500-*-test.json docs/results/t5-ar-500-*-test.json
+    python benchmarks/results_tables.py --paired docs/results/ablation-*-bash-test.json docs/results/codefusion-500-bash-test.json
 """
 
 from __future__ import annotations
@@ -99,12 +100,57 @@ def compare_table(reports: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: how likely a split at least this uneven is when neither side is better."""
+    from math import comb
+
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(comb(n, i) for i in range(min(wins, losses) + 1)) / 2 ** n)
+
+
+def item_scores(path: Path, metric: str) -> dict[tuple[str, int], float]:
+    """Top-1 ``metric`` per item, keyed by (id, its n-th occurrence): CoNaLa ids repeat."""
+    seen: dict[str, int] = {}
+    scores = {}
+    for row in map(json.loads, path.read_text().splitlines()):
+        n = seen[row["id"]] = seen.get(row["id"], -1) + 1
+        scores[row["id"], n] = row["scores"][metric]["top1"]
+    return scores
+
+
+def paired_table(paths: list[Path]) -> str:
+    """Every two models of a language, item by item (each report's .items.jsonl): on how many items
+    each one's top-1 main metric is higher, and the sign test's p on those counts (ties left out)."""
+    from cfcli.evaluate import main_metric
+
+    reports = [(json.loads(p.read_text()), p) for p in paths]
+    lines = ["| language, top-1 metric | A | B | items | A higher | B higher | sign test p |", "|" + "---|" * 7]
+    for i, (a, pa) in enumerate(reports):
+        for b, pb in reports[i + 1:]:
+            if a["lang"] != b["lang"]:
+                continue
+            metric = main_metric(a, a["lang"])
+            top1 = [item_scores(p.with_suffix(".items.jsonl"), metric) for p in (pa, pb)]
+            ids = top1[0].keys() & top1[1].keys()
+            wins = sum(top1[0][k] > top1[1][k] for k in ids)
+            losses = sum(top1[0][k] < top1[1][k] for k in ids)
+            lines.append(f"| {a['lang']}, {metric} | `{Path(a['model']).name}` | `{Path(b['model']).name}` | "
+                         f"{len(ids)} | {wins} | {losses} | {sign_test(wins, losses):.2g} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+")
     ap.add_argument("--bench", action="store_true", help="the reports are cf bench reports")
     ap.add_argument("--compare", action="store_true", help="one table: the eval reports' models side by side")
+    ap.add_argument("--paired", action="store_true", help="every two models of a language compared item by item")
     a = ap.parse_args()
+    if a.paired:
+        print(paired_table([Path(p) for p in a.reports]))
+        return
     if a.compare:
         print(compare_table([json.loads(Path(p).read_text()) for p in a.reports]))
         return
