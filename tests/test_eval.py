@@ -1,6 +1,7 @@
 """`cf eval`: the pure scoring on hand-made candidates, then the real command on the tiny model."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,23 @@ def test_eval_bad_input_is_one_line_and_nonzero(tmp_path, data_dir):
         err = r.stderr.decode().strip()
         assert r.returncode == 2 and err.startswith("cf: error: ") and len(err.splitlines()) == 1, err
         assert expected in err
+
+
+def test_paired_table_compares_models_item_by_item_even_where_ids_repeat(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results_tables", Path(__file__).parent.parent / "benchmarks/results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    assert tables.sign_test(0, 0) == 1.0 and tables.sign_test(10, 0) == 2 / 1024 and tables.sign_test(3, 3) == 1.0
+
+    def report(name, top1s):  # CoNaLa-like: the id 7 stands for two items
+        (tmp_path / f"{name}.json").write_text(json.dumps({"lang": "python", "model": f"runs/{name}",
+                                                           "metrics": {"codebertscore": {"skipped": "no weights"},
+                                                                       "bleu": {}}}))
+        rows = [{"id": i, "scores": {"bleu": {"top1": x}}} for i, x in zip(["7", "7", "8", "9"], top1s)]
+        (tmp_path / f"{name}.items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return tmp_path / f"{name}.json"
+
+    table = tables.paired_table([report("a", [0.5, 0.9, 0.2, 0.1]), report("b", [0.5, 0.1, 0.3, 0.1])])
+    assert table.splitlines()[-1] == "| python, bleu | `a` | `b` | 4 | 1 | 1 | 1 |"
