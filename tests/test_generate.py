@@ -59,7 +59,8 @@ def test_cancel_stops_the_autoregressive_beam_search_within_a_position():
     from core.model import build_model
 
     torch.manual_seed(0)
-    cfg = dataclasses.replace(preset("tiny"), arch="t5-ar", vocab_size=CodeTokenizer().vocab_size)
+    # A short code length keeps the untrained model's full-length searches quick.
+    cfg = dataclasses.replace(preset("tiny"), arch="t5-ar", vocab_size=CodeTokenizer().vocab_size, code_len=12)
     ar = Pipeline(build_model(cfg), CodeTokenizer(), name="untrained-ar", precision="fp32")
     polls = []
 
@@ -67,12 +68,12 @@ def test_cancel_stops_the_autoregressive_beam_search_within_a_position():
         return lambda: polls.append(1) or len(polls) > n
 
     with pytest.raises(Cancelled):
-        ar.generate("remove directory tree", k=3, cancel=cancel_at(4))
+        ar.generate("remove directory tree", k=2, cancel=cancel_at(4))
     assert len(polls) == 5  # the poll before the search, then one per decoded position
     polls.clear()
-    never = ar.generate("remove directory tree", k=3, cancel=cancel_at(10**6))
+    never = ar.generate("remove directory tree", k=2, cancel=cancel_at(10**6))
     assert len(polls) > 5  # an untrained model runs on for many positions
-    assert [c.code for c in never.candidates] == [c.code for c in ar.generate("remove directory tree", k=3).candidates]
+    assert [c.code for c in never.candidates] == [c.code for c in ar.generate("remove directory tree", k=2).candidates]
 
 
 def test_bad_arguments(pipe):
