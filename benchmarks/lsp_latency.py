@@ -111,7 +111,7 @@ async def measure(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model name or directory (default: the server's default)")
-    parser.add_argument("--lang", default="bash", choices=["bash", "python"])
+    parser.add_argument("--lang", default="bash", choices=list(LANGUAGE_IDS))
     parser.add_argument("--also", default="", help="comma-separated: languages served too before peak RSS is read")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--prompts", type=int, default=5, help="warm (cache-miss) requests to time")
