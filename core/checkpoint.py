@@ -46,9 +46,34 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8"))
 
 
+def tied_names(model: torch.nn.Module) -> dict[str, str]:
+    """``{alias: name}`` for the state-dict entries that are the same tensor as an earlier one
+    (tied weights, such as the T5 encoder's input embedding under ``shared`` and ``embed_tokens``):
+    files store each tensor once and the loaders fill the aliases back in."""
+    first: dict[tuple[int, tuple[int, ...]], str] = {}
+    aliases = {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        key = (t.data_ptr(), tuple(t.shape))
+        if t.numel() and key in first:
+            aliases[name] = first[key]
+        else:
+            first[key] = name
+    return aliases
+
+
+def fill_tied(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with the model's tied aliases that a file left out (see ``tied_names``)."""
+    for alias, name in tied_names(model).items():
+        if alias not in state and name in state:
+            state[alias] = state[name]
+    return state
+
+
 def _state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    # clone: safetensors refuses tensors that share storage (views, tied weights)
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    # Tied aliases are left out (stored once); clone: safetensors refuses tensors that share storage.
+    aliases = tied_names(model)
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()
+            if k not in aliases}
 
 
 def save_model(directory: str | Path, model, tokenizer, meta: dict[str, Any] | None = None) -> None:
@@ -108,7 +133,7 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"):
     # the meta device instead would skip the random initialisation, but its normal_ pulls in
     # torch._refs/_prims: 3 s more of a cold `cf` than the ~0.15 s of initialisation it saves.
     model = build_model(cfg)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(fill_tied(model, state), strict=False)
     if missing or unexpected:
         raise CFError(f"{weights} does not match its config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
     del state
@@ -144,8 +169,11 @@ def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: di
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise CFError(f"{dst} exists and is not an empty directory")
     tokenizer = model_tokenizer(src, ModelConfig.from_dict(info["model"]))
+    from core.model import build_model
+
     state = _read_weights(src / "model.safetensors")
-    tensors = {k: v.to(dtypes[dtype]) if v.is_floating_point() else v for k, v in state.items()}
+    aliases = tied_names(build_model(ModelConfig.from_dict(info["model"])))
+    tensors = {k: v.to(dtypes[dtype]) if v.is_floating_point() else v for k, v in state.items() if k not in aliases}
     # Built beside the destination and renamed in: a failed export leaves nothing behind.
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +208,7 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
     if meta["model"].get("arch", "codefusion") != "codefusion" or model.cfg.arch != "codefusion":
         raise CFError("--init-from works between CodeFusion models only")
     src_tok = model_tokenizer(d, ModelConfig.from_dict(meta["model"]))
-    src = _read_weights(d / "model.safetensors")
+    src = fill_tied(model, _read_weights(d / "model.safetensors"))
     src_vocab = meta["model"]["vocab_size"]
     # For each row of ours, the source row holding the same token (or -1).
     full = tokenizer.to_full(range(tokenizer.vocab_size))
@@ -266,7 +294,7 @@ def load_train_state(out: str | Path, model, optimizer) -> dict[str, Any]:
         raise CFError(f"no training state in {out} to resume from")
     try:
         progress = json.loads((d / "state.json").read_text(encoding="utf-8"))
-        model.load_state_dict(load_file(str(d / "model.safetensors"), device="cpu"))
+        model.load_state_dict(fill_tied(model, load_file(str(d / "model.safetensors"), device="cpu")))
         optimizer.load_state_dict(_unflatten_optimizer(load_file(str(d / "optimizer.safetensors")),
                                                        progress.pop("optimizer")))
     except (SafetensorError, OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:

@@ -177,3 +177,34 @@ def test_autoregressive_baseline_trains_and_beam_searches(tmp_path, tiny_ar_mode
     assert json.loads(r.stdout)["metrics"]["template_match"]["items"] == 3
     r = cf("train", "--arch", "t5-ar", "--stage", "all", "--out", str(tmp_path / "x"), "--train-file", str(bash64))
     assert r.returncode == 2 and "pairs only" in r.stderr.decode()
+
+
+def test_tied_weights_are_stored_once_and_old_files_with_both_names_still_load(tmp_path):
+    """The T5 encoder's input embedding is one tensor under two names: files hold it once (its
+    vocabulary rows are most of a small model), every loader fills the second name back in."""
+    from safetensors.torch import load_file, save_file
+
+    from core.checkpoint import export_model, load_model, save_model, tied_names
+    from core.config import preset
+    from core.model import CodeFusion
+
+    torch.manual_seed(0)
+    model = CodeFusion(preset("tiny")).eval()
+    alias = "encoder.encoder.embed_tokens.weight"
+    assert tied_names(model) == {alias: "encoder.shared.weight"}
+    save_model(tmp_path / "new", model, CodeTokenizer())
+    stored = load_file(str(tmp_path / "new" / "model.safetensors"))
+    assert alias not in stored and "encoder.shared.weight" in stored
+    loaded, _, _ = load_model(tmp_path / "new")
+    for name, t in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], t), name
+    assert loaded.encoder.encoder.embed_tokens.weight is loaded.encoder.shared.weight  # still tied
+
+    # A file written before (both names) loads, and its fp16 export drops the alias.
+    old = tmp_path / "old"
+    save_model(old, model, CodeTokenizer())
+    save_file({**stored, alias: stored["encoder.shared.weight"].clone()}, str(old / "model.safetensors"))
+    assert torch.equal(load_model(old)[0].encoder.shared.weight, model.encoder.shared.weight)
+    export_model(old, tmp_path / "fp16")
+    exported = load_file(str(tmp_path / "fp16" / "model.safetensors"))
+    assert alias not in exported and exported["encoder.shared.weight"].dtype == torch.float16
