@@ -279,6 +279,9 @@ def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
     for key in ("preset", "stage", "step", "examples_seen"):
         if key in meta:
             typer.echo(f"{key:<10} {meta[key]}")
+    for earlier in meta.get("trained_from", []):  # the runs it was warm-started from, nearest first
+        typer.echo(f"from       {earlier.get('model')}: {earlier.get('stage')} step {earlier.get('step')}, "
+                   f"{earlier.get('examples_seen')} examples")
     if weights.exists():
         from safetensors import safe_open
 

@@ -192,6 +192,15 @@ def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: di
     return dst
 
 
+def lineage(directory: str | Path) -> list[dict[str, Any]]:
+    """What a model warm-started from ``directory`` was trained from, nearest first: that model's
+    stage, steps and examples, then its own ``trained_from`` (a model's provenance survives
+    being used as a starting point)."""
+    meta = read_config(directory)
+    own = {"model": str(directory), **{k: meta[k] for k in ("lang", "stage", "step", "examples_seen") if k in meta}}
+    return [own, *meta.get("trained_from", [])]
+
+
 # Tensors with one row per token: copied row by row when vocabularies differ.
 VOCAB_TENSORS = ("encoder.shared.weight", "encoder.encoder.embed_tokens.weight", "embed.weight",
                  "head.weight", "head.bias")

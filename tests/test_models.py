@@ -86,6 +86,13 @@ def test_init_from_copies_rows_by_token_across_vocabularies(tmp_path, multi_mode
     assert torch.allclose(dst.embed.weight[word], src.embed.weight[src_row], atol=1e-6)
     assert torch.allclose(dst.head.weight[word], src.head.weight[src_row], atol=1e-6)
     assert torch.allclose(dst.denoiser.pos, src.denoiser.pos, atol=1e-6)
+    # The warm start is the model's provenance: its config and `cf model info` name the source run.
+    src_meta = json.loads((multi_model / "config.json").read_text())
+    (earlier,) = json.loads((out / "config.json").read_text())["trained_from"]
+    assert earlier == {"model": str(multi_model), "lang": src_meta["lang"], "stage": src_meta["stage"],
+                       "step": src_meta["step"], "examples_seen": src_meta["examples_seen"]}
+    info = cf("model", "info", str(out)).stdout.decode()
+    assert f"from       {multi_model}: {src_meta['stage']} step {src_meta['step']}" in info
     # A different architecture is refused with a one-line reason.
     r = cf("train", "--lang", "bash", "--preset", "small", "--data", str(data_dir), "--out", str(tmp_path / "x"),
            "--limit", "4", "--max-steps", "1", "--init-from", str(multi_model), "--no-progress")

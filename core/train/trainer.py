@@ -299,6 +299,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     model = build_model(cfg).to(device)
     if args.init_from and not has_state:
         n = checkpoint.init_weights_from(model, tokenizer, args.init_from)
+        progress["trained_from"] = checkpoint.lineage(args.init_from)  # kept in state.json on resume
         if ddp.main:
             log(f"initialised from {args.init_from} ({n} tensors)")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
@@ -353,6 +354,7 @@ def _save(out: Path, model, opt, tokenizer, progress: dict[str, Any], args: Trai
     checkpoint.save_model(out, model, tokenizer, {
         "lang": args.lang, "preset": args.preset, "stage": progress["stage"], "step": progress["step"],
         "examples_seen": progress["examples"],
+        **({"trained_from": progress["trained_from"]} if progress.get("trained_from") else {}),
     })
 
 
