@@ -103,8 +103,8 @@ def train(
     precision: Precision = typer.Option(Precision.auto, help="bf16 autocast on CUDA and on CPUs with bf16 matmuls, else fp32."),
     vocab: str = typer.Option("auto", help="data: rows only for the tokens the data uses (smaller, faster); "
                               "full: all CodeT5 ids; auto: data, or full with --encoder."),
-    init_from: Optional[Path] = typer.Option(None, help="Start from this model's weights (same preset; "
-                                             "token rows matched across vocabularies)."),
+    init_from: Optional[str] = typer.Option(None, help="Start from this model's weights, a name from `cf model "
+                                            "list` or a directory (same preset; token rows matched across vocabularies)."),
     arch: str = typer.Option("codefusion", help="codefusion, or t5-ar: the autoregressive T5 baseline of the "
                              "same size (beam search for top-k)."),
     cpd_rate: float = typer.Option(0.5, help="Pre-training rows that are CPD, the rest unconditional generation "
@@ -112,6 +112,7 @@ def train(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
+    from core.registry import resolve_model as resolve
     from core.train.trainer import TrainArgs, train as run
 
     summary = run(TrainArgs(
@@ -120,7 +121,7 @@ def train(
         warmup=warmup, save_every=save_every, log_every=log_every, seed=seed,
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
-        vocab=vocab, init_from=str(init_from) if init_from else None, arch=arch,
+        vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
         cpd_rate=cpd_rate,
     ), log=err)
     for stage_name, s in summary["stages"].items():

@@ -161,6 +161,8 @@ def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: di
     import torch
     from safetensors.torch import save_file
 
+    from core.model import build_model
+
     dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     if dtype not in dtypes:
         raise CFError(f"unknown dtype {dtype!r}; use {', '.join(dtypes)}")
@@ -169,8 +171,6 @@ def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: di
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise CFError(f"{dst} exists and is not an empty directory")
     tokenizer = model_tokenizer(src, ModelConfig.from_dict(info["model"]))
-    from core.model import build_model
-
     state = _read_weights(src / "model.safetensors")
     aliases = tied_names(build_model(ModelConfig.from_dict(info["model"])))
     tensors = {k: v.to(dtypes[dtype]) if v.is_floating_point() else v for k, v in state.items() if k not in aliases}

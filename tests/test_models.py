@@ -97,6 +97,10 @@ def test_init_from_copies_rows_by_token_across_vocabularies(tmp_path, multi_mode
     r = cf("train", "--lang", "bash", "--preset", "small", "--data", str(data_dir), "--out", str(tmp_path / "x"),
            "--limit", "4", "--max-steps", "1", "--init-from", str(multi_model), "--no-progress")
     assert r.returncode != 0 and "same --preset" in r.stderr.decode() and "Traceback" not in r.stderr.decode()
+    # --init-from takes a model's name too; an unknown one is named in one line.
+    r = cf("train", "--lang", "bash", "--preset", "tiny", "--data", str(data_dir), "--out", str(tmp_path / "y"),
+           "--init-from", "no-such-model", "--no-progress")
+    assert r.returncode == 2 and "no model directory or model named 'no-such-model'" in r.stderr.decode()
 
 
 def test_model_add_list_and_pick_by_name(tmp_path, multi_model):
