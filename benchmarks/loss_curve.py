@@ -27,8 +27,12 @@ def main() -> None:
     by_step = {(r["stage"], r["step"]): r for r in rows}
     rows = [by_step[k] for k in sorted(by_step, key=lambda k: (k[0] != "pretrain", k[1]))]
     fig, ax = plt.subplots(figsize=(7, 4))
-    steps = list(range(1, len(rows) + 1))
-    x = [r["step"] for r in rows] if len({r["stage"] for r in rows}) == 1 else steps
+    # Each stage counts its steps from 0: later stages are drawn after the earlier ones' last step.
+    last = {}
+    for r in rows:
+        last[r["stage"]] = max(last.get(r["stage"], 0), r["step"])
+    offset = {"pretrain": 0, "finetune": last.get("pretrain", 0)}
+    x = [r["step"] + offset[r["stage"]] for r in rows]
     for key in ("loss", "nll", "decoder", "denoise"):
         ax.plot(x, [r[key] for r in rows], label=key)
     ax.set_yscale("log")
@@ -39,9 +43,10 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
     rates = [r["examples_per_s"] for r in rows]
-    # Each row covers the examples since the previous row, at that row's rate.
-    seconds = sum((r["examples"] - prev["examples"]) / r["examples_per_s"]
-                  for prev, r in zip([{"examples": 0}] + rows, rows))
+    # Each row covers the examples since the previous row, at that row's rate (a file of two runs,
+    # pre-training then a fine-tuning started from it, counts examples from 0 again).
+    seconds = sum((r["examples"] - prev["examples"] if r["examples"] > prev["examples"] else r["examples"])
+                  / r["examples_per_s"] for prev, r in zip([{"examples": 0}] + rows, rows))
     print(f"{len(rows)} rows, steps {rows[0]['step']}..{rows[-1]['step']}; examples/s median "
           f"{statistics.median(rates):.1f}, max {max(rates):.1f}; training time {seconds / 60:.0f} min")
     first = rows[0]
