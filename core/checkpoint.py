@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 FORMAT = "codefusion-1"
 
 
+def _usual_mode(mode: int) -> int:
+    """``mode`` under the process's umask: what a plain open() or mkdir() would have given."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename over ``path`` (same directory, so rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,10 +40,7 @@ def atomic_write_bytes(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        # mkstemp makes the file 0600; give it the mode a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, _usual_mode(0o666))  # mkstemp makes the file 0600
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -182,8 +186,10 @@ def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: di
         raise CFError(f"cannot write to {dst.parent}: {e.strerror}") from None
     try:
         tokenizer.save(tmp / "tokenizer")
-        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": FORMAT, "dtype": dtype})
+        atomic_write_bytes(tmp / "model.safetensors",
+                           lambda p: save_file(tensors, str(p), metadata={"format": FORMAT, "dtype": dtype}))
         atomic_write_json(tmp / "config.json", {**info, **(meta or {}), "dtype": dtype})
+        os.chmod(tmp, _usual_mode(0o777))  # mkdtemp makes it 0700: the installed model is readable like any other
         if dst.exists():
             dst.rmdir()
         os.replace(tmp, dst)

@@ -4,6 +4,7 @@ and picking models by name (shipped, the user's, or a directory)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,8 @@ def test_tied_weights_are_stored_once_and_old_files_with_both_names_still_load(t
     export_model(old, tmp_path / "fp16")
     exported = load_file(str(tmp_path / "fp16" / "model.safetensors"))
     assert alias not in exported and exported["encoder.shared.weight"].dtype == torch.float16
+    # Installed with the modes of any other file and folder (temporary ones are 0600 / 0700).
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "fp16").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (tmp_path / "fp16" / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask
