@@ -25,36 +25,36 @@ def main() -> None:
 
     import torch
 
-    from core.data import load_pairs
-    from core.generate import Pipeline
+    from core.checkpoint import load_model
+    from core.data import load_pairs, tag_prompt
     from core.registry import resolve_model
+    from core.train.data import TrainingSet, pad_prompts
 
-    pipe = Pipeline.from_pretrained(resolve_model(a.model), precision="fp32", lang=a.lang)
-    m, tok = pipe.model, pipe.tok
+    m, tok, _ = load_model(resolve_model(a.model))  # fp32, eval mode
     steps = [int(t) for t in a.steps.split(",")]
     print(f"{a.model}, {a.lang}: tokens right / whole sequences right after one denoising step from L(y) noised to t")
     print("| split | " + " | ".join(f"t={t}" for t in steps) + " |")
     print("|---|" + "---|" * len(steps))
     for split in ("test", "train"):
         torch.manual_seed(a.seed)
-        pairs = [p for p in load_pairs(a.lang, split, a.data) if len(tok.encode(p.code)) < m.cfg.code_len][:a.items]
-        ids, mask = pipe._encode_prompts([p.nl for p in pairs], a.lang)
-        codes = torch.full((len(pairs), m.cfg.code_len), tok.pad_id)
-        for i, p in enumerate(pairs):
-            row = tok.encode(p.code)
-            codes[i, :len(row)] = torch.tensor(row)
+        # The rows as training makes them: code that fits, padded to code_len; prompts tagged.
+        pairs = load_pairs(a.lang, split, a.data)
+        rows = TrainingSet(tok, m.cfg.code_len, m.cfg.prompt_len, [p.code for p in pairs],
+                           [tag_prompt(p.nl, a.lang, m.cfg.langs) for p in pairs], lang=a.lang)
+        codes = rows.code_ids[:a.items]
+        ids, mask = pad_prompts(rows.prompt_rows[:a.items], tok.pad_id)
         scored = m.scored_positions(codes)
         cells = []
         with torch.inference_mode():
             dn, dc = m.cross(m.encode(ids, mask), mask)
             x0 = m.embed(codes)
             for t in steps:
-                tt = torch.full((len(pairs),), t)
+                tt = torch.full((len(codes),), t)
                 x_t = m.scheduler.add_noise(x0, torch.randn_like(x0), tt)
                 right = (m.logits(m.decode(m.denoise(x_t, tt, dn), dc)).argmax(-1) == codes) & scored
                 whole = (right | ~scored).all(1).float().mean()
                 cells.append(f"{100 * right.sum() / scored.sum():.0f} / {100 * whole:.0f}")
-        print(f"| {split} ({len(pairs)}) | " + " | ".join(cells) + " |")
+        print(f"| {split} ({len(codes)}) | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -27,12 +27,9 @@ def main() -> None:
     by_step = {(r["stage"], r["step"]): r for r in rows}
     rows = [by_step[k] for k in sorted(by_step, key=lambda k: (k[0] != "pretrain", k[1]))]
     fig, ax = plt.subplots(figsize=(7, 4))
-    # Each stage counts its steps from 0: later stages are drawn after the earlier ones' last step.
-    last = {}
-    for r in rows:
-        last[r["stage"]] = max(last.get(r["stage"], 0), r["step"])
-    offset = {"pretrain": 0, "finetune": last.get("pretrain", 0)}
-    x = [r["step"] + offset[r["stage"]] for r in rows]
+    # Each stage counts its steps from 0: fine-tuning is drawn after pre-training's last step.
+    pretrain_end = max((r["step"] for r in rows if r["stage"] == "pretrain"), default=0)
+    x = [r["step"] + (pretrain_end if r["stage"] == "finetune" else 0) for r in rows]
     for key in ("loss", "nll", "decoder", "denoise"):
         ax.plot(x, [r[key] for r in rows], label=key)
     ax.set_yscale("log")
