@@ -1,4 +1,5 @@
-"""Plot a run's loss curve (total and each term) from its metrics.jsonl.
+"""Plot a run's loss curve (total and each term) from its metrics.jsonl, and below it the held-out
+top-1 scores when the run was trained with --holdout.
 
     python benchmarks/loss_curve.py runs/bash-small-cpu/metrics.jsonl --out docs/img/bash-small-cpu-loss.png
 """
@@ -22,14 +23,23 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in open(a.metrics, encoding="utf-8") if line.strip()]
-    # A resumed run may repeat steps after its last save: keep the last row written for each.
-    by_step = {(r["stage"], r["step"]): r for r in rows}
-    rows = [by_step[k] for k in sorted(by_step, key=lambda k: (k[0] != "pretrain", k[1]))]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    every = [json.loads(line) for line in open(a.metrics, encoding="utf-8") if line.strip()]
+
+    def last_per_step(kind: str) -> list[dict]:
+        # A resumed run may repeat steps after its last save: keep the last row written for each.
+        by_step = {(r["stage"], r["step"]): r for r in every if kind in r}
+        return [by_step[k] for k in sorted(by_step, key=lambda k: (k[0] != "pretrain", k[1]))]
+
+    rows, checks = last_per_step("loss"), last_per_step("validation")
+    fig, axes = plt.subplots(2 if checks else 1, 1, figsize=(7, 6.5 if checks else 4), sharex=True, squeeze=False)
+    ax = axes[0][0]
     # Each stage counts its steps from 0: fine-tuning is drawn after pre-training's last step.
     pretrain_end = max((r["step"] for r in rows if r["stage"] == "pretrain"), default=0)
-    x = [r["step"] + (pretrain_end if r["stage"] == "finetune" else 0) for r in rows]
+
+    def along(rs: list[dict]) -> list[int]:
+        return [r["step"] + (pretrain_end if r["stage"] == "finetune" else 0) for r in rs]
+
+    x = along(rows)
     for key in ("loss", "nll", "decoder", "denoise"):
         ax.plot(x, [r[key] for r in rows], label=key)
     ax.set_yscale("log")
@@ -37,6 +47,18 @@ def main() -> None:
     ax.set_ylabel("training loss (log scale)")
     ax.legend()
     ax.grid(alpha=0.3)
+    from core.train.validate import HEADLINE, headline
+
+    if checks:
+        held = axes[1][0]
+        for lang in checks[-1]["validation"]:
+            name = HEADLINE[lang]
+            held.plot(along(checks), [c["validation"][lang][name] for c in checks], marker="o",
+                      label=f"{lang}: {name.replace('_', ' ')}")
+        held.set_ylabel("held-out top-1 (%)")
+        held.set_xlabel("optimizer step")
+        held.legend()
+        held.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
     rates = [r["examples_per_s"] for r in rows]
@@ -53,6 +75,8 @@ def main() -> None:
         if r["step"] % a.every == 0:
             print(f"{r['step']:>6} {r['loss']:7.3f} {r['nll']:7.3f} {r['decoder']:8.3f} {r['denoise']:8.3f} "
                   f"{r['examples_per_s']:6.1f}")
+    for c in checks:
+        print(f"held-out top-1 at {c['stage']} step {c['step']}: {headline(c['validation'])}")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,10 @@ def train(
                              "same size (beam search for top-k)."),
     cpd_rate: float = typer.Option(0.5, help="Pre-training rows that are CPD, the rest unconditional generation "
                                    "(1: the paper's ablation without code generation, 0: without CPD)."),
+    holdout: int = typer.Option(0, min=0, help="Keep N prompts of each language out of fine-tuning and sample "
+                                "them at every save (held-out top-1 in metrics.jsonl)."),
+    self_cond: bool = typer.Option(False, "--self-cond", help="Self-conditioning: the denoiser also reads its "
+                                   "previous prediction (not in the paper; docs/results.md)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -122,7 +126,7 @@ def train(
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
         vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
-        cpd_rate=cpd_rate,
+        cpd_rate=cpd_rate, self_cond=self_cond, holdout=holdout,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")

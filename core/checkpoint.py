@@ -210,6 +210,9 @@ def lineage(directory: str | Path) -> list[dict[str, Any]]:
 # Tensors with one row per token: copied row by row when vocabularies differ.
 VOCAB_TENSORS = ("encoder.shared.weight", "encoder.encoder.embed_tokens.weight", "embed.weight",
                  "head.weight", "head.bias")
+# Tensors a model may add over the one it starts from: they are zero-initialised so that they
+# change nothing until trained (self-conditioning's input, core/model/layers.py).
+ADDED_TENSORS = ("denoiser.self_cond.weight",)
 
 
 def init_weights_from(model, tokenizer, directory: str | Path) -> int:
@@ -231,8 +234,14 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
                              for f, r in zip(full, src_tok.from_full(full))])
     found = src_rows >= 0
     state = model.state_dict()
+    extra = sorted(set(src) - set(state))
+    if extra:
+        hint = " (it was trained with --self-cond: pass that too)" if "denoiser.self_cond.weight" in extra else ""
+        raise CFError(f"{d} does not match this model: this model has no {extra[0]}{hint}")
     with torch.no_grad():
         for name, dst in state.items():
+            if name not in src and name in ADDED_TENSORS:
+                continue  # keeps its zero initialisation
             if name not in src:
                 raise CFError(f"{d} does not match this model: it has no {name}")
             by_token = name in VOCAB_TENSORS  # rows may differ, widths may not
@@ -243,7 +252,7 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
                 dst[found] = src[name][src_rows[found]].to(dst.dtype)
             else:
                 dst.copy_(src[name])
-    return len(state)
+    return sum(name in src for name in state)
 
 
 # -- training state ----------------------------------------------------------------------------

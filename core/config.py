@@ -37,6 +37,9 @@ class ModelConfig:
     langs: list[str] = field(default_factory=lambda: ["bash"])
     # "codefusion", or "t5-ar": the autoregressive baseline (core/model/ar.py) of the same size.
     arch: str = "codefusion"
+    # Self-conditioning (Chen et al. 2022, "Analog Bits"): the denoiser also reads its own
+    # previous x̂0, so later sampling steps refine a guess instead of re-guessing from x_t.
+    self_cond: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -282,12 +282,15 @@ class Pipeline:
         shape = (n, self.cfg.code_len, self.cfg.embed_dim)
         x = torch.randn(shape, generator=gen).to(self.device)
         x0, before, unchanged, done = x, None, 0, 0
+        guess = None  # self-conditioning: the denoiser's own x̂0 of the previous step
         for i, t in enumerate(sched.timesteps.tolist(), 1):
             if cancel is not None and cancel():
                 raise Cancelled()
             tt = torch.full((n,), t, device=self.device, dtype=torch.long)
             with self._amp():
-                x0 = self.model.denoise(x, tt, dn_cross).float()
+                x0 = self.model.denoise(x, tt, dn_cross, guess).float()
+            if self.cfg.self_cond:
+                guess = x0  # as trained: the raw prediction, not its clamped rounding
             done = i
             last = i == len(sched.timesteps)
             preview = bool(preview_every) and (i % preview_every == 0 or last)
@@ -305,6 +308,7 @@ class Pipeline:
                     length = shrunk_length(tokens, self.tok.pad_id)
                     if length < x.shape[1]:
                         x, x0, tokens = x[:, :length], x0[:, :length], tokens[:, :length]
+                        guess = None if guess is None else guess[:, :length]
                         before = None if before is None else before[:, :length]
                         sched.narrow(length)
                 if early_stop:

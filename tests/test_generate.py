@@ -150,7 +150,7 @@ def test_shrink_runs_the_denoiser_on_fewer_positions_and_keeps_what_it_learnt(ti
     assert len(trained.tok.encode(shortest["code"])) + LENGTH_MARGIN <= trained.cfg.code_len - LENGTH_BUCKET
     lengths = []
     denoise = trained.model.denoise
-    trained.model.denoise = lambda x, t, cross: (lengths.append(x.shape[1]), denoise(x, t, cross))[1]
+    trained.model.denoise = lambda x, t, cross, prev=None: (lengths.append(x.shape[1]), denoise(x, t, cross, prev))[1]
     try:
         full = trained.generate_batch([shortest["nl"]], k=5, steps=10, seed=0)
         assert set(lengths) == {trained.cfg.code_len}

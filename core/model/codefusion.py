@@ -64,7 +64,7 @@ class CodeFusion(nn.Module):
         nn.init.normal_(self.embed.weight, std=1.0)  # unit scale, like the noise it is mixed with
         common = dict(d=cfg.d_model, embed_dim=cfg.embed_dim, n_heads=cfg.n_heads, d_ff=cfg.d_ff,
                       dropout=cfg.dropout, length=cfg.code_len)
-        self.denoiser = Stack(cfg.denoiser_layers, with_time=True, **common)  # N
+        self.denoiser = Stack(cfg.denoiser_layers, with_time=True, self_cond=cfg.self_cond, **common)  # N
         self.decoder = Stack(cfg.decoder_layers, with_time=False, **common)  # D
         self.head = nn.Linear(cfg.embed_dim, cfg.vocab_size)  # H
         self.scheduler = SqrtDiffusionScheduler(cfg.diffusion_steps)
@@ -83,9 +83,11 @@ class CodeFusion(nn.Module):
         m = self.attn_mask(prompt_mask)
         return self.denoiser.cross(enc, m), self.decoder.cross(enc, m)
 
-    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cross: CrossKV) -> torch.Tensor:
-        """N(x_t, t, E_s) -> x̂0."""
-        return self.denoiser(x_t, cross, t)
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cross: CrossKV,
+                x0_prev: torch.Tensor | None = None) -> torch.Tensor:
+        """N(x_t, t, E_s) -> x̂0; with ``cfg.self_cond`` also N(x_t, t, E_s, x̂0 of the previous
+        sampling step) (None: no previous guess yet, the same as zeros)."""
+        return self.denoiser(x_t, cross, t, x0_prev)
 
     def decode(self, x0: torch.Tensor, cross: CrossKV) -> torch.Tensor:
         """D(x̂0, E_s) -> D_s, in the embedding space of L."""
@@ -124,7 +126,15 @@ class CodeFusion(nn.Module):
         if noise is None:
             noise = torch.randn_like(x0)
         x_t = self.scheduler.add_noise(x0, noise, t)
-        x0_hat = self.denoise(x_t, t, dn_cross)
+        x0_prev = None
+        if self.cfg.self_cond:
+            # Half the batches first guess without a previous x̂0, then condition on that guess
+            # (no gradient through it), as the sampler will; the other half learn the first step.
+            x0_prev = torch.zeros_like(x_t)  # always passed: DDP wants every parameter used
+            if bool(torch.rand(()) < 0.5):
+                with torch.no_grad():
+                    x0_prev = self.denoise(x_t, t, dn_cross).detach()
+        x0_hat = self.denoise(x_t, t, dn_cross, x0_prev)
         d_s = self.decode(x0_hat, dec_cross)
 
         denoise = F.mse_loss(x0_hat.float(), x0.float())

@@ -75,9 +75,16 @@ class Stack(nn.Module):
     (and the timestep, for the denoiser), run the blocks, project back to embed_dim."""
 
     def __init__(self, n_layers: int, d: int, embed_dim: int, n_heads: int, d_ff: int,
-                 dropout: float, length: int, with_time: bool):
+                 dropout: float, length: int, with_time: bool, self_cond: bool = False):
         super().__init__()
         self.inp = nn.Linear(embed_dim, d)
+        # Reads the previous x̂0 (self-conditioning). Zero-initialised and without bias, so it
+        # adds exactly nothing until trained: a model warm-started from one without it begins
+        # where that model was, and a zero x̂0 means "no previous guess".
+        self.self_cond = None
+        if self_cond:
+            self.self_cond = nn.Linear(embed_dim, d, bias=False)
+            nn.init.zeros_(self.self_cond.weight)
         self.pos = nn.Parameter(torch.zeros(1, length, d))
         nn.init.normal_(self.pos, std=0.02)
         self.time = nn.Sequential(nn.Linear(d, 4 * d), nn.SiLU(), nn.Linear(4 * d, d)) if with_time else None
@@ -90,8 +97,11 @@ class Stack(nn.Module):
     def cross(self, enc: torch.Tensor, enc_mask: torch.Tensor | None) -> CrossKV:
         return CrossKV([b.cross_kv(enc) for b in self.blocks], enc_mask)
 
-    def forward(self, x: torch.Tensor, cross: CrossKV, t: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cross: CrossKV, t: torch.Tensor | None = None,
+                x0_prev: torch.Tensor | None = None) -> torch.Tensor:
         h = self.inp(x) + self.pos[:, : x.shape[1]]
+        if self.self_cond is not None and x0_prev is not None:
+            h = h + self.self_cond(x0_prev)
         if self.time is not None:
             h = h + self.time(timestep_embedding(t, self.d))[:, None, :]
         h = self.drop(h)

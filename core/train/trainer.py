@@ -22,6 +22,7 @@ from core import checkpoint
 from core.config import LANGS, ModelConfig, preset
 from core.errors import CFError
 from core.train.data import TrainingSet, global_indices
+from core.train.validate import HeldOut, headline, split_holdout, validate
 
 # Steps per stage when --max-steps is not given.
 DEFAULT_STEPS = {"tiny": (200, 300), "small": (20000, 20000), "paper": (100000, 50000)}
@@ -62,6 +63,10 @@ class TrainArgs:
     # Share of pre-training rows that are CPD (the rest: unconditional generation). The paper's
     # Table 4 ablations: 1.0 is "M - Code Generation", 0.0 is "M - CPD Objective".
     cpd_rate: float = 0.5
+    # Self-conditioning (ModelConfig.self_cond); a resumed run keeps what it was started with.
+    self_cond: bool = False
+    # Pairs of each language kept out of fine-tuning and sampled at every save (core/train/validate.py).
+    holdout: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,6 +145,7 @@ class StageExamples:
     codes: list[str]
     prompts: list[str] | None  # None: pre-training snippets
     langs: list[str]  # per row
+    held: HeldOut = field(default_factory=HeldOut)  # fine-tuning pairs kept out (--holdout)
 
 
 def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExamples:
@@ -149,16 +155,20 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
     from core.data import load_jsonl, load_pairs, pretrain_snippets, tag_prompt
 
     per_lang: dict[str, tuple[list[str], list[str] | None]] = {}
+    held: dict[str, list] = {}  # lang -> [prompts, references]
     for lang in langs:
         if stage == "pretrain":
             codes = pretrain_snippets(lang, args.data)[: args.limit or None]
             per_lang[lang] = (codes, None)
         else:
             pairs = load_jsonl(args.train_file) if args.train_file else load_pairs(lang, "train", args.data)
-            pairs = pairs[: args.limit or None]
+            pairs, *held[lang] = split_holdout(pairs[: args.limit or None], args.holdout)
+            if held[lang][0] and not pairs:
+                raise CFError(f"--holdout {args.holdout} leaves no {lang} pairs to train on")
             per_lang[lang] = ([p.code for p in pairs], [tag_prompt(p.nl, lang, langs) for p in pairs])
     largest = max(len(c) for c, _ in per_lang.values())
-    out = StageExamples([], None if stage == "pretrain" else [], [])
+    out = StageExamples([], None if stage == "pretrain" else [], [],
+                        HeldOut({lang: (prompts, refs) for lang, (prompts, refs) in held.items() if prompts}))
     for lang, (codes, prompts) in per_lang.items():
         repeat = max(1, round(largest / 2 / max(1, len(codes)))) if len(langs) > 1 else 1
         out.codes += codes * repeat
@@ -244,12 +254,16 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     langs = parse_langs(args.lang)
     if args.train_file and len(langs) > 1:
         raise CFError("--train-file trains one language; give a single --lang")
+    if args.holdout < 0:
+        raise CFError("--holdout must be 0 or more")
     if not 0.0 <= args.cpd_rate <= 1.0:
         raise CFError("--cpd-rate must be between 0 and 1")
     if args.arch not in ARCHS:
         raise CFError(f"unknown --arch {args.arch!r}; choose one of: {', '.join(ARCHS)}")
     if args.arch == "t5-ar" and args.stage != "finetune":
         raise CFError("the autoregressive baseline trains on pairs only (--stage finetune)")
+    if args.arch == "t5-ar" and args.self_cond:
+        raise CFError("--self-cond is a diffusion option; the autoregressive baseline has no denoiser")
     if args.arch == "t5-ar" and (args.encoder or args.init_from):
         raise CFError("the autoregressive baseline trains from scratch (no --encoder or --init-from)")
     if args.stage not in STAGES:
@@ -283,6 +297,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
             log(f"resuming a {','.join(cfg.langs)} run (--lang {args.lang} ignored)")
         langs = cfg.langs
         args.cpd_rate = meta.get("args", {}).get("cpd_rate", args.cpd_rate)
+        args.holdout = meta.get("args", {}).get("holdout", 0)
     # Every stage's rows, read once: they make the vocabulary and the training sets, and a
     # missing data set fails before the model is built.
     examples = {stage: stage_examples(stage, args, langs) for stage in STAGES[args.stage]}
@@ -293,7 +308,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         tokenizer = pick_tokenizer(args, [examples[stage] for stage in STAGES[args.stage]])
         vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None else {}
         cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
-                     **{**vocab, **args.overrides})
+                     self_cond=args.self_cond, **{**vocab, **args.overrides})
     first_data = load_stage_data(examples[STAGES[args.stage][0]], args, cfg, tokenizer)
     torch.manual_seed(args.seed)
     model = build_model(cfg).to(device)
@@ -336,7 +351,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                     log(f"{stage}: {len(data)} examples ({data.dropped} longer than {cfg.code_len - 1} "
                         f"tokens left out), steps {progress['step']} → {total}")
                 stats = _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total,
-                                   ddp, amp, stop, out, log)
+                                   ddp, amp, stop, out, log, examples[stage].held, precision)
                 summary["stages"][stage] = stats
                 if stop.requested:
                     raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
@@ -358,7 +373,21 @@ def _save(out: Path, model, opt, tokenizer, progress: dict[str, Any], args: Trai
     })
 
 
-def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total, ddp, amp, stop, out, log):
+def _log_validation(stage, progress, model, tokenizer, held, device, precision, metrics_path, log) -> float:
+    """Sample the held-out pairs, append a {"validation": …} row to metrics.jsonl and say it.
+    Returns the seconds it took."""
+    started = time.perf_counter()
+    scores = validate(model, tokenizer, held, device, precision)
+    row = {"stage": stage, "step": progress["step"], "validation": scores,
+           "seconds": round(time.perf_counter() - started, 2), "time": time.time()}
+    with open(metrics_path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+    log(f"held-out top-1 at step {progress['step']}: {headline(scores)}")
+    return row["seconds"]
+
+
+def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total, ddp, amp, stop, out, log,
+               held: HeldOut, precision: str):
     from core.train.progress import TrainProgress
 
     world, accum = ddp.world, args.grad_accum
@@ -412,6 +441,11 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
             if progress["step"] % args.save_every == 0 or stop.requested:
                 if ddp.main:
                     _save(out, model, opt, tokenizer, progress, args)
+                ddp.barrier()
+            if held and not stop.requested and (progress["step"] % args.save_every == 0 or progress["step"] == total):
+                if ddp.main:  # the next metrics row's examples/s counts training time only
+                    window_t += _log_validation(stage, progress, model, tokenizer, held, ddp.device, precision,
+                                                metrics_path, log)
                 ddp.barrier()
     elapsed = time.perf_counter() - started
     done = progress["step"] - start_step
