@@ -43,7 +43,8 @@ def main() -> None:
     for key in ("loss", "nll", "decoder", "denoise"):
         ax.plot(x, [r[key] for r in rows], label=key)
     ax.set_yscale("log")
-    ax.set_xlabel("optimizer step")
+    if not checks:
+        ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss (log scale)")
     ax.legend()
     ax.grid(alpha=0.3)

@@ -109,6 +109,8 @@ def train(
                              "same size (beam search for top-k)."),
     cpd_rate: float = typer.Option(0.5, help="Pre-training rows that are CPD, the rest unconditional generation "
                                    "(1: the paper's ablation without code generation, 0: without CPD)."),
+    dropout: Optional[float] = typer.Option(None, min=0.0, max=0.9, help="Dropout (default: the preset's; "
+                                            "a resumed run keeps its own)."),
     holdout: int = typer.Option(0, min=0, help="Keep N prompts of each language out of fine-tuning and sample "
                                 "them at every save (held-out top-1 in metrics.jsonl)."),
     self_cond: bool = typer.Option(False, "--self-cond", help="Self-conditioning: the denoiser also reads its "
@@ -127,6 +129,7 @@ def train(
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
         vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
         cpd_rate=cpd_rate, self_cond=self_cond, holdout=holdout,
+        overrides={} if dropout is None else {"dropout": dropout},
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")

@@ -2,7 +2,8 @@
 
 The training loss can fall while sampled code gets worse (docs/results.md, the v1 candidate), so
 `cf train --holdout N` keeps N pairs of each language out of training and, at every save, samples
-a top-1 for each with cf's default sampling and scores it. The published splits have no dev
+5 candidates for each with cf's default sampling and scores the first-ranked, as `cf eval`'s
+top-1. The published splits have no dev
 split; the test split stays for `cf eval`.
 """
 
@@ -58,9 +59,10 @@ def score_top1(candidate: str, references: list[str], lang: str) -> dict[str, fl
     return row
 
 
-def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int = 64) -> dict[str, dict[str, float]]:
-    """Mean scores (in %) of each language's held-out top-1, sampled with seed 0 and cf's default
-    sampling. Leaves the model in training mode."""
+def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int = 16, k: int = 5
+             ) -> dict[str, dict[str, float]]:
+    """Mean scores (in %) of each language's held-out top-1 (the first of k ranked candidates),
+    sampled with seed 0 and cf's default sampling. Leaves the model in training mode."""
     from core.generate import Pipeline
 
     pipe = Pipeline(model, tokenizer, device, precision=precision, owns_model=True)
@@ -69,7 +71,7 @@ def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int
         for lang, (prompts, references) in held.pairs.items():
             rows = []
             for i in range(0, len(prompts), batch):
-                results = pipe.generate_batch(prompts[i:i + batch], k=1, seed=0, lang=lang)
+                results = pipe.generate_batch(prompts[i:i + batch], k=k, seed=0, lang=lang)
                 rows += [score_top1(r.candidates[0].code if r.candidates else "", ref, lang)
                          for r, ref in zip(results, references[i:i + batch])]
             scores[lang] = {name: round(100 * sum(r[name] for r in rows) / len(rows), 2) for name in rows[0]}
