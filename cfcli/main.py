@@ -88,6 +88,8 @@ def train(
     out: Path = typer.Option(..., help="Run directory: the model, its training state and metrics.jsonl."),
     max_steps: Optional[int] = typer.Option(None, min=1, help="Optimizer steps per stage (default: the preset's)."),
     resume: bool = typer.Option(False, help="Continue the run saved in --out."),
+    stop_at: Optional[int] = typer.Option(None, min=1, help="End after this step of the stage (saved, resumable); "
+                                          "the learning-rate schedule still runs to --max-steps."),
     device: Device = typer.Option(Device.auto),
     batch_size: int = typer.Option(64, min=1, help="Global batch size (paper: 64)."),
     grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
@@ -129,7 +131,7 @@ def train(
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
         vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
         cpd_rate=cpd_rate, self_cond=self_cond, holdout=holdout,
-        overrides={} if dropout is None else {"dropout": dropout},
+        overrides={} if dropout is None else {"dropout": dropout}, stop_at=stop_at,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")

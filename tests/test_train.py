@@ -11,7 +11,7 @@ from core import checkpoint
 from core.errors import CFError
 from core.generate import Pipeline
 from core.metrics import top_k_hits
-from core.train.trainer import TrainArgs, train
+from core.train.trainer import TrainArgs, lr_at, train
 from tests.conftest import ROOT, TINY_STEPS
 
 
@@ -51,6 +51,26 @@ def test_killed_run_resumes_exactly(tmp_path, bash64):
         assert torch.allclose(a[k], b[k], atol=1e-5), k
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 8 and {"loss", "denoise", "decoder", "nll", "examples_per_s"} <= rows[-1].keys()
+
+
+def test_stop_at_keeps_a_checkpoint_partway_through_the_schedule(tmp_path, bash64):
+    """--stop-at 4 of 8 saves the step-4 model (learning rate still on the 8-step schedule) and
+    --resume goes on to the weights of an unbroken run."""
+    train(args(tmp_path / "a", bash64, max_steps=8, self_cond=True), log=lambda *_: None)
+    out = tmp_path / "b"
+    said = []
+    stopping = args(out, bash64, max_steps=8, stop_at=4, self_cond=True, log_every=1)
+    summary = train(stopping, log=said.append)
+    assert summary["stopped_at"] == 4 and any("--stop-at" in line for line in said)
+    assert checkpoint.read_config(out)["step"] == 4
+    last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 4 and last["lr"] == pytest.approx(lr_at(3, stopping, 8)) != lr_at(3, stopping, 4)
+    halfway = weights(out)
+    train(args(out, bash64, max_steps=8, resume=True, self_cond=True), log=lambda *_: None)
+    a, b = weights(tmp_path / "a"), weights(out)
+    assert any(not torch.equal(halfway[k], b[k]) for k in b)
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
 
 
 def test_existing_run_is_never_overwritten(tmp_path, bash64):

@@ -67,6 +67,9 @@ class TrainArgs:
     self_cond: bool = False
     # Pairs of each language kept out of fine-tuning and sampled at every save (core/train/validate.py).
     holdout: int = 0
+    # End this invocation after this step of the stage, saved and resumable; the learning-rate
+    # schedule still runs to max_steps (a checkpoint partway through a longer schedule).
+    stop_at: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -254,6 +257,8 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     langs = parse_langs(args.lang)
     if args.train_file and len(langs) > 1:
         raise CFError("--train-file trains one language; give a single --lang")
+    if args.stop_at is not None and args.stop_at < 1:
+        raise CFError("--stop-at must be a step of 1 or more")
     if args.holdout < 0:
         raise CFError("--holdout must be 0 or more")
     if not 0.0 <= args.cpd_rate <= 1.0:
@@ -353,6 +358,13 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                 stats = _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total,
                                    ddp, amp, stop, out, log, examples[stage].held, precision)
                 summary["stages"][stage] = stats
+                if args.stop_at and progress["step"] < total:
+                    if ddp.main:
+                        _save(out, model, opt, tokenizer, progress, args)
+                        log(f"stopped at {stage} step {progress['step']} of {total} (--stop-at); "
+                            "continue with --resume")
+                    summary["stopped_at"] = progress["step"]
+                    break
                 if stop.requested:
                     raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
                                   "continue with --resume")
@@ -400,7 +412,8 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
     started, start_step = time.perf_counter(), progress["step"]
     model.train()
     with bar:
-        while progress["step"] < total and not stop.requested:
+        end = min(total, args.stop_at or total)
+        while progress["step"] < end and not stop.requested:
             step = progress["step"]
             # Everything random in this step (timesteps, noise, dropout, CPD masks) derives from
             # (seed, stage, step, rank): a resumed run replays exactly what an unbroken one does.
@@ -442,7 +455,7 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
                 if ddp.main:
                     _save(out, model, opt, tokenizer, progress, args)
                 ddp.barrier()
-            if held and not stop.requested and (progress["step"] % args.save_every == 0 or progress["step"] == total):
+            if held and not stop.requested and (progress["step"] % args.save_every == 0 or progress["step"] == end):
                 if ddp.main:  # the next metrics row's examples/s counts training time only
                     window_t += _log_validation(stage, progress, model, tokenizer, held, ddp.device, precision,
                                                 metrics_path, log)
