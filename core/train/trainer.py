@@ -358,6 +358,9 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                 stats = _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total,
                                    ddp, amp, stop, out, log, examples[stage].held, precision)
                 summary["stages"][stage] = stats
+                if stop.requested:
+                    raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
+                                  "continue with --resume")
                 if args.stop_at and progress["step"] < total:
                     if ddp.main:
                         _save(out, model, opt, tokenizer, progress, args)
@@ -365,9 +368,6 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                             "continue with --resume")
                     summary["stopped_at"] = progress["step"]
                     break
-                if stop.requested:
-                    raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
-                                  "continue with --resume")
                 if ddp.main:
                     _save(out, model, opt, tokenizer, progress, args)
     finally:
