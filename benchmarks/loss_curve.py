@@ -23,6 +23,8 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from core.train.validate import HEADLINE, headline
+
     every = [json.loads(line) for line in open(a.metrics, encoding="utf-8") if line.strip()]
 
     def last_per_step(kind: str) -> list[dict]:
@@ -48,8 +50,6 @@ def main() -> None:
     ax.set_ylabel("training loss (log scale)")
     ax.legend()
     ax.grid(alpha=0.3)
-    from core.train.validate import HEADLINE, headline
-
     if checks:
         held = axes[1][0]
         for lang in checks[-1]["validation"]:

@@ -1,10 +1,9 @@
 """Held-out validation during fine-tuning: sample the model on pairs it does not train on.
 
-The training loss can fall while sampled code gets worse (docs/results.md, the v1 candidate), so
-`cf train --holdout N` keeps N pairs of each language out of training and, at every save, samples
-5 candidates for each with cf's default sampling and scores the first-ranked, as `cf eval`'s
-top-1. The published splits have no dev
-split; the test split stays for `cf eval`.
+The training loss can fall while sampled code gets worse (docs/results.md, v1 and the no-dropout
+runs), so `cf train --holdout N` keeps N prompts of each language out of training and, at every
+save, samples 5 candidates for each with cf's default sampling and scores the first-ranked, as
+`cf eval`'s top-1. The published splits have no dev split; the test split stays for `cf eval`.
 """
 
 from __future__ import annotations
