@@ -236,7 +236,7 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
     state = model.state_dict()
     extra = sorted(set(src) - set(state))
     if extra:
-        hint = " (it was trained with --self-cond: pass that too)" if "denoiser.self_cond.weight" in extra else ""
+        hint = " (it was trained with --self-cond: pass that too)" if set(extra) & set(ADDED_TENSORS) else ""
         raise CFError(f"{d} does not match this model: this model has no {extra[0]}{hint}")
     with torch.no_grad():
         for name, dst in state.items():

@@ -65,7 +65,8 @@ class TrainArgs:
     cpd_rate: float = 0.5
     # Self-conditioning (ModelConfig.self_cond); a resumed run keeps what it was started with.
     self_cond: bool = False
-    # Pairs of each language kept out of fine-tuning and sampled at every save (core/train/validate.py).
+    # Prompts of each language kept out of fine-tuning (with all their pairs) and sampled at every
+    # save (core/train/validate.py).
     holdout: int = 0
     # End this invocation after this step of the stage, saved and resumable; the learning-rate
     # schedule still runs to max_steps (a checkpoint partway through a longer schedule).
