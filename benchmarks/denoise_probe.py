@@ -27,6 +27,7 @@ def main() -> None:
 
     from core.checkpoint import load_model
     from core.data import load_pairs, tag_prompt
+    from core.data.literals import mask_pair
     from core.registry import resolve_model
     from core.train.data import TrainingSet, pad_prompts
 
@@ -39,6 +40,8 @@ def main() -> None:
         torch.manual_seed(a.seed)
         # The rows as training makes them: code that fits, padded to code_len; prompts tagged.
         pairs = load_pairs(a.lang, split, a.data)
+        if m.cfg.literal_slots:
+            pairs = [mask_pair(p) for p in pairs]
         rows = TrainingSet(tok, m.cfg.code_len, m.cfg.prompt_len, [p.code for p in pairs],
                            [tag_prompt(p.nl, a.lang, m.cfg.langs) for p in pairs], lang=a.lang)
         codes = rows.code_ids[:a.items]

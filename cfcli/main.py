@@ -117,6 +117,8 @@ def train(
                                 "them at every save (held-out top-1 in metrics.jsonl)."),
     self_cond: bool = typer.Option(False, "--self-cond", help="Self-conditioning: the denoiser also reads its "
                                    "previous prediction (not in the paper; docs/results.md)."),
+    literal_slots: bool = typer.Option(False, "--literal-slots", help="The prompt's quoted strings and numbers "
+                                       "become placeholders the model copies (not in the paper; docs/results.md)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -130,7 +132,7 @@ def train(
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
         vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
-        cpd_rate=cpd_rate, self_cond=self_cond, holdout=holdout,
+        cpd_rate=cpd_rate, self_cond=self_cond, literal_slots=literal_slots, holdout=holdout,
         overrides={} if dropout is None else {"dropout": dropout}, stop_at=stop_at,
     ), log=err)
     for stage_name, s in summary["stages"].items():
@@ -301,6 +303,9 @@ def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
     for key in ("d_model", "embed_dim", "n_heads", "encoder_layers", "denoiser_layers", "decoder_layers",
                 "code_len", "prompt_len", "diffusion_steps", "encoder_name_or_path"):
         typer.echo(f"{key:<10} {cfg[key]}" if len(key) <= 10 else f"{key} {cfg[key]}")
+    options = [name for key, name in (("self_cond", "self-conditioning"), ("literal_slots", "literal slots"))
+               if cfg.get(key)]
+    typer.echo(f"options    {', '.join(options) or 'none'}")
 
 
 @app.command()

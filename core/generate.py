@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
+from core.data.literals import Literals, mask_prompt, unmask
 from core.diffusion import make_scheduler
 from core.errors import CFError
 from core.metrics import syntax_valid
@@ -163,11 +164,17 @@ class Pipeline:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def _encode_prompts(self, prompts: Sequence[str], lang: str):
+    def _literals(self, prompts: Sequence[str]) -> list[Literals]:
+        """What the model reads of each prompt: with literal slots, placeholders for its values."""
+        if self.cfg.literal_slots:
+            return [mask_prompt(p) for p in prompts]
+        return [Literals(p, (), ()) for p in prompts]
+
+    def _encode_prompts(self, lits: Sequence[Literals], lang: str):
         from core.data import tag_prompt
         from core.train.data import pad_prompts
 
-        tagged = [tag_prompt(p, lang, self.cfg.langs) for p in prompts]
+        tagged = [tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits]
         rows = [r[: self.cfg.prompt_len] for r in self.tok.encode_batch(tagged)]
         ids, mask = pad_prompts(rows, self.tok.pad_id)
         return ids.to(self.device), mask.to(self.device)
@@ -176,7 +183,8 @@ class Pipeline:
         """The encoder reads the first prompt_len tokens of a prompt: say so when that drops some."""
         from core.data import tag_prompt
 
-        n, limit = len(self.tok.encode(tag_prompt(prompt, lang or self.lang, self.cfg.langs))), self.cfg.prompt_len
+        read = self._literals([prompt])[0].prompt
+        n, limit = len(self.tok.encode(tag_prompt(read, lang or self.lang, self.cfg.langs))), self.cfg.prompt_len
         return f"the prompt was cut to the model's first {limit} of {n} tokens" if n > limit else ""
 
     def _tokens(self, x0: torch.Tensor, dec_cross) -> torch.Tensor:
@@ -245,8 +253,9 @@ class Pipeline:
             raise CFError("empty prompt")
         if k < 1:
             raise CFError("--top-k must be at least 1")
+        lits = self._literals(prompts)
         if self.cfg.arch == "t5-ar":  # the autoregressive baseline: beam search, no denoising steps
-            yield from self._stream_beam(prompts, k, lang, preview_every, cancel)
+            yield from self._stream_beam(prompts, lits, k, lang, preview_every, cancel)
             return
         T = self.cfg.diffusion_steps
         if early_stop is None:
@@ -272,7 +281,7 @@ class Pipeline:
         sched.set_timesteps(steps)
         gen = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(63))
 
-        ids, mask = self._encode_prompts(prompts, lang)
+        ids, mask = self._encode_prompts(lits, lang)
         with self._amp():
             enc = self.model.encode(ids, mask)  # once per prompt, shared by its k samples
             dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
@@ -317,10 +326,7 @@ class Pipeline:
                     last = unchanged >= early_stop
                     preview = preview or (bool(preview_every) and last)
             x = sched.step(x0, t, x, eta=eta, generator=gen).prev_sample
-            texts = None
-            if preview:
-                flat = [self.tok.decode(r) for r in tokens.tolist()]
-                texts = [flat[p * k:(p + 1) * k] for p in range(len(prompts))]
+            texts = self._previews(tokens.tolist(), lits, k) if preview else None
             yield Step(i, len(sched.timesteps), t, texts)
             if last:
                 break
@@ -329,11 +335,11 @@ class Pipeline:
         # As in the paper, the decoder and head run once, on the final x̂0.
         tokens, scores = self._round(x0, dec_cross, rounding)
         t_end = time.perf_counter()
-        yield from self._results(prompts, lang, k, tokens.tolist(), scores.tolist(), {
+        yield from self._results(prompts, lits, lang, k, tokens.tolist(), scores.tolist(), {
             "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,
             "decode_ms": t_end - t_sample}, done)
 
-    def _stream_beam(self, prompts: list[str], k: int, lang: str, preview_every: int,
+    def _stream_beam(self, prompts: list[str], lits: list[Literals], k: int, lang: str, preview_every: int,
                      cancel: Callable[[], bool] | None) -> Iterator[Step | Result]:
         def on_token() -> None:  # beam search is one call: cancel is polled at every position instead
             if cancel():
@@ -342,26 +348,27 @@ class Pipeline:
         t0 = time.perf_counter()
         if cancel is not None and cancel():
             raise Cancelled()
-        ids, mask = self._encode_prompts(prompts, lang)
+        ids, mask = self._encode_prompts(lits, lang)
         with self._amp():
             tokens, scores = self.model.beam_search(ids, mask, k, on_token if cancel else None)
         t_end = time.perf_counter()
         rows = tokens.tolist()
-        texts = None
-        if preview_every:
-            flat = [self.tok.decode(r) for r in rows]
-            texts = [flat[p * k:(p + 1) * k] for p in range(len(prompts))]
-        yield Step(1, 1, 0, texts)
-        yield from self._results(prompts, lang, k, rows, scores.float().tolist(), {
+        yield Step(1, 1, 0, self._previews(rows, lits, k) if preview_every else None)
+        yield from self._results(prompts, lits, lang, k, rows, scores.float().tolist(), {
             "total_ms": t_end - t0, "encode_ms": 0.0, "sample_ms": t_end - t0, "decode_ms": 0.0}, 1)
 
-    def _results(self, prompts, lang, k, rows, scores, seconds: dict[str, float], steps: int) -> Iterator[Result]:
+    def _previews(self, rows: list[list[int]], lits: list[Literals], k: int) -> list[list[str]]:
+        """texts[p][j]: candidate j of prompt p, its placeholders filled in."""
+        return [[unmask(self.tok.decode(rows[j]), lits[p]) for j in range(p * k, (p + 1) * k)]
+                for p in range(len(lits))]
+
+    def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int) -> Iterator[Result]:
         """Ranked, de-duplicated candidates per prompt; timings per prompt in ms."""
         timings = {name: round(1000 * v / len(prompts), 2) for name, v in seconds.items()}
         for p, prompt in enumerate(prompts):
             best: dict[str, float] = {}
             for j in range(p * k, (p + 1) * k):
-                code = self.tok.decode(rows[j]).strip()
+                code = unmask(self.tok.decode(rows[j]), lits[p]).strip()
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang))

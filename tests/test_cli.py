@@ -40,6 +40,7 @@ def test_model_info(tiny_model):
     r = cf("model", "info", str(tiny_model))
     assert r.returncode == 0
     assert "params" in r.stdout.decode() and "bash" in r.stdout.decode()
+    assert "options    none" in r.stdout.decode()
 
 
 def test_data_fetch_from_local_copy_verifies_checksums(tmp_path, source_data):

@@ -56,8 +56,8 @@ def test_multi_language_model_has_the_data_vocabulary_and_tags_prompts(multi_mod
              for t in (f"[{lang}] {p.nl}", p.code)]
     assert tok.vocab_size == model.cfg.vocab_size == CodeTokenizer().restricted_to(texts).vocab_size
     pipe = Pipeline(model, tok)
-    bash_ids, _ = pipe._encode_prompts(["delete empty files"], "bash")
-    cf_ids, _ = pipe._encode_prompts(["delete empty files"], "cf")
+    bash_ids, _ = pipe._encode_prompts(pipe._literals(["delete empty files"]), "bash")
+    cf_ids, _ = pipe._encode_prompts(pipe._literals(["delete empty files"]), "cf")
     assert not torch.equal(bash_ids, cf_ids)  # the language is part of what the encoder reads
     result = pipe.generate("highlight values above 10", lang="cf", k=2, steps=2, seed=0)
     assert result.lang == "cf"

@@ -6,7 +6,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Callable
 
@@ -86,6 +85,8 @@ def fetch(dest: str | Path | None = None, source_dir: str | Path | None = None,
         else:
             def download(p: Path, name: str = name) -> None:
                 try:
+                    import urllib.request  # here: urllib costs every import of core.data ~25 ms
+
                     with urllib.request.urlopen(url_for(name), timeout=60) as r, open(p, "wb") as f:
                         shutil.copyfileobj(r, f)
                 except OSError as e:

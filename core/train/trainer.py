@@ -65,6 +65,8 @@ class TrainArgs:
     cpd_rate: float = 0.5
     # Self-conditioning (ModelConfig.self_cond); a resumed run keeps what it was started with.
     self_cond: bool = False
+    # Literal slots (ModelConfig.literal_slots); a resumed run keeps what it was started with.
+    literal_slots: bool = False
     # Prompts of each language kept out of fine-tuning (with all their pairs) and sampled at every
     # save (core/train/validate.py).
     holdout: int = 0
@@ -157,6 +159,7 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
     language (core.data.tag_prompt) and a smaller set is repeated up to half the largest, so
     the 712 CF pairs are not drowned by 10k Bash pairs."""
     from core.data import load_jsonl, load_pairs, pretrain_snippets, tag_prompt
+    from core.data.literals import mask_pair
 
     per_lang: dict[str, tuple[list[str], list[str] | None]] = {}
     held: dict[str, list] = {}  # lang -> [prompts, references]
@@ -169,6 +172,8 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
             pairs, *held[lang] = split_holdout(pairs[: args.limit or None], args.holdout)
             if held[lang][0] and not pairs:
                 raise CFError(f"--holdout {args.holdout} leaves no {lang} pairs to train on")
+            if args.literal_slots:
+                pairs = [mask_pair(p) for p in pairs]
             per_lang[lang] = ([p.code for p in pairs], [tag_prompt(p.nl, lang, langs) for p in pairs])
     largest = max(len(c) for c, _ in per_lang.values())
     out = StageExamples([], None if stage == "pretrain" else [], [],
@@ -304,6 +309,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         langs = cfg.langs
         args.cpd_rate = meta.get("args", {}).get("cpd_rate", args.cpd_rate)
         args.holdout = meta.get("args", {}).get("holdout", 0)
+        args.literal_slots = cfg.literal_slots
     # Every stage's rows, read once: they make the vocabulary and the training sets, and a
     # missing data set fails before the model is built.
     examples = {stage: stage_examples(stage, args, langs) for stage in STAGES[args.stage]}
@@ -314,7 +320,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         tokenizer = pick_tokenizer(args, [examples[stage] for stage in STAGES[args.stage]])
         vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None else {}
         cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
-                     self_cond=args.self_cond, **{**vocab, **args.overrides})
+                     self_cond=args.self_cond, literal_slots=args.literal_slots, **{**vocab, **args.overrides})
     first_data = load_stage_data(examples[STAGES[args.stage][0]], args, cfg, tokenizer)
     torch.manual_seed(args.seed)
     model = build_model(cfg).to(device)
