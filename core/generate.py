@@ -168,7 +168,7 @@ class Pipeline:
         """What the model reads of each prompt: with literal slots, placeholders for its values."""
         if self.cfg.literal_slots:
             return [mask_prompt(p) for p in prompts]
-        return [Literals(p, (), ()) for p in prompts]
+        return [Literals(p) for p in prompts]
 
     def _encode_prompts(self, lits: Sequence[Literals], lang: str):
         from core.data import tag_prompt

@@ -16,15 +16,19 @@ FILES = ("vocab.json", "merges.txt", "LICENSE.txt")
 # A model trained from scratch needs rows only for the tokens its data uses: the ids it keeps,
 # in CodeT5 numbering, saved beside the BPE files. Without it the model sees all of CodeT5's ids.
 SUBSET_FILE = "subset.json"
+# Tokens a model adds after CodeT5's ids (literal slots' placeholders), saved beside the BPE files.
+ADDED_FILE = "added_tokens.json"
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")
 
 
 class CodeTokenizer:
     """Encode prompts and code to id rows in the model's numbering; decode rows back, cut at the
     first pad. With a subset, model id i is CodeT5 id ``subset[i]`` and unknown tokens become
-    <unk>; the specials keep ids 0-4 either way."""
+    <unk>; the specials keep ids 0-4 either way. ``added`` tokens (read from the directory when
+    not given) take ids after CodeT5's, in their order, and are never split."""
 
-    def __init__(self, directory: str | Path = ASSET_DIR, subset: Sequence[int] | None = None):
+    def __init__(self, directory: str | Path = ASSET_DIR, subset: Sequence[int] | None = None,
+                 added: Sequence[str] | None = None):
         self.directory = Path(directory)
         try:
             self._tok = ByteLevelBPETokenizer(str(self.directory / "vocab.json"), str(self.directory / "merges.txt"))
@@ -37,6 +41,14 @@ class CodeTokenizer:
         self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id = ids
         if ids != list(range(len(SPECIALS))):
             raise CFError(f"{self.directory}: special tokens are not ids 0-4 (not a CodeT5 tokenizer)")
+        if added is None and (self.directory / ADDED_FILE).exists():
+            try:
+                added = [str(t) for t in json.loads((self.directory / ADDED_FILE).read_text(encoding="utf-8"))]
+            except (ValueError, TypeError, UnicodeDecodeError):
+                raise CFError(f"{self.directory / ADDED_FILE} is corrupt") from None
+        self.added = tuple(added or ())
+        if self.added:
+            self._tok.add_tokens(list(self.added))
         self.full_vocab_size = self._tok.get_vocab_size()
         self.mask_token = "<mask>"
         if subset is None and (self.directory / SUBSET_FILE).exists():
@@ -60,11 +72,14 @@ class CodeTokenizer:
         used: set[int] = set()
         for row in self._tok.encode_batch(list(texts)):
             used.update(row.ids)
-        return CodeTokenizer(self.directory, sorted(used))
+        return CodeTokenizer(self.directory, sorted(used), self.added)
 
     # Model ids <-> CodeT5 ids (identity without a subset).
     def from_full(self, ids: Sequence[int]) -> list[int]:
-        return list(ids) if self.subset is None else [self._from_full[i] for i in ids]
+        if self.subset is None:
+            return list(ids)
+        n = len(self._from_full)  # another tokenizer's added ids may lie beyond ours
+        return [self._from_full[i] if i < n else self.unk_id for i in ids]
 
     def to_full(self, ids: Sequence[int]) -> list[int]:
         return list(ids) if self.subset is None else [self.subset[i] for i in ids]
@@ -98,3 +113,7 @@ class CodeTokenizer:
             (out / SUBSET_FILE).write_text(json.dumps(self.subset) + "\n", encoding="utf-8")
         else:
             (out / SUBSET_FILE).unlink(missing_ok=True)
+        if self.added:
+            (out / ADDED_FILE).write_text(json.dumps(list(self.added)) + "\n", encoding="utf-8")
+        else:
+            (out / ADDED_FILE).unlink(missing_ok=True)

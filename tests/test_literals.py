@@ -6,16 +6,16 @@ import pytest
 
 from core.checkpoint import load_model
 from core.data import load_pairs
-from core.data.literals import mask_code, mask_prompt, unmask
+from core.data.literals import PER_KIND, SLOT_TOKENS, mask_code, mask_prompt, unmask
 from core.generate import Pipeline
 from tests.conftest import cf
 
 
 def test_quoted_strings_and_numbers_become_numbered_placeholders():
     m = mask_prompt("replace `old` with \"new\" in 'notes.txt' 3 times, then wait 0.5 s.")
-    assert m.prompt == "replace str_0 with str_1 in str_2 num_3 times, then wait num_4 s."
-    assert m.values == ("old", "new", "notes.txt", "3", "0.5")
-    assert mask_code("sed -i 's/old/new/g' notes.txt", m) == "sed -i 's/str_0/str_1/g' str_2"
+    assert m.prompt == "replace <str_0> with <str_1> in <str_2> <num_0> times, then wait <num_1> s."
+    assert [v for _, v in m.slots] == ["old", "new", "notes.txt", "3", "0.5"]
+    assert mask_code("sed -i 's/old/new/g' notes.txt", m) == "sed -i 's/<str_0>/<str_1>/g' <str_2>"
 
 
 def test_what_is_not_a_literal_stays_in_the_prompt():
@@ -23,8 +23,11 @@ def test_what_is_not_a_literal_stays_in_the_prompt():
     # full stop would take every '.' of the code
     for text in ("it's the user's file", "convert utf8 to latin1", "python3.11 -m venv", "split on '.'"):
         m = mask_prompt(text)
-        assert m.prompt == text and m.values == ()
-    assert mask_prompt("between -5 and 5").values == ("-5", "5")
+        assert m.prompt == text and m.slots == ()
+    assert [v for _, v in mask_prompt("between -5 and 5").slots] == ["-5", "5"]
+    # past PER_KIND placeholders of a kind, values stay as they are
+    many = mask_prompt(" ".join(f"'v{i}'" for i in range(PER_KIND + 2)))
+    assert len(many.slots) == PER_KIND and many.prompt.endswith(f"'v{PER_KIND + 1}'")
 
 
 def test_placeholders_round_trip_on_the_published_splits(data_dir):
@@ -41,8 +44,8 @@ def test_placeholders_round_trip_on_the_published_splits(data_dir):
 
 def test_unmask_leaves_a_placeholder_the_prompt_has_no_value_for():
     m = mask_prompt("greater than 85")
-    assert unmask("Between(num_0,num_1)", m) == "Between(85,num_1)"
-    assert unmask("TextContains(str_0)", m) == "TextContains(str_0)"  # slot 0 is a number
+    assert unmask("Between(<num_0>,<num_1>)", m) == "Between(85,<num_1>)"
+    assert unmask("TextContains(<str_0>)", m) == "TextContains(<str_0>)"
 
 
 WORDS = ["alpha", "bravo", "delta", "kilo", "lima", "oscar", "papa", "romeo", "tango", "victor"]
@@ -76,7 +79,7 @@ def test_a_slot_model_copies_a_value_it_never_saw(copier):
     # the TUI's previews show the values too, never the placeholders
     steps = [e for e in pipe.stream(["delete the file 'zebra'"], k=2, seed=0, preview_every=1)
              if getattr(e, "texts", None)]
-    assert steps and all("str_" not in t for s in steps for t in s.texts[0])
+    assert steps and all("<str_" not in t for s in steps for t in s.texts[0])
     assert steps[-1].texts[0][0].strip() == "rm zebra"
 
 
@@ -86,8 +89,8 @@ def test_training_masks_pairs_and_a_resumed_run_keeps_slots(tmp_path, data_dir):
     ex = stage_examples("finetune", TrainArgs(lang="cf", data=str(data_dir), literal_slots=True), ["cf"])
     plain = stage_examples("finetune", TrainArgs(lang="cf", data=str(data_dir)), ["cf"])
     i = plain.prompts.index("Format cells that are greater than or equal to 25 and less than 50")
-    assert ex.prompts[i] == "Format cells that are greater than or equal to num_0 and less than num_1"
-    assert ex.codes[i] == "AND(GreaterThanEqual(num_0),LessThan(num_1))"
+    assert ex.prompts[i] == "Format cells that are greater than or equal to <num_0> and less than <num_1>"
+    assert ex.codes[i] == "AND(GreaterThanEqual(<num_0>),LessThan(<num_1>))"
 
     out = tmp_path / "run"
     args = ("train", "--lang", "cf", "--preset", "tiny", "--data", str(data_dir), "--out", str(out),
@@ -98,4 +101,6 @@ def test_training_masks_pairs_and_a_resumed_run_keeps_slots(tmp_path, data_dir):
     assert r.returncode == 0, r.stderr.decode()
     model, tok, _ = load_model(out)
     assert model.cfg.literal_slots
-    assert tok.encode("num_0") and tok.unk_id not in tok.encode("GreaterThan(num_0)")
+    # each placeholder is one token of the run's vocabulary, also after a resume
+    assert len(tok.encode("<num_0>")) == 1 and tok.unk_id not in tok.encode("GreaterThan(<num_0>)")
+    assert tok.added == SLOT_TOKENS

@@ -194,11 +194,12 @@ def load_stage_data(ex: StageExamples, args: TrainArgs, cfg: ModelConfig, tokeni
 
 def pick_tokenizer(args: TrainArgs, examples: list[StageExamples]):
     """The full CodeT5 vocabulary, or the part of it this run's data uses (--vocab)."""
+    from core.data.literals import SLOT_TOKENS
     from core.tokenizer import CodeTokenizer
 
     if args.vocab not in ("auto", "data", "full"):
         raise CFError(f"unknown --vocab {args.vocab!r}; use auto, data or full")
-    full = CodeTokenizer()
+    full = CodeTokenizer(added=SLOT_TOKENS if args.literal_slots else ())
     if args.vocab == "full" or (args.vocab == "auto" and args.encoder):
         return full
     if args.encoder:
@@ -318,7 +319,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
     else:
         tokenizer = pick_tokenizer(args, [examples[stage] for stage in STAGES[args.stage]])
-        vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None else {}
+        vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None or tokenizer.added else {}
         cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
                      self_cond=args.self_cond, literal_slots=args.literal_slots, **{**vocab, **args.overrides})
     first_data = load_stage_data(examples[STAGES[args.stage][0]], args, cfg, tokenizer)
