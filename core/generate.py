@@ -20,7 +20,7 @@ import torch
 from core.data.literals import Literals, mask_prompt, unmask
 from core.diffusion import make_scheduler
 from core.errors import CFError
-from core.metrics import syntax_valid
+from core.metrics import first_rule, syntax_valid
 from core.safety import code_warnings
 
 
@@ -369,6 +369,8 @@ class Pipeline:
             best: dict[str, float] = {}
             for j in range(p * k, (p + 1) * k):
                 code = unmask(self.tok.decode(rows[j]), lits[p]).strip()
+                if lang == "cf":  # a rule is one expression: what follows it is noise
+                    code = first_rule(code)
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang))

@@ -174,3 +174,15 @@ def test_shrink_runs_the_denoiser_on_fewer_positions_and_keeps_what_it_learnt(ti
     assert hits[1] >= hits[0] - 1 and hits[0] >= 12, hits
     with pytest.raises(CFError, match="shrink needs clamp"):
         trained.generate(prompts[0], shrink=True, clamp=False)
+
+
+def test_cf_candidates_end_where_their_rule_does(pipe):
+    # What the sampler decoded, as token rows: two say the same rule with noise after it.
+    texts = ["GreaterThan(85))))", "GreaterThan(85)85)", "TextContains(", "LessThan(3) x"]
+    rows = pipe.tok.pad_rows(pipe.tok.encode_batch(texts), 16)
+    lits = pipe._literals(["p"])
+    results = {lang: next(pipe._results(["p"], lits, lang, 4, rows, [-1.0, -0.5, -2.0, -3.0], {"total_ms": 1.0}, 1))
+               for lang in ("cf", "bash")}
+    assert [c.code for c in results["cf"].candidates] == ["GreaterThan(85)", "TextContains(", "LessThan(3)"]
+    assert results["cf"].candidates[0].score == -0.5 and results["cf"].candidates[0].valid
+    assert [c.code for c in results["bash"].candidates] == [texts[1], texts[0], texts[2], texts[3]]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.metrics.cfrules import (CFRuleSyntaxError, Text, cf_data_is_real, cf_execution_applies,
-                                  cf_is_valid, cf_label_rows, execution_match, parse_rule,
+                                  cf_is_valid, cf_label_rows, execution_match, first_rule, parse_rule,
                                   select_rows)
 
 
@@ -340,3 +340,16 @@ def test_every_distinct_snippet_but_one_parses():
     lines = {line for line in snippets.read_text(encoding="utf-8").splitlines() if line.strip()}
     bad = [line for line in lines if not cf_is_valid(line)]
     assert len(lines) > 3000 and bad == ["OR(TextEquals(0),OR())"]
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("GreaterThan(85)))))", "GreaterThan(85)"),
+    ("AND(GreaterThan(1),LessThan(5)) LessThan(", "AND(GreaterThan(1),LessThan(5))"),
+    ('TextContains(")")x)', 'TextContains(")")'),  # a quoted parenthesis is text
+    ("TextContains(", "TextContains("),  # never closes: left for the validity check to reject
+    ("Duplicates", "Duplicates"),
+    ("x) y", "x"),
+])
+def test_first_rule_cuts_what_follows_the_expression(code, expected):
+    assert first_rule(code) == expected
+    assert first_rule(expected) == expected

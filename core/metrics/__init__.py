@@ -16,6 +16,7 @@ from core.metrics.cfrules import (
     cf_is_valid,
     cf_label_rows,
     execution_match,
+    first_rule,
     parse_rule,
     select_rows,
 )
@@ -48,5 +49,5 @@ __all__ = [
     "python_is_valid", "sentence_bleu",
     "distinct_ngrams", "levenshtein", "normalized_edit_distance", "pairwise_edit_distance",
     "CFRuleSyntaxError", "cf_data_is_real", "cf_execution_applies", "cf_is_valid", "cf_label_rows",
-    "execution_match", "parse_rule", "select_rows",
+    "execution_match", "first_rule", "parse_rule", "select_rows",
 ]

@@ -726,6 +726,21 @@ def parse_rule(code: str) -> Rule:
     return _Parser(code.strip()).parse()
 
 
+def first_rule(code: str) -> str:
+    """The text up to where its first call's parentheses close: a rule is one expression, so
+    what a sampler writes after it ("GreaterThan(85)))") cannot belong to it. Text whose
+    parentheses never close, or that has none, is returned as it is."""
+    depth = 0
+    for tok in tokenize(code):
+        if tok.kind == "LPAREN":
+            depth += 1
+        elif tok.kind == "RPAREN":
+            depth -= 1
+            if depth <= 0:
+                return code[: tok.end if depth == 0 else tok.start].rstrip()
+    return code
+
+
 def cf_is_valid(code: str) -> bool:
     """Does the text parse, calling only known functions with a valid number of arguments?"""
     try:
