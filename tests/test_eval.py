@@ -174,3 +174,22 @@ def test_paired_table_compares_models_item_by_item_even_where_ids_repeat(tmp_pat
 
     table = tables.paired_table([report("a", [0.5, 0.9, 0.2, 0.1]), report("b", [0.5, 0.1, 0.3, 0.1])])
     assert table.splitlines()[-1] == "| python, bleu | `a` | `b` | 4 | 1 | 1 | 1 |"
+
+
+def test_degenerate_counts_skeletons_beside_template_match(tmp_path):
+    import subprocess
+    import sys
+
+    def row(candidate, tm, acc):
+        return {"candidates": [candidate], "scores": {"template_match": {"top1": tm},
+                                                      "template_accuracy": {"top1": acc, "top5": acc}}}
+
+    items = tmp_path / "r.items.jsonl"
+    items.write_text("".join(json.dumps(r) + "\n" for r in [
+        row("find . - - -", 0.8, 0.0), row("find . -type f", 1.0, 1.0), row("ls -l - x", 0.5, 0.0),
+        row("rm - -", 0.2, 0.0)]))
+    script = Path(__file__).parent.parent / "benchmarks/degenerate.py"
+    out = subprocess.run([sys.executable, str(script), str(items)], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "| `r.items.jsonl` | 4 | 50.0% | 62.5 | 25.0 / 25.0 |"
+    r = subprocess.run([sys.executable, str(script), str(items), "--limit", "1"], capture_output=True, text=True)
+    assert r.stdout.splitlines()[-1].startswith("| `r.items.jsonl` | 1 | 100.0%")
