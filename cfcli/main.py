@@ -119,6 +119,8 @@ def train(
                                    "previous prediction (not in the paper; docs/results.md)."),
     literal_slots: bool = typer.Option(False, "--literal-slots", help="The prompt's quoted strings and numbers "
                                        "become placeholders the model copies (not in the paper; docs/results.md)."),
+    flag_tokens: bool = typer.Option(False, "--flag-tokens", help="The Bash train split's frequent flags "
+                                     "(-name, -type, …) become whole tokens (not in the paper; docs/results.md)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -132,7 +134,7 @@ def train(
         data=str(data) if data else None, train_file=str(train_file) if train_file else None,
         limit=limit, encoder=encoder, progress=not no_progress, precision=precision.value,
         vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
-        cpd_rate=cpd_rate, self_cond=self_cond, literal_slots=literal_slots, holdout=holdout,
+        cpd_rate=cpd_rate, self_cond=self_cond, literal_slots=literal_slots, flag_tokens=flag_tokens, holdout=holdout,
         overrides={} if dropout is None else {"dropout": dropout}, stop_at=stop_at,
     ), log=err)
     for stage_name, s in summary["stages"].items():

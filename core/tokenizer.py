@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from tokenizers import ByteLevelBPETokenizer
+from tokenizers import AddedToken, ByteLevelBPETokenizer
 
 from core.errors import CFError
 
@@ -25,7 +25,8 @@ class CodeTokenizer:
     """Encode prompts and code to id rows in the model's numbering; decode rows back, cut at the
     first pad. With a subset, model id i is CodeT5 id ``subset[i]`` and unknown tokens become
     <unk>; the specials keep ids 0-4 either way. ``added`` tokens (read from the directory when
-    not given) take ids after CodeT5's, in their order, and are never split."""
+    not given) take ids after CodeT5's, in their order, and are never split; flags ("-name")
+    match only as whole words."""
 
     def __init__(self, directory: str | Path = ASSET_DIR, subset: Sequence[int] | None = None,
                  added: Sequence[str] | None = None):
@@ -48,7 +49,9 @@ class CodeTokenizer:
                 raise CFError(f"{self.directory / ADDED_FILE} is corrupt") from None
         self.added = tuple(added or ())
         if self.added:
-            self._tok.add_tokens(list(self.added))
+            from core.data.flags import is_flag_token
+
+            self._tok.add_tokens([AddedToken(t, single_word=is_flag_token(t)) for t in self.added])
         self.full_vocab_size = self._tok.get_vocab_size()
         self.mask_token = "<mask>"
         if subset is None and (self.directory / SUBSET_FILE).exists():

@@ -67,6 +67,9 @@ class TrainArgs:
     self_cond: bool = False
     # Literal slots (ModelConfig.literal_slots); a resumed run keeps what it was started with.
     literal_slots: bool = False
+    # The Bash train split's frequent flags as whole tokens (core/data/flags.py); kept in the
+    # run's tokenizer, so a resumed run keeps them.
+    flag_tokens: bool = False
     # Prompts of each language kept out of fine-tuning (with all their pairs) and sampled at every
     # save (core/train/validate.py).
     holdout: int = 0
@@ -194,12 +197,17 @@ def load_stage_data(ex: StageExamples, args: TrainArgs, cfg: ModelConfig, tokeni
 
 def pick_tokenizer(args: TrainArgs, examples: list[StageExamples]):
     """The full CodeT5 vocabulary, or the part of it this run's data uses (--vocab)."""
+    from core.data.flags import frequent_flags
     from core.data.literals import SLOT_TOKENS
     from core.tokenizer import CodeTokenizer
 
     if args.vocab not in ("auto", "data", "full"):
         raise CFError(f"unknown --vocab {args.vocab!r}; use auto, data or full")
-    full = CodeTokenizer(added=SLOT_TOKENS if args.literal_slots else ())
+    added = list(SLOT_TOKENS) if args.literal_slots else []
+    if args.flag_tokens:
+        added += frequent_flags(c for ex in examples if ex.prompts is not None
+                                for c, lang in zip(ex.codes, ex.langs) if lang == "bash")
+    full = CodeTokenizer(added=added)
     if args.vocab == "full" or (args.vocab == "auto" and args.encoder):
         return full
     if args.encoder:
