@@ -307,6 +307,13 @@ def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
         typer.echo(f"{key:<10} {cfg[key]}" if len(key) <= 10 else f"{key} {cfg[key]}")
     options = [name for key, name in (("self_cond", "self-conditioning"), ("literal_slots", "literal slots"))
                if cfg.get(key)]
+    from core.data.flags import is_flag_token
+    from core.tokenizer import CodeTokenizer
+
+    tok_dir = directory / "tokenizer"
+    flags = sum(map(is_flag_token, CodeTokenizer(tok_dir).added)) if (tok_dir / "vocab.json").exists() else 0
+    if flags:
+        options.append(f"{flags} flag tokens")
     typer.echo(f"options    {', '.join(options) or 'none'}")
 
 

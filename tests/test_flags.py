@@ -1,8 +1,12 @@
 """Flags as whole tokens (core/data/flags.py, `cf train --flag-tokens`)."""
 
+import json
+
+from core.config import ModelConfig
 from core.data import load_pairs
 from core.data.flags import frequent_flags, is_flag_token
 from core.tokenizer import CodeTokenizer
+from tests.conftest import cf
 
 
 def test_frequent_flags_are_counted_whole_and_ordered():
@@ -29,7 +33,7 @@ def test_a_flag_token_is_one_token_only_as_a_whole_word(tmp_path, data_dir):
         assert again.unk_id not in ids and again.decode(ids) == code
 
 
-def test_training_adds_the_bash_flags_after_the_slots(data_dir):
+def test_training_adds_the_bash_flags_after_the_slots(tmp_path, data_dir):
     from core.data.literals import SLOT_TOKENS
     from core.train.trainer import TrainArgs, pick_tokenizer, stage_examples
 
@@ -37,5 +41,9 @@ def test_training_adds_the_bash_flags_after_the_slots(data_dir):
     tok = pick_tokenizer(args, [stage_examples("finetune", args, ["bash", "cf"])])
     assert tok.added[:len(SLOT_TOKENS)] == SLOT_TOKENS and tok.added[len(SLOT_TOKENS)] == "-name"
     assert all(is_flag_token(t) for t in tok.added[len(SLOT_TOKENS):])
+    tok.save(tmp_path / "m" / "tokenizer")  # what `cf model info` reads
+    (tmp_path / "m" / "config.json").write_text(json.dumps({"format": "codefusion-1", "model": ModelConfig().to_dict()}))
+    info = cf("model", "info", str(tmp_path / "m"))
+    assert f"options    {len(tok.added) - len(SLOT_TOKENS)} flag tokens" in info.stdout.decode(), info.stderr.decode()
     plain = TrainArgs(lang="bash", data=str(data_dir))
     assert pick_tokenizer(plain, [stage_examples("finetune", plain, ["bash"])]).added == ()
