@@ -16,7 +16,8 @@ FILES = ("vocab.json", "merges.txt", "LICENSE.txt")
 # A model trained from scratch needs rows only for the tokens its data uses: the ids it keeps,
 # in CodeT5 numbering, saved beside the BPE files. Without it the model sees all of CodeT5's ids.
 SUBSET_FILE = "subset.json"
-# Tokens a model adds after CodeT5's ids (literal slots' placeholders), saved beside the BPE files.
+# Tokens a model adds after CodeT5's ids (literal slots' placeholders, flag tokens), saved beside
+# the BPE files.
 ADDED_FILE = "added_tokens.json"
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")
 

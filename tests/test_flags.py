@@ -33,6 +33,14 @@ def test_a_flag_token_is_one_token_only_as_a_whole_word(tmp_path, data_dir):
         assert again.unk_id not in ids and again.decode(ids) == code
 
 
+def test_a_pretrained_encoder_cannot_take_added_tokens(tmp_path, data_dir):
+    for option in ("--literal-slots", "--flag-tokens"):
+        r = cf("train", "--lang", "cf", "--data", str(data_dir), "--out", str(tmp_path / "r"), option,
+               "--encoder", "Salesforce/codet5-small", "--no-progress")
+        err = r.stderr.decode().strip()
+        assert r.returncode != 0 and "--encoder" in err and len(err.splitlines()) == 1, err
+
+
 def test_training_adds_the_bash_flags_after_the_slots(tmp_path, data_dir):
     from core.data.literals import SLOT_TOKENS
     from core.train.trainer import TrainArgs, pick_tokenizer, stage_examples

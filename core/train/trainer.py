@@ -284,6 +284,9 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         raise CFError("the autoregressive baseline trains on pairs only (--stage finetune)")
     if args.arch == "t5-ar" and args.self_cond:
         raise CFError("--self-cond is a diffusion option; the autoregressive baseline has no denoiser")
+    if args.encoder and (args.literal_slots or args.flag_tokens):
+        raise CFError("--literal-slots and --flag-tokens add tokens a pretrained --encoder has no rows for; "
+                      "train the encoder from scratch to use them")
     if args.arch == "t5-ar" and (args.encoder or args.init_from):
         raise CFError("the autoregressive baseline trains from scratch (no --encoder or --init-from)")
     if args.stage not in STAGES:
