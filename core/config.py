@@ -41,7 +41,7 @@ class ModelConfig:
     # previous x̂0, so later sampling steps refine a guess instead of re-guessing from x_t.
     self_cond: bool = False
     # Literal slots (core/data/literals.py): the prompt's quoted strings and numbers reach the
-    # model as placeholders (str_0, num_1) that it copies, and generation puts the values back.
+    # model as placeholders (<str_0>, <num_1>) that it copies, and generation puts the values back.
     literal_slots: bool = False
 
     def to_dict(self) -> dict[str, Any]:

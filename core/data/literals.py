@@ -75,7 +75,7 @@ def mask_code(code: str, lits: Literals) -> str:
     """The training target: every occurrence of a slot's value in the code becomes its
     placeholder, longest values first (so "ab" does not take the start of "abc")."""
     for name, value in sorted(lits.slots, key=lambda s: -len(s[1])):
-        code = _pattern(name, value).sub(name.replace("\\", r"\\"), code)
+        code = _pattern(name, value).sub(name, code)  # a placeholder holds no backslash
     return code
 
 

@@ -380,15 +380,14 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                 if stop.requested:
                     raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
                                   "continue with --resume")
+                if ddp.main:
+                    _save(out, model, opt, tokenizer, progress, args)
                 if args.stop_at and progress["step"] < total:
                     if ddp.main:
-                        _save(out, model, opt, tokenizer, progress, args)
                         log(f"stopped at {stage} step {progress['step']} of {total} (--stop-at); "
                             "continue with --resume")
                     summary["stopped_at"] = progress["step"]
                     break
-                if ddp.main:
-                    _save(out, model, opt, tokenizer, progress, args)
     finally:
         ddp.close()
     return summary
