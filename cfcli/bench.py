@@ -32,6 +32,7 @@ class Setting:
     early_stop: int = 0
     precision: str = "fp32"
     shrink: bool = False  # length buckets (Pipeline.stream)
+    compile: bool = False  # torch.compile of the denoiser and decoder (core.generate.compiled_steps)
 
     def sampling(self) -> dict:
         return dict(steps=self.steps, sampler=self.sampler, clamp=self.clamp, early_stop=self.early_stop,
@@ -40,8 +41,12 @@ class Setting:
 
 def default_settings(T: int, device: str) -> list[Setting]:
     """The paper's schedule first: every speedup is a ratio to it. The rest go from the paper's
-    step counts towards cf's default (DPM++ 10, early stop 2, int8 on CPUs, length buckets)."""
+    step counts towards cf's default (core.generate: DPM++ 5 steps, clamping, int8 on CPUs,
+    length buckets), with the default until 2026-12-02 (DPM++ 10, early stop 2) beside it."""
+    from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS
+
     low = "bf16" if device == "cuda" else "int8"
+    default = f"DPM++ {DEFAULT_STEPS}, {low}, length buckets" + (" (cf's default)" if low == "int8" else "")
     return [
         # The paper's sampler: DDPM ancestral over all T steps, no clamping (the decoder runs once).
         Setting(f"paper: DDPM, {T} steps", T, clamp=False),
@@ -51,12 +56,21 @@ def default_settings(T: int, device: str) -> list[Setting]:
         Setting("DPM++ 10, no clamping", 10, "dpm++", clamp=False),
         Setting("DPM++ 5", 5, "dpm++"),
         Setting("DPM++ 10, early stop 2", 10, "dpm++", early_stop=2),
-        Setting("DPM++ 10, early stop 2, bf16", 10, "dpm++", early_stop=2, precision="bf16"),
-        Setting(f"DPM++ 10, early stop 2, {low}", 10, "dpm++", early_stop=2, precision=low),
+        Setting("DPM++ 5, bf16", 5, "dpm++", precision="bf16"),
         Setting(f"DPM++ 5, {low}", 5, "dpm++", precision=low),
-        Setting(f"DPM++ 10, early stop 2, {low}, length buckets" + (" (cf's default)" if low == "int8" else ""),
-                10, "dpm++", early_stop=2, precision=low, shrink=True),
+        Setting(f"DPM++ 10, early stop 2, {low}, length buckets", 10, "dpm++", early_stop=2, precision=low,
+                shrink=True),
+        Setting(default, DEFAULT_STEPS, DEFAULT_SAMPLER, precision=low, shrink=True),
     ]
+
+
+def compiled_settings(device: str) -> list[Setting]:
+    """`cf bench --compile`: torch.compile twins of cf's default (CUDA graphs on CUDA)."""
+    from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS
+
+    precisions = ("fp32", "bf16")  # int8 does not compile (Pipeline)
+    return [Setting(f"DPM++ {DEFAULT_STEPS}, {p}, length buckets, compiled", DEFAULT_STEPS, DEFAULT_SAMPLER,
+                    precision=p, shrink=True, compile=True) for p in precisions]
 
 
 @dataclass
@@ -76,6 +90,7 @@ class BenchRequest:
     cold_runs: int = 3
     cold_only: bool = False  # only the model load and the cold start
     ar_model: str | None = None  # the autoregressive baseline (a t5-ar model), measured on the same prompts
+    compile: bool = False  # also the compiled settings (compiled_settings)
     settings: list[Setting] = field(default_factory=list)  # the first is the baseline (default: the paper's)
 
 
@@ -170,16 +185,18 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
         loads.append(time.perf_counter() - start)
     T = base.cfg.diffusion_steps
     settings = request.settings or default_settings(T, device.type)
-    pipes: dict[str, Pipeline] = {"fp32": base}
+    if request.compile:
+        settings = settings + compiled_settings(device.type)
+    pipes: dict[tuple[str, bool], Pipeline] = {("fp32", False): base}
 
     rows = []
     for s in ([] if request.cold_only else settings):
-        if s.precision not in pipes:
-            pipes[s.precision] = Pipeline(base.model, base.tok, device, name=directory, lang=request.lang,
-                                          precision=s.precision)
+        if (s.precision, s.compile) not in pipes:
+            pipes[s.precision, s.compile] = Pipeline(base.model, base.tok, device, name=directory, lang=request.lang,
+                                                     precision=s.precision, compile=s.compile)
         baseline = s is settings[0]
-        rows.append({**asdict(s), **_measure(pipes[s.precision], s.name, s.sampling(), request, prompts, quality,
-                                             baseline, log)})
+        rows.append({**asdict(s), **_measure(pipes[s.precision, s.compile], s.name, s.sampling(), request, prompts,
+                                             quality, baseline, log)})
     ar_row = None
     if ar_dir and not request.cold_only:
         # The autoregressive baseline: the same prompts and items, beam search for the top-k, at
@@ -221,6 +238,8 @@ def _measure(pipe, name: str, sampling: dict, request: BenchRequest, prompts: li
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     pipe.generate(prompts[0], k=request.top_k, seed=request.seed, **sampling)  # warm-up
+    if pipe.compiled:  # compile the batched shapes too, outside the timed throughput run
+        pipe.generate_batch([i.nl for i in quality[: request.batch]], k=request.top_k, seed=request.seed, **sampling)
     latencies, steps_run = [], []
     for i, prompt in enumerate(prompts[: request.full_prompts] if baseline else prompts):
         start = time.perf_counter()

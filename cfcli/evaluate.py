@@ -353,7 +353,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
 
     report = {
         "lang": lang, "split": split, "items": len(items), "model": pipe.name, "steps": steps,
-        "sampler": sampler, "early_stop": early_stop, "precision": pipe.precision,
+        "sampler": sampler, "early_stop": early_stop, "precision": pipe.precision, "compiled": pipe.compiled,
         "clamp": request.clamp, "rounding": request.rounding, "shrink": shrink,
         "seed": request.seed, "top_k": request.top_k, "batch": request.batch,
         "metrics": summary["metrics"], "subsets": summary["subsets"], "validity": summary["validity"],

@@ -68,7 +68,8 @@ def resolve_model(model: Optional[str]) -> str:
     return str(resolve(model or load_config().model))
 
 
-def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "auto"):
+def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "auto",
+                  compile: bool = False):
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from core.train.trainer import pick_device
@@ -76,7 +77,7 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", pre
     directory = resolve_model(model)
     if lang:  # before the weights load: a wrong language fails at once
         require_language(read_config(directory)["model"]["langs"], lang, directory)
-    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang, precision=precision)
+    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang, precision=precision, compile=compile)
 
 
 @app.command()
@@ -194,6 +195,8 @@ def evaluate(
     shrink: Optional[bool] = typer.Option(None, "--shrink/--no-shrink", help="Length buckets: go on over fewer "
                                           "positions once every candidate's rounded code has ended (default: cf's "
                                           "when --steps is not given, else off; see benchmarks/README.md)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the denoiser and decoder (CUDA graphs on "
+                                 "CUDA); the first batch of each shape compiles for tens of seconds."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
@@ -204,7 +207,7 @@ def evaluate(
                           plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL,
                           sampler=sampler, early_stop=early_stop, clamp=clamp, rounding=rounding,
                           shrink=shrink)
-    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value, precision))
+    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value, precision, compile))
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:
@@ -338,6 +341,8 @@ def bench(
     data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
     as_json: bool = typer.Option(False, "--json", help="The report as JSON on stdout."),
     out: Optional[Path] = typer.Option(None, help="Also write the JSON report here."),
+    compile: bool = typer.Option(False, "--compile", help="Also the fast settings under torch.compile (CUDA graphs "
+                                 "on CUDA), each compiled once before it is timed."),
 ):
     """Latency, memory, throughput and quality of sampler settings, beside the paper's full sampler."""
     from cfcli.bench import BenchRequest, print_bench, run_bench
@@ -348,7 +353,7 @@ def bench(
     request = BenchRequest(model=model, lang=lang.value, device=device.value, prompts=prompts, full_prompts=full_prompts,
                            quality_items=quality_items, full_quality_items=full_quality_items, top_k=top_k,
                            batch=batch, seed=seed, threads=threads, data=str(data) if data else None,
-                           cold_runs=cold_runs, cold_only=cold_only, ar_model=ar_model)
+                           cold_runs=cold_runs, cold_only=cold_only, ar_model=ar_model, compile=compile)
     report = run_bench(request, log=lambda s: err(f"cf bench: {s}"))
     if out:
         atomic_write_json(out, report)

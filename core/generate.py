@@ -26,11 +26,13 @@ from core.safety import code_warnings
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # What `cf`, the language server and eval use unless told otherwise (README, "Speed": cf bench).
-# Used together when no step count is given (an explicit --steps runs every step unless early
-# stop is asked for too).
-DEFAULT_STEPS = 10
+# Used together when no step count is given (an explicit --steps runs every step at full length
+# unless early stop or length buckets are asked for too). 5 steps without early stop, chosen on
+# the first 500 Bash test items, beat 10 steps with early stop 2 (the default until 2026-12-02)
+# in Bash and CF (docs/results.md, "Sampling: 5 steps"); early stop stays an option.
+DEFAULT_STEPS = 5
 DEFAULT_SAMPLER = "dpm++"
-DEFAULT_EARLY_STOP = 2
+DEFAULT_EARLY_STOP = 0
 # What precision "auto" means on each device: int8 dynamic quantisation on CPUs (README, "Speed");
 # CUDA stays fp32 until bf16 is measured there.
 DEFAULT_PRECISION = {"cpu": "int8", "cuda": "fp32"}
@@ -49,7 +51,7 @@ def is_default_sampling(steps: int | None, clamp: bool | str) -> bool:
 
 
 def default_early_stop(steps: int | None, clamp: bool | str) -> int:
-    """Early stop belongs to the default sampling."""
+    """Early stop belongs to the default sampling, when DEFAULT_EARLY_STOP asks for it."""
     return DEFAULT_EARLY_STOP if is_default_sampling(steps, clamp) else 0
 
 
@@ -88,6 +90,66 @@ def quantize_int8(model, inplace: bool = False):
                                 inplace=True)
 
 
+def tidy_spaces(code: str) -> str:
+    """One space for each run of spaces and tabs inside a line, outside quotes; no spaces at
+    line ends. The denoiser writes a lone space token where it cannot tell what comes next
+    (`find    f` is `find f`); indentation and quoted text stay as written. Candidates are
+    de-duplicated after this, so five of them are five different commands."""
+    out: list[str] = []
+    quote, escaped, line_start, pending = "", False, True, False
+    for ch in code:
+        if ch == "\n":
+            if quote:
+                out.append(ch)
+            else:
+                while out and out[-1] in " \t":
+                    out.pop()
+                out.append(ch)
+                line_start, pending = True, False
+            continue
+        if not quote and ch in " \t":
+            if line_start:
+                out.append(ch)  # indentation
+            else:
+                pending = True
+            continue
+        if pending:
+            out.append(" ")
+            pending = False
+        line_start = False
+        out.append(ch)
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quote != "'":
+            escaped = True
+        elif quote and ch == quote:
+            quote = ""
+        elif not quote and ch in "'\"":
+            quote = ch
+    return "".join(out).rstrip(" \t") if not quote else "".join(out)
+
+
+def compiled_steps(model, device: torch.device) -> tuple[Callable, Callable]:
+    """``torch.compile`` of the two calls the sampling loop makes at every step: the denoiser,
+    and decoder + head. On CUDA, mode "reduce-overhead" replays each as a CUDA graph (a small
+    denoiser's step is mostly kernel launches); a graph's outputs live in buffers its next
+    replay reuses, so they are cloned. The first call of each shape compiles (tens of seconds)."""
+    cuda = device.type == "cuda"
+    mode = "reduce-overhead" if cuda else None
+    denoise = torch.compile(model.denoise, mode=mode)
+    decode = torch.compile(lambda x0, cross: model.logits(model.decode(x0, cross)), mode=mode)
+    if not cuda:
+        return denoise, decode
+
+    def owned(fn: Callable) -> Callable:
+        def call(*args):
+            torch.compiler.cudagraph_mark_step_begin()
+            return fn(*args).clone()
+        return call
+
+    return owned(denoise), owned(decode)
+
+
 class Cancelled(Exception):
     """Raised from the iterator when the cancel callback returned True (checked between steps)."""
 
@@ -123,19 +185,25 @@ class Step:
 
 class Pipeline:
     def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = "",
-                 precision: str = "auto", owns_model: bool = False):
+                 precision: str = "auto", owns_model: bool = False, compile: bool = False):
         """``lang``: the default target (a multi-language model serves each of its ``cfg.langs``;
         callers check the language, the language server may map one to a model for another).
         ``precision``: fp32; bf16 (autocast: CUDA, and CPUs with bf16 instructions); int8
         (dynamic quantisation of the linear layers, CPU; of a copy unless ``owns_model``);
-        auto: DEFAULT_PRECISION for the device."""
+        auto: DEFAULT_PRECISION for the device (fp32 for int8 when compiled). ``compile``:
+        ``torch.compile`` the denoiser and the decoder (``compiled_steps``), for CUDA graphs; on
+        2 CPU cores it measured no faster than eager (benchmarks/README.md)."""
         if precision not in PRECISIONS:
             raise CFError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if precision == "auto":
             precision = DEFAULT_PRECISION.get(torch.device(device).type, "fp32")
+            precision = "fp32" if compile and precision == "int8" else precision
         model = model.eval()
         if precision == "int8" and torch.device(device).type != "cpu":
             raise CFError("int8 runs on the CPU only; use bf16 on CUDA")
+        if precision == "int8" and compile:
+            # Measured on the shipped model: slower than int8 eager, and other candidates.
+            raise CFError("--compile runs fp32 or bf16; int8's quantised layers do not compile")
         if precision == "int8":
             model = quantize_int8(model, inplace=owns_model)
         self.model, self.tok, self.precision = model, tokenizer, precision
@@ -143,14 +211,27 @@ class Pipeline:
         self.name = name
         self.cfg = model.cfg
         self.lang = lang or self.cfg.langs[0]
+        self.compiled = compile and self.cfg.arch != "t5-ar"  # beam search has no denoising loop
+        self._compiled = compiled_steps(model, self.device) if self.compiled else None
+
+    def _denoise(self, x: torch.Tensor, t: torch.Tensor, dn_cross, guess: torch.Tensor | None) -> torch.Tensor:
+        if self._compiled:
+            return self._compiled[0](x, t, dn_cross, guess)
+        return self.model.denoise(x, t, dn_cross, guess)
+
+    def _decode_logits(self, x0: torch.Tensor, dec_cross) -> torch.Tensor:
+        if self._compiled:
+            return self._compiled[1](x0, dec_cross)
+        return self.model.logits(self.model.decode(x0, dec_cross))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu", lang: str = "",
-                        precision: str = "auto") -> "Pipeline":
+                        precision: str = "auto", compile: bool = False) -> "Pipeline":
         from core.checkpoint import load_model
 
         model, tok, _ = load_model(directory, device)
-        return cls(model, tok, device, name=str(directory), lang=lang, precision=precision, owns_model=True)
+        return cls(model, tok, device, name=str(directory), lang=lang, precision=precision, owns_model=True,
+                   compile=compile)
 
     def with_lang(self, lang: str) -> "Pipeline":
         """This pipeline for another default target, over the same (already quantised) weights."""
@@ -190,7 +271,7 @@ class Pipeline:
     def _tokens(self, x0: torch.Tensor, dec_cross) -> torch.Tensor:
         """Decoder + head + argmax (no softmax: the cheap path for previews and clamping)."""
         with self._amp():
-            return self.model.logits(self.model.decode(x0, dec_cross)).argmax(-1)
+            return self._decode_logits(x0, dec_cross).argmax(-1)
 
     def _nearness(self, x0: torch.Tensor) -> torch.Tensor:
         """-||x0 - L_v||² for every token v, up to a per-position constant: the paper's
@@ -205,7 +286,7 @@ class Pipeline:
             logits = self._nearness(x0)
         else:
             with self._amp():
-                logits = self.model.logits(self.model.decode(x0, dec_cross))
+                logits = self._decode_logits(x0, dec_cross)
         logp = logits.float().log_softmax(-1)
         best, ids = logp.max(-1)
         keep = self.model.scored_positions(ids)
@@ -297,7 +378,7 @@ class Pipeline:
                 raise Cancelled()
             tt = torch.full((n,), t, device=self.device, dtype=torch.long)
             with self._amp():
-                x0 = self.model.denoise(x, tt, dn_cross, guess).float()
+                x0 = self._denoise(x, tt, dn_cross, guess).float()
             if self.cfg.self_cond:
                 guess = x0  # as trained: the raw prediction, not its clamped rounding
             done = i
@@ -357,10 +438,13 @@ class Pipeline:
         yield from self._results(prompts, lits, lang, k, rows, scores.float().tolist(), {
             "total_ms": t_end - t0, "encode_ms": 0.0, "sample_ms": t_end - t0, "decode_ms": 0.0}, 1)
 
+    def _text(self, row: list[int], lit: Literals) -> str:
+        """A candidate's code: its tokens decoded, the prompt's values put back, spaces tidied."""
+        return tidy_spaces(unmask(self.tok.decode(row), lit).strip())
+
     def _previews(self, rows: list[list[int]], lits: list[Literals], k: int) -> list[list[str]]:
-        """texts[p][j]: candidate j of prompt p, its placeholders filled in."""
-        return [[unmask(self.tok.decode(rows[j]), lits[p]) for j in range(p * k, (p + 1) * k)]
-                for p in range(len(lits))]
+        """texts[p][j]: candidate j of prompt p, as a final candidate would read."""
+        return [[self._text(rows[j], lits[p]) for j in range(p * k, (p + 1) * k)] for p in range(len(lits))]
 
     def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int) -> Iterator[Result]:
         """Ranked, de-duplicated candidates per prompt; timings per prompt in ms."""
@@ -368,7 +452,7 @@ class Pipeline:
         for p, prompt in enumerate(prompts):
             best: dict[str, float] = {}
             for j in range(p * k, (p + 1) * k):
-                code = unmask(self.tok.decode(rows[j]), lits[p]).strip()
+                code = self._text(rows[j], lits[p])
                 if lang == "cf":  # a rule is one expression: what follows it is noise
                     code = first_rule(code)
                 if code and scores[j] > best.get(code, float("-inf")):

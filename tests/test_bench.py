@@ -13,6 +13,13 @@ def test_bench_reports_ratios_to_the_full_sampler_and_quality(tiny_model, data_d
     # The default list starts with the paper's full schedule; the test's baseline is shorter
     # (1,200 steps of even the tiny model take minutes here) and plays the same role.
     assert default_settings(1200, "cpu")[0].steps == 1200
+    # ... and ends with cf's default sampling, as Pipeline.stream runs it when given no steps.
+    from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS, default_early_stop, default_shrink
+
+    last = default_settings(1200, "cpu")[-1]
+    assert "cf's default" in last.name and last.precision == "int8"
+    assert (last.steps, last.sampler, last.early_stop, last.shrink) == (
+        DEFAULT_STEPS, DEFAULT_SAMPLER, default_early_stop(None, True), default_shrink(None, True))
     settings = [Setting("baseline", 150), Setting("DPM++ 3", 3, "dpm++"), Setting("DPM++ 3 int8", 3, "dpm++", precision="int8")]
     report = run_bench(BenchRequest(model=str(tiny_model), lang="bash", prompts=2, quality_items=4,
                                     full_quality_items=2, data=str(data_dir), cold_runs=1, settings=settings))

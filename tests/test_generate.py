@@ -3,7 +3,7 @@ import torch
 
 from core.config import preset
 from core.errors import CFError
-from core.generate import Cancelled, Pipeline, Result, Step
+from core.generate import Cancelled, Pipeline, Result, Step, tidy_spaces
 from core.model import CodeFusion
 from core.tokenizer import CodeTokenizer
 
@@ -186,3 +186,43 @@ def test_cf_candidates_end_where_their_rule_does(pipe):
     assert [c.code for c in results["cf"].candidates] == ["GreaterThan(85)", "TextContains(", "LessThan(3)"]
     assert results["cf"].candidates[0].score == -0.5 and results["cf"].candidates[0].valid
     assert [c.code for c in results["bash"].candidates] == [texts[1], texts[0], texts[2], texts[3]]
+
+
+def test_compiled_pipeline_gives_the_eager_candidates(tiny_model):
+    """torch.compile of the denoiser and decoder (cf eval/bench --compile) changes the speed,
+    not the candidates: the same seeds give the same code, across the shapes that length
+    buckets and a second batch size make."""
+    eager = Pipeline.from_pretrained(tiny_model, precision="fp32")
+    compiled = Pipeline.from_pretrained(tiny_model, precision="fp32", compile=True)
+    assert compiled.compiled and not eager.compiled
+    assert Pipeline.from_pretrained(tiny_model, compile=True).precision == "fp32"  # auto: not int8
+    with pytest.raises(CFError, match="int8"):
+        Pipeline.from_pretrained(tiny_model, precision="int8", compile=True)
+    for prompts in (["list all files"], ["remove the directory tmp", "count lines in a file"]):
+        a = eager.generate_batch(prompts, k=3, seed=5)  # cf's default sampling (length buckets)
+        b = compiled.generate_batch(prompts, k=3, seed=5)
+        assert [[c.code for c in r.candidates] for r in a] == [[c.code for c in r.candidates] for r in b]
+        assert [c.score for r in a for c in r.candidates] == pytest.approx(
+            [c.score for r in b for c in r.candidates], abs=1e-3)
+
+
+@pytest.mark.parametrize("raw, tidy", [
+    ("find    f", "find f"),
+    ("echo 'a   b'  |  wc  ", "echo 'a   b' | wc"),  # quoted text as written
+    ('echo "a \\"  b"   x', 'echo "a \\"  b" x'),  # an escaped quote does not end the string
+    ("def f():\n    return  1  \n  x =  2", "def f():\n    return 1\n  x = 2"),  # indentation kept
+    ("echo 'open   ", "echo 'open   "),  # an unclosed quote: the rest is left alone
+])
+def test_tidy_spaces(raw, tidy):
+    assert tidy_spaces(raw) == tidy
+
+
+def test_candidates_differing_only_in_spaces_are_one_candidate(pipe):
+    """The denoiser's lone space tokens are tidied before de-duplication: two rows that decode to
+    `find    f` and `find f` are one candidate, with the better score."""
+    from core.data.literals import Literals
+
+    rows = [pipe.tok.encode(code) for code in ("find    f", "find f", "ls  -l")]
+    assert pipe.tok.decode(rows[0]) == "find    f"
+    (result,) = pipe._results(["p"], [Literals("p")], "bash", 3, rows, [-0.5, -0.9, -0.7], {"total_ms": 0.0}, 1)
+    assert [(c.code, c.score) for c in result.candidates] == [("find f", -0.5), ("ls -l", -0.7)]
