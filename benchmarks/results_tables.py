@@ -120,24 +120,29 @@ def item_scores(path: Path, metric: str) -> dict[tuple[str, int], float]:
     return scores
 
 
-def paired_table(paths: list[Path]) -> str:
-    """Every two models of a language, item by item (each report's .items.jsonl): on how many items
-    each one's top-1 main metric is higher, and the sign test's p on those counts (ties left out)."""
+def paired_table(paths: list[Path], skip: int = 0) -> str:
+    """Every two reports of a language, item by item (each report's .items.jsonl): each one's mean
+    top-1 main metric on the items both scored, on how many items each one's is higher, and the
+    sign test's p on those counts (ties left out). ``skip``: leave out each split's first N items
+    (those a choice was made on)."""
     from cfcli.evaluate import main_metric
 
     reports = [(json.loads(p.read_text()), p) for p in paths]
-    lines = ["| language, top-1 metric | A | B | items | A higher | B higher | sign test p |", "|" + "---|" * 7]
+    lines = ["| language, top-1 metric | A | B | items | mean A / B | A higher | B higher | sign test p |",
+             "|" + "---|" * 8]
     for i, (a, pa) in enumerate(reports):
         for b, pb in reports[i + 1:]:
             if a["lang"] != b["lang"]:
                 continue
             metric = main_metric(a, a["lang"])
             top1 = [item_scores(p.with_suffix(".items.jsonl"), metric) for p in (pa, pb)]
-            ids = top1[0].keys() & top1[1].keys()
+            order = list(top1[0])  # the split's order
+            ids = [k for k in order[skip:] if k in top1[1]]
             wins = sum(top1[0][k] > top1[1][k] for k in ids)
             losses = sum(top1[0][k] < top1[1][k] for k in ids)
-            lines.append(f"| {a['lang']}, {metric} | `{Path(a['model']).name}` | `{Path(b['model']).name}` | "
-                         f"{len(ids)} | {wins} | {losses} | {sign_test(wins, losses):.2g} |")
+            means = " / ".join(f"{100 * sum(t[k] for k in ids) / max(len(ids), 1):.1f}" for t in top1)
+            lines.append(f"| {a['lang']}, {metric} | `{pa.stem}` | `{pb.stem}` | {len(ids)} | {means} | "
+                         f"{wins} | {losses} | {sign_test(wins, losses):.2g} |")
     return "\n".join(lines)
 
 
@@ -147,9 +152,10 @@ def main() -> None:
     ap.add_argument("--bench", action="store_true", help="the reports are cf bench reports")
     ap.add_argument("--compare", action="store_true", help="one table: the eval reports' models side by side")
     ap.add_argument("--paired", action="store_true", help="every two models of a language compared item by item")
+    ap.add_argument("--skip", type=int, default=0, help="--paired: leave out the first N items of each split")
     a = ap.parse_args()
     if a.paired:
-        print(paired_table([Path(p) for p in a.reports]))
+        print(paired_table([Path(p) for p in a.reports], a.skip))
         return
     if a.compare:
         print(compare_table([json.loads(Path(p).read_text()) for p in a.reports]))

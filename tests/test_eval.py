@@ -173,7 +173,10 @@ def test_paired_table_compares_models_item_by_item_even_where_ids_repeat(tmp_pat
         return tmp_path / f"{name}.json"
 
     table = tables.paired_table([report("a", [0.5, 0.9, 0.2, 0.1]), report("b", [0.5, 0.1, 0.3, 0.1])])
-    assert table.splitlines()[-1] == "| python, bleu | `a` | `b` | 4 | 1 | 1 | 1 |"
+    assert table.splitlines()[-1] == "| python, bleu | `a` | `b` | 4 | 42.5 / 25.0 | 1 | 1 | 1 |"
+    # --skip: only the items after the first N (the second 7, 8, 9), in the split's order
+    table = tables.paired_table([tmp_path / "a.json", tmp_path / "b.json"], skip=1)
+    assert table.splitlines()[-1] == "| python, bleu | `a` | `b` | 3 | 40.0 / 16.7 | 1 | 1 | 1 |"
 
 
 def test_degenerate_counts_skeletons_beside_template_match(tmp_path):

@@ -24,5 +24,5 @@ python3 -m cfcli model add "$RUN" --name export --dtype fp16 --into /tmp/export 
 for lang in bash python cf; do
   python3 -m cfcli eval --lang "$lang" --model "$RUN" --device cuda --data .gpu/data --json --out "$OUT/eval-$lang.json" > /dev/null
 done
-python3 -m cfcli bench --model "$RUN" --lang bash --device cuda --data .gpu/data --cold-runs 0 --out "$OUT/bench-cuda.json" > /dev/null
+python3 -m cfcli bench --model "$RUN" --lang bash --device cuda --data .gpu/data --cold-runs 0 --compile --out "$OUT/bench-cuda.json" > /dev/null
 ls -la "$OUT"
