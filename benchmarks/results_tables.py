@@ -20,8 +20,9 @@ def cell(v, digits: int = 1) -> str:
 
 def eval_table(report: dict) -> str:
     paper = report.get("paper", {})
+    early = f"early stop {report['early_stop']}, " if report.get("early_stop") else ""
     lines = [f"**{report['lang']}**, {report['split']} split, {report['items']} items "
-             f"({report.get('sampler', 'ddim')}, {report['steps']} steps, early stop {report.get('early_stop', 0)}, "
+             f"({report.get('sampler', 'ddim')}, {report['steps']} steps, {early}"
              f"{report.get('precision', 'fp32')}{', length buckets' if report.get('shrink') else ''}; "
              f"{report.get('seconds', 0):.0f} s)", "",
              "| metric (%) | top-1 | top-3 | top-5 | paper top-1 / top-5 |", "|---|---|---|---|---|"]
