@@ -65,12 +65,13 @@ def default_settings(T: int, device: str) -> list[Setting]:
 
 
 def compiled_settings(device: str) -> list[Setting]:
-    """`cf bench --compile`: torch.compile twins of cf's default (CUDA graphs on CUDA)."""
+    """`cf bench --compile`: cf's default sampling in fp32 and bf16, each eager and under
+    torch.compile (CUDA graphs on CUDA), side by side (int8 does not compile: Pipeline)."""
     from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS
 
-    precisions = ("fp32", "bf16")  # int8 does not compile (Pipeline)
-    return [Setting(f"DPM++ {DEFAULT_STEPS}, {p}, length buckets, compiled", DEFAULT_STEPS, DEFAULT_SAMPLER,
-                    precision=p, shrink=True, compile=True) for p in precisions]
+    return [Setting(f"DPM++ {DEFAULT_STEPS}, {p}, length buckets" + (", compiled" if c else ""), DEFAULT_STEPS,
+                    DEFAULT_SAMPLER, precision=p, shrink=True, compile=c)
+            for p in ("fp32", "bf16") for c in (False, True)]
 
 
 @dataclass

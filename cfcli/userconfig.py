@@ -4,8 +4,8 @@
 user dirs (tests, portable installs). The config is optional; every key is optional:
 
     lang = "bash"              # bash, python or cf
-    model = "~/models/bash-small"
-    steps = 50
+    model = "~/models/my-model"  # unset: the shipped codefusion-small
+    steps = 8                  # unset: cf's default sampling
     top_k = 5
     key = "ctrl-g"             # the key `cf shell-init` binds
 """
