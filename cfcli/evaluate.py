@@ -399,7 +399,7 @@ def _make_plots(pipe, items, lang, summary, candidates, steps, sweep: list[int],
         points.append({"steps": count, "top1": figures["top1"], "top5": figures["top5"]})
 
     plot_dir.mkdir(parents=True, exist_ok=True)
-    title = f"{pipe.name} ({lang})"
+    title = f"{Path(pipe.name).name} ({lang})"
     refinement_png = plot_dir / f"refinement-{lang}.png"
     quality_png = plot_dir / f"quality-vs-steps-{lang}.png"
     plot_refinement(curve, refinement_png, f"{title}: {len(subset)} prompts, {steps} steps")
