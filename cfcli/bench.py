@@ -64,7 +64,7 @@ def default_settings(T: int, device: str) -> list[Setting]:
     ]
 
 
-def compiled_settings(device: str) -> list[Setting]:
+def compiled_settings() -> list[Setting]:
     """`cf bench --compile`: cf's default sampling in fp32 and bf16, each eager and under
     torch.compile (CUDA graphs on CUDA), side by side (int8 does not compile: Pipeline)."""
     from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS
@@ -187,7 +187,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
     T = base.cfg.diffusion_steps
     settings = request.settings or default_settings(T, device.type)
     if request.compile:  # (on CUDA the default list already has the eager bf16 twin)
-        settings = settings + [s for s in compiled_settings(device.type) if s not in settings]
+        settings = settings + [s for s in compiled_settings() if s not in settings]
     pipes: dict[tuple[str, bool], Pipeline] = {("fp32", False): base}
 
     rows = []

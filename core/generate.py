@@ -192,7 +192,7 @@ class Pipeline:
         (dynamic quantisation of the linear layers, CPU; of a copy unless ``owns_model``);
         auto: DEFAULT_PRECISION for the device (fp32 for int8 when compiled). ``compile``:
         ``torch.compile`` the denoiser and the decoder (``compiled_steps``), for CUDA graphs; on
-        2 CPU cores it measured no faster than eager (benchmarks/README.md)."""
+        2 CPU cores it gained 4-9% over eager (benchmarks/README.md)."""
         if precision not in PRECISIONS:
             raise CFError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if precision == "auto":
@@ -211,8 +211,12 @@ class Pipeline:
         self.name = name
         self.cfg = model.cfg
         self.lang = lang or self.cfg.langs[0]
-        self.compiled = compile and self.cfg.arch != "t5-ar"  # beam search has no denoising loop
-        self._compiled = compiled_steps(model, self.device) if self.compiled else None
+        # Beam search (the t5-ar baseline) has no denoising loop to compile.
+        self._compiled = compiled_steps(model, self.device) if compile and self.cfg.arch != "t5-ar" else None
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled is not None
 
     def _denoise(self, x: torch.Tensor, t: torch.Tensor, dn_cross, guess: torch.Tensor | None) -> torch.Tensor:
         if self._compiled:
