@@ -102,6 +102,17 @@ def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, step
                 print(candidate.code, flush=True)
 
 
+def learn_pick(prompt: str, code: str, lang: str) -> None:
+    """An accepted pick becomes one of the user's examples (config ``learn_picks``, on by
+    default), so a retrieval model edits it for the next prompt like this one."""
+    from cfcli.userconfig import load_config
+
+    if load_config().learn_picks:
+        from core.retrieval.user import UserExamples
+
+        UserExamples().add([(lang, prompt, code)], ref="pick")
+
+
 def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts: AskOptions) -> int:
     from cfcli.history import append_history
     from cfcli.main import load_pipeline
@@ -122,6 +133,7 @@ def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts
     else:
         print(code, flush=True)
         append_history(prompt, code, lang, model)
+        learn_pick(prompt, code, lang)
     if app.pipeline.busy:
         # Cancelled while torch was still loading: don't wait for it (see cfcli/tui/loader.py).
         sys.stderr.flush()

@@ -102,17 +102,35 @@ def train_references(lang: str, data: str | None = None) -> frozenset[str]:
 
 
 def generate_candidates(pipe, prompts: Sequence[str], *, top_k: int, steps: int, seed: int, batch: int,
-                        advance: Callable[[int], None] = lambda n: None, **sampling) -> list[list[str]]:
+                        advance: Callable[[int], None] = lambda n: None, retrieved: list | None = None,
+                        **sampling) -> list[list[str]]:
     """Ranked candidate codes per prompt; ``batch`` prompts are denoised together (seeded by
     seed + the index of the batch's first prompt, so a run is repeatable at the same --batch).
-    ``sampling``: Pipeline.stream's sampler, early_stop, clamp."""
+    ``sampling``: Pipeline.stream's sampler, early_stop, clamp. ``retrieved``: a list that gets
+    each prompt's retrieved example codes (a retrieval model's)."""
     candidates: list[list[str]] = []
     for start in range(0, len(prompts), batch):
         chunk = list(prompts[start:start + batch])
         for result in pipe.generate_batch(chunk, k=top_k, steps=steps, seed=seed + start, **sampling):
             candidates.append([c.code for c in result.candidates])
+            if retrieved is not None:
+                retrieved.append([e["code"] for e in result.examples])
         advance(len(chunk))
     return candidates
+
+
+def lookup_candidates(store, prompts: Sequence[str], lang: str, top_k: int) -> list[list[str]]:
+    """The lookup table, no model: the codes of the top_k train rows nearest each prompt (bm25)."""
+    return [[e.code for e in store.search(p, lang, top_k, sources=["train"])] for p in prompts]
+
+
+def copy_rate(candidates: Sequence[Sequence[str]], retrieved: Sequence[Sequence[str]]) -> float | None:
+    """The share (%) of top-1 candidates identical (whitespace-normalised) to a code the model
+    retrieved: how often it passed an example through unedited."""
+    pairs = [(c[0], r) for c, r in zip(candidates, retrieved) if c]
+    if not pairs:
+        return None
+    return _percent([float(normalize_ws(top) in {normalize_ws(x) for x in codes}) for top, codes in pairs])
 
 
 def refinement_curve(pipe, prompts: Sequence[str], *, top_k: int, steps: int, seed: int, **sampling) -> list[float]:
@@ -296,6 +314,11 @@ class EvalRequest:
     clamp: str = "decoder"  # or "nearest" / "none" (the paper's Table 4 ablations)
     rounding: str = "decoder"  # or "nearest" (grounding)
     shrink: bool | None = None  # length buckets; None: the default sampling's when --steps is not given
+    baseline: str | None = None  # "lookup": the example store's bm25 top-k over the train split, no model
+    strength: float | None = None  # a retrieval model's start (None: its config's retrieval_strength)
+
+
+BASELINES = ("lookup",)
 
 
 def parse_step_counts(text: str) -> list[int]:
@@ -324,6 +347,8 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
 
         require_matplotlib()
     seen = train_references(lang, request.data) if lang == "bash" else None
+    if request.baseline is not None:
+        return _run_baseline(request, items, all_items, seen)
     pipe = open_pipeline()
     require_language(pipe.cfg.langs, lang, pipe.name)
     T = pipe.cfg.diffusion_steps
@@ -337,12 +362,15 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     sampler = request.sampler or DEFAULT_SAMPLER
     generate = dict(top_k=request.top_k, seed=request.seed, batch=request.batch, sampler=sampler,
                     early_stop=early_stop, clamp=request.clamp, rounding=request.rounding, shrink=shrink)
+    if pipe.cfg.retrieval and request.strength is not None:
+        generate["strength"] = request.strength
+    retrieved: list | None = [] if pipe.cfg.retrieval else None
     scoring = dict(codebertscore_model=request.codebertscore_model)
 
     started = time.perf_counter()
     with Progress(console=Console(file=sys.stderr)) as bar:
         task = bar.add_task(f"generating ({steps} steps)", total=len(items))
-        candidates = generate_candidates(pipe, [i.nl for i in items], steps=steps,
+        candidates = generate_candidates(pipe, [i.nl for i in items], steps=steps, retrieved=retrieved,
                                          advance=lambda n: bar.advance(task, n), **generate)
         generated = time.perf_counter()
         task = bar.add_task("scoring", total=len(items))
@@ -362,13 +390,49 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
         "seconds": round(time.perf_counter() - started, 1),
         "generation_seconds": round(generated - started, 1),
     }
-    if lang == "python":
-        report["codebertscore_model"] = request.codebertscore_model
-    if lang == "bash":
-        report["subsets"]["unseen_in_train"]["split"] = {
-            "items": len(all_items), "seen_in_train": sum(normalize_ws(i.reference) in seen for i in all_items)}
+    if pipe.cfg.retrieval:
+        report["retrieval"] = {"strength": request.strength or pipe.cfg.retrieval_strength,
+                               "copy_rate": copy_rate(candidates, retrieved)}
+        for record, codes in zip(records, retrieved):
+            record["retrieved"] = codes
+    _finish_report(report, request, all_items, seen)
     if plots:
         report["plots"] = plots
+    return report, records
+
+
+def _finish_report(report: dict, request: EvalRequest, all_items: Sequence[EvalItem], seen) -> None:
+    if request.lang == "python":
+        report["codebertscore_model"] = request.codebertscore_model
+    if request.lang == "bash":
+        report["subsets"]["unseen_in_train"]["split"] = {
+            "items": len(all_items), "seen_in_train": sum(normalize_ws(i.reference) in seen for i in all_items)}
+
+
+def _run_baseline(request: EvalRequest, items, all_items, seen) -> tuple[dict, list[dict]]:
+    """`cf eval --baseline lookup`: the floor every model is shown beside."""
+    from core.retrieval.store import ExampleStore
+    from core.retrieval.user import shipped_store_path
+
+    if request.baseline not in BASELINES:
+        raise CFError(f"unknown baseline {request.baseline!r}; choose one of: {', '.join(BASELINES)}")
+    started = time.perf_counter()
+    store = ExampleStore(shipped_store_path())
+    candidates = lookup_candidates(store, [i.nl for i in items], request.lang, request.top_k)
+    generated = time.perf_counter()
+    summary, records = score(items, candidates, request.lang, seen_in_train=seen,
+                             codebertscore_model=request.codebertscore_model)
+    report = {
+        "lang": request.lang, "split": request.split, "items": len(items),
+        "model": "lookup (bm25 over the train split, no model)", "baseline": request.baseline,
+        "steps": 0, "top_k": request.top_k, "seed": request.seed,
+        "metrics": summary["metrics"], "subsets": summary["subsets"], "validity": summary["validity"],
+        "diversity": summary["diversity"], "paper": paper_figures(request.lang),
+        "notes": NOTES[request.lang] + [DIVERSITY_NOTE, "lookup: the codes of the train rows whose nl is nearest "
+                                        "the prompt by FTS5 bm25 (core/retrieval/store.py), distinct codes"],
+        "seconds": round(time.perf_counter() - started, 1), "generation_seconds": round(generated - started, 1),
+    }
+    _finish_report(report, request, all_items, seen)
     return report, records
 
 

@@ -20,6 +20,9 @@ data_app = typer.Typer(no_args_is_help=True, help="Fetch the published benchmark
 model_app = typer.Typer(no_args_is_help=True, help="Inspect models.")
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
+examples_app = typer.Typer(no_args_is_help=True, help="The examples a retrieval model edits: the shipped ones "
+                           "(train splits, tldr-pages) and yours.")
+app.add_typer(examples_app, name="examples")
 
 
 MODEL_HELP = ("Model name (`cf model list`) or directory; default: `model` in the config file, else the "
@@ -69,7 +72,9 @@ def resolve_model(model: Optional[str]) -> str:
 
 
 def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "auto",
-                  compile: bool = False):
+                  compile: bool = False, shipped_examples: bool = False):
+    """``shipped_examples``: retrieve from the shipped store only, without the user's rows
+    (cf eval's figures must not depend on who runs it)."""
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from core.train.trainer import pick_device
@@ -77,7 +82,14 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", pre
     directory = resolve_model(model)
     if lang:  # before the weights load: a wrong language fails at once
         require_language(read_config(directory)["model"]["langs"], lang, directory)
-    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang, precision=precision, compile=compile)
+    examples = None
+    if shipped_examples:
+        from core.retrieval.store import ExampleStore
+        from core.retrieval.user import shipped_store_path
+
+        examples = ExampleStore(shipped_store_path())
+    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang, precision=precision, compile=compile,
+                                    examples=examples)
 
 
 @app.command()
@@ -122,6 +134,11 @@ def train(
                                        "become placeholders the model copies (not in the paper; docs/results.md)."),
     flag_tokens: bool = typer.Option(False, "--flag-tokens", help="The Bash train split's frequent flags "
                                      "(-name, -type, …) become whole tokens (not in the paper; docs/results.md)."),
+    retrieval: bool = typer.Option(False, "--retrieval", help="Each candidate edits a retrieved example: the "
+                                   "model reads the prompt with one of its nearest examples and starts sampling "
+                                   "from it (not in the paper; docs/results.md)."),
+    store: Optional[Path] = typer.Option(None, help="The example store --retrieval trains with (default: the "
+                                         "shipped one; `cf examples build` makes one)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -137,6 +154,7 @@ def train(
         vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
         cpd_rate=cpd_rate, self_cond=self_cond, literal_slots=literal_slots, flag_tokens=flag_tokens, holdout=holdout,
         overrides={} if dropout is None else {"dropout": dropout}, stop_at=stop_at,
+        retrieval=retrieval, store=str(store) if store else None,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")
@@ -197,6 +215,10 @@ def evaluate(
                                           "when --steps is not given, else off; see benchmarks/README.md)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the denoiser and decoder (CUDA graphs on "
                                  "CUDA); the first batch of each shape compiles for tens of seconds."),
+    baseline: Optional[str] = typer.Option(None, help="lookup: no model, the codes of the train rows nearest each "
+                                           "prompt (the example store's bm25); the floor a model must beat."),
+    strength: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="A retrieval model's start: the share "
+                                             "of the schedule its examples are noised to (default: the model's)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
@@ -206,8 +228,9 @@ def evaluate(
                           batch=batch, data=str(data) if data else None, plot_dir=str(plot) if plot else None,
                           plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL,
                           sampler=sampler, early_stop=early_stop, clamp=clamp, rounding=rounding,
-                          shrink=shrink)
-    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value, precision, compile))
+                          shrink=shrink, baseline=baseline, strength=strength)
+    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value, precision, compile,
+                                                              shipped_examples=True))
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:
@@ -380,6 +403,82 @@ def lsp_cmd(
         except ValueError as e:
             raise CFError(str(e)) from None
     serve(tcp, model, str(log_file) if log_file else None, verbose)
+
+
+# -- the example store (core/retrieval/) ---------------------------------------------------------
+
+
+@examples_app.command("add")
+def examples_add(file: Path = typer.Argument(..., help="JSONL, one {\"lang\", \"nl\", \"code\"} object a line.")):
+    """Add your own examples; a retrieval model edits them for prompts like theirs, no training needed."""
+    from core.retrieval.user import UserExamples, read_examples_file
+
+    rows = read_examples_file(file)
+    added = UserExamples().add(rows, ref=file.name)
+    err(f"added {added} example{'s' * (added != 1)} ({len(rows) - added} already there)")
+
+
+@examples_app.command("list")
+def examples_list(
+    source: Optional[str] = typer.Option(None, help="Only rows from this source: user, train or tldr."),
+    lang: Optional[Lang] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+):
+    """Your examples (--source user), or the counts of every source."""
+    from core.retrieval.store import SOURCES
+    from core.retrieval.user import UserExamples, searchable_store, shipped_store_path
+    from core.retrieval.store import ExampleStore
+
+    if source is not None and source not in SOURCES:
+        raise CFError(f"unknown source {source!r}; choose one of: {', '.join(SOURCES)}")
+    if source == "user":
+        for e in UserExamples().rows(lang.value if lang else None):
+            if as_json:
+                typer.echo(json.dumps({"id": e.id, "lang": e.lang, "nl": e.nl, "code": e.code}, ensure_ascii=False))
+            else:
+                typer.echo(f"{e.id}\t{e.lang}\t{e.nl}\t{e.code}")
+        return
+    store = searchable_store() if source is None else ExampleStore(shipped_store_path())
+    for src in ([source] if source else SOURCES):
+        for lg in ([lang.value] if lang else ["bash", "python", "cf"]):
+            n = store.count(lg, src)
+            if n:
+                typer.echo(json.dumps({"source": src, "lang": lg, "rows": n}) if as_json else f"{src}\t{lg}\t{n}")
+
+
+@examples_app.command("remove")
+def examples_remove(
+    what: Optional[str] = typer.Argument(None, help="A JSONL file (its rows go) or an id from `cf examples list --source user`."),
+    all_user: bool = typer.Option(False, "--all-user", help="Remove every one of your examples."),
+):
+    """Remove your examples: a file's rows, one id, or all of them."""
+    from core.retrieval.user import UserExamples, read_examples_file
+
+    if (what is None) == (not all_user):
+        raise CFError("give a JSONL file, an id, or --all-user")
+    user = UserExamples()
+    if all_user:
+        n = user.remove(everything=True)
+    elif what.isdigit():
+        n = user.remove(ids=[int(what)])
+        if n == 0:
+            raise CFError(f"no example of yours has id {what} (see `cf examples list --source user`)")
+    else:
+        n = user.remove(rows=read_examples_file(Path(what)))
+    err(f"removed {n} example{'s' * (n != 1)}")
+
+
+@examples_app.command("build")
+def examples_build(
+    out: Path = typer.Option(..., help="Where to write the store (the shipped one: core/assets/examples.sqlite)."),
+    data: Optional[Path] = typer.Option(None, help="Data directory with the train splits (default: cf data fetch's)."),
+    tldr: Optional[Path] = typer.Option(None, help="tldr-pages tarball or folder (pages/common, pages/linux)."),
+):
+    """Build an example store from the published train splits and tldr-pages (never the test splits)."""
+    from core.retrieval.build import build_store
+
+    counts = build_store(out, str(data) if data else None, tldr)
+    err(f"wrote {out}: " + ", ".join(f"{n} {src} rows" for src, n in counts.items()))
 
 
 # -- the picker, shell integration, history and config (cfcli/ask.py, tui/, shell/) ------------

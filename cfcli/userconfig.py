@@ -8,6 +8,7 @@ user dirs (tests, portable installs). The config is optional; every key is optio
     steps = 8                  # unset: cf's default sampling
     top_k = 5
     key = "ctrl-g"             # the key `cf shell-init` binds
+    learn_picks = true         # an accepted pick becomes one of your examples (`cf examples`)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class UserConfig:
     steps: int | None = None
     top_k: int | None = None
     key: str = "ctrl-g"
+    learn_picks: bool = True
 
 
 def _home() -> Path | None:
@@ -67,12 +69,13 @@ def load_config(path: Path | None = None) -> UserConfig:
         raw = toml.loads(path.read_text(encoding="utf-8"))
     except (toml.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
         raise CFError(f"{path}: {e}") from None
-    types = {f.name: (int if f.name in ("steps", "top_k") else str) for f in fields(UserConfig)}
+    types = {f.name: (int if f.name in ("steps", "top_k") else bool if f.name == "learn_picks" else str)
+             for f in fields(UserConfig)}
     for key, value in raw.items():
         if key not in types:
             raise CFError(f"{path}: unknown setting {key!r} (known: {', '.join(types)})")
         if type(value) is not types[key] or (types[key] is int and value < 1):
-            kind = "a positive integer" if types[key] is int else "a string"
+            kind = {int: "a positive integer", bool: "true or false"}.get(types[key], "a string")
             raise CFError(f"{path}: {key} must be {kind}, not {value!r}")
     if raw.get("lang", "bash") not in LANGS:
         raise CFError(f"{path}: lang must be one of {', '.join(LANGS)}, not {raw['lang']!r}")

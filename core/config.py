@@ -43,6 +43,14 @@ class ModelConfig:
     # Literal slots (core/data/literals.py): the prompt's quoted strings and numbers reach the
     # model as placeholders (<str_0>, <num_1>) that it copies, and generation puts the values back.
     literal_slots: bool = False
+    # Retrieval (core/retrieval/): each candidate edits one retrieved example. The encoder reads
+    # "prompt </s> example's nl </s> example's code", the denoiser's first self-conditioning guess
+    # is the example's code embedding, and sampling starts from that embedding noised to
+    # retrieval_strength of the schedule (SDEdit), so only the last part of the schedule is run.
+    # Training draws t up to retrieval_train_strength, so sampling may start anywhere below it.
+    retrieval: bool = False
+    retrieval_strength: float = 0.3
+    retrieval_train_strength: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -169,6 +169,9 @@ class Result:
     model: str
     candidates: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)
+    # A retrieval model's retrieved examples, nearest first ({"nl", "code", "source"}): candidate
+    # i was sampled from example i (the candidates are the model's, never these codes as such).
+    examples: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -185,14 +188,16 @@ class Step:
 
 class Pipeline:
     def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = "",
-                 precision: str = "auto", owns_model: bool = False, compile: bool = False):
+                 precision: str = "auto", owns_model: bool = False, compile: bool = False, examples=None):
         """``lang``: the default target (a multi-language model serves each of its ``cfg.langs``;
         callers check the language, the language server may map one to a model for another).
         ``precision``: fp32; bf16 (autocast: CUDA, and CPUs with bf16 instructions); int8
         (dynamic quantisation of the linear layers, CPU; of a copy unless ``owns_model``);
         auto: DEFAULT_PRECISION for the device (fp32 for int8 when compiled). ``compile``:
         ``torch.compile`` the denoiser and the decoder (``compiled_steps``), for CUDA graphs; on
-        2 CPU cores it gained 4-9% over eager (benchmarks/README.md)."""
+        2 CPU cores it gained 4-9% over eager (benchmarks/README.md). ``examples``: what a
+        retrieval model retrieves from (anything with ``retrieve(prompt, lang, k)``, such as
+        core.retrieval.ExampleStore); default: the shipped store with the user's examples."""
         if precision not in PRECISIONS:
             raise CFError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
         if precision == "auto":
@@ -213,6 +218,16 @@ class Pipeline:
         self.lang = lang or self.cfg.langs[0]
         # Beam search (the t5-ar baseline) has no denoising loop to compile.
         self._compiled = compiled_steps(model, self.device) if compile and self.cfg.arch != "t5-ar" else None
+        self._examples = examples
+
+    @property
+    def examples(self):
+        """The example store a retrieval model edits from (opened on first use)."""
+        if self._examples is None:
+            from core.retrieval import open_examples
+
+            self._examples = open_examples()
+        return self._examples
 
     @property
     def compiled(self) -> bool:
@@ -230,12 +245,12 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu", lang: str = "",
-                        precision: str = "auto", compile: bool = False) -> "Pipeline":
+                        precision: str = "auto", compile: bool = False, examples=None) -> "Pipeline":
         from core.checkpoint import load_model
 
         model, tok, _ = load_model(directory, device)
         return cls(model, tok, device, name=str(directory), lang=lang, precision=precision, owns_model=True,
-                   compile=compile)
+                   compile=compile, examples=examples)
 
     def with_lang(self, lang: str) -> "Pipeline":
         """This pipeline for another default target, over the same (already quantised) weights."""
@@ -263,6 +278,26 @@ class Pipeline:
         rows = [r[: self.cfg.prompt_len] for r in self.tok.encode_batch(tagged)]
         ids, mask = pad_prompts(rows, self.tok.pad_id)
         return ids.to(self.device), mask.to(self.device)
+
+    def _retrieve(self, prompts: Sequence[str], lits: Sequence[Literals], lang: str, k: int):
+        """A retrieval model's inputs for k candidates per prompt, candidate j of a prompt editing
+        its j-th nearest example (cycled when fewer are found): encoder ids and mask (P*k rows),
+        the examples' code ids (P*k, code_len), and the examples found per prompt."""
+        from core.data import tag_prompt
+        from core.retrieval.condition import example_input, masked_example
+        from core.train.data import pad_prompts
+
+        found = [self.examples.retrieve(p, lang, k) for p in prompts]
+        heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
+        picked = [ex[j % len(ex)] for ex in found for j in range(k)]
+        masked = [masked_example(e.nl, e.code, self.cfg.literal_slots) for e in picked]
+        nl_rows = self.tok.encode_batch([nl for nl, _ in masked])
+        code_rows = [r[: self.cfg.code_len - 1] for r in self.tok.encode_batch([c for _, c in masked])]
+        rows = [example_input(heads[i // k], nl_rows[i], code_rows[i], self.tok.eos_id, self.cfg.prompt_len)
+                for i in range(len(picked))]
+        ids, mask = pad_prompts(rows, self.tok.pad_id)
+        codes = torch.tensor(self.tok.pad_rows(code_rows, self.cfg.code_len), dtype=torch.long)
+        return ids.to(self.device), mask.to(self.device), codes.to(self.device), found
 
     def cut_note(self, prompt: str, lang: str | None = None) -> str:
         """The encoder reads the first prompt_len tokens of a prompt: say so when that drops some."""
@@ -313,6 +348,7 @@ class Pipeline:
         early_stop: int | None = None,
         rounding: str = "decoder",
         shrink: bool | None = None,
+        strength: float | None = None,
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
 
@@ -328,7 +364,8 @@ class Pipeline:
         ends sampling once the rounded tokens of every candidate have not changed for n steps
         (needs ``clamp``, which computes them anyway). The paper's Table 4 ablations: ``clamp=
         "nearest"`` rounds x̂0 to the nearest token embeddings at every step ("M with Clamping"),
-        ``rounding="nearest"`` replaces D and H at the end ("M with Grounding").
+        ``rounding="nearest"`` replaces D and H at the end ("M with Grounding"). ``strength``: where
+        a retrieval model starts, as a share of the schedule (default: its retrieval_strength).
         """
         lang = lang or self.lang
         if isinstance(prompts, str):
@@ -363,20 +400,35 @@ class Pipeline:
             sched = make_scheduler(sampler, T)
         except ValueError as e:
             raise CFError(str(e)) from None
-        sched.set_timesteps(steps)
+        if strength is not None and not 0.0 < strength <= 1.0:
+            raise CFError("strength must be above 0 and at most 1")
+        start = self.model.start_timestep(strength) if self.cfg.retrieval else None
+        try:
+            sched.set_timesteps(steps if start is None else min(steps, start + 1), start)
+        except ValueError as e:
+            raise CFError(str(e)) from None
         gen = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(63))
-
-        ids, mask = self._encode_prompts(lits, lang)
-        with self._amp():
-            enc = self.model.encode(ids, mask)  # once per prompt, shared by its k samples
-            dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
-        t_enc = time.perf_counter()
 
         n = len(prompts) * k
         shape = (n, self.cfg.code_len, self.cfg.embed_dim)
+        guess, found = None, None  # self-conditioning: the denoiser's own x̂0 of the previous step
+        if self.cfg.retrieval:
+            ids, mask, example_codes, found = self._retrieve(prompts, lits, lang, k)
+            with self._amp():
+                enc = self.model.encode(ids, mask)  # one row per candidate: each reads its own example
+                dn_cross, dec_cross = self.model.cross(enc, mask)
+            guess = self.model.embed(example_codes).float()
+        else:
+            ids, mask = self._encode_prompts(lits, lang)
+            with self._amp():
+                enc = self.model.encode(ids, mask)  # once per prompt, shared by its k samples
+                dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
+        t_enc = time.perf_counter()
+
         x = torch.randn(shape, generator=gen).to(self.device)
+        if guess is not None:  # SDEdit: start from the example, noised to the first timestep
+            x = self.model.scheduler.add_noise(guess, x, sched.timesteps[:1].to(self.device).expand(n))
         x0, before, unchanged, done = x, None, 0, 0
-        guess = None  # self-conditioning: the denoiser's own x̂0 of the previous step
         for i, t in enumerate(sched.timesteps.tolist(), 1):
             if cancel is not None and cancel():
                 raise Cancelled()
@@ -422,7 +474,7 @@ class Pipeline:
         t_end = time.perf_counter()
         yield from self._results(prompts, lits, lang, k, tokens.tolist(), scores.tolist(), {
             "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,
-            "decode_ms": t_end - t_sample}, done)
+            "decode_ms": t_end - t_sample}, done, found)
 
     def _stream_beam(self, prompts: list[str], lits: list[Literals], k: int, lang: str, preview_every: int,
                      cancel: Callable[[], bool] | None) -> Iterator[Step | Result]:
@@ -450,8 +502,11 @@ class Pipeline:
         """texts[p][j]: candidate j of prompt p, as a final candidate would read."""
         return [[self._text(rows[j], lits[p]) for j in range(p * k, (p + 1) * k)] for p in range(len(lits))]
 
-    def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int) -> Iterator[Result]:
-        """Ranked, de-duplicated candidates per prompt; timings per prompt in ms."""
+    def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int,
+                 found=None) -> Iterator[Result]:
+        """Ranked, de-duplicated candidates per prompt; timings per prompt in ms. A retrieval
+        model's candidates keep the order of the examples they edit (retrieval ranked better
+        than the model's own score; docs/results.md), others are ranked by score."""
         timings = {name: round(1000 * v / len(prompts), 2) for name, v in seconds.items()}
         for p, prompt in enumerate(prompts):
             best: dict[str, float] = {}
@@ -461,9 +516,10 @@ class Pipeline:
                     code = first_rule(code)
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
-            cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang))
-                     for c, s in sorted(best.items(), key=lambda kv: -kv[1])]
-            yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps})
+            ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
+            cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
+            examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
+            yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps}, examples)
 
     def generate_batch(self, prompts: Sequence[str], **kw) -> list[Result]:
         return [e for e in self.stream(prompts, **kw) if isinstance(e, Result)]

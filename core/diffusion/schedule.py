@@ -51,12 +51,16 @@ class SqrtDiffusionScheduler:
         return (x_t - ab.sqrt() * x0) / (1.0 - ab).sqrt()
 
     # -- sampling --------------------------------------------------------------------------
-    def set_timesteps(self, num_inference_steps: int) -> None:
+    def set_timesteps(self, num_inference_steps: int, start: int | None = None) -> None:
+        """Evenly spaced from ``start`` (default: the noisiest step T-1; lower for a sample that
+        starts from a noised example, as diffusers' img2img ``strength``) down to 0."""
         T = self.num_train_timesteps
-        if not 1 <= num_inference_steps <= T:
-            raise ValueError(f"steps must be between 1 and {T}, got {num_inference_steps}")
-        # Evenly spaced, always starting at the noisiest step T-1 and ending at 0.
-        ts = torch.linspace(T - 1, 0, num_inference_steps).round().long()
+        start = T - 1 if start is None else start
+        if not 0 <= start <= T - 1:
+            raise ValueError(f"start must be between 0 and {T - 1}, got {start}")
+        if not 1 <= num_inference_steps <= start + 1:
+            raise ValueError(f"steps must be between 1 and {start + 1}, got {num_inference_steps}")
+        ts = torch.linspace(start, 0, num_inference_steps).round().long()
         self.timesteps = torch.unique_consecutive(ts)
 
     def narrow(self, length: int, dim: int = 1) -> None:
@@ -103,8 +107,8 @@ class DPMSolverPlusPlusScheduler(SqrtDiffusionScheduler):
     sampling run (``set_timesteps`` resets it). With a denoiser that always predicts the same
     x̂0 it follows the exact ODE path (tests/test_schedule.py)."""
 
-    def set_timesteps(self, num_inference_steps: int) -> None:
-        super().set_timesteps(num_inference_steps)
+    def set_timesteps(self, num_inference_steps: int, start: int | None = None) -> None:
+        super().set_timesteps(num_inference_steps, start)
         self._prev: tuple[torch.Tensor, float] | None = None  # (x̂0, λ) of the previous step
 
     def narrow(self, length: int, dim: int = 1) -> None:

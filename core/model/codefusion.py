@@ -105,11 +105,18 @@ class CodeFusion(nn.Module):
         unconditional: torch.Tensor | None = None,
         t: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        example_ids: torch.Tensor | None = None,
+        edit: torch.Tensor | None = None,
     ) -> LossOutput:
         """The paper's L_t for a batch: denoising + ||D_s - L(y)||² - log p(y | D_s).
 
         ``unconditional`` marks rows of the pre-training "code generation" task, whose E_s is
         replaced with Gaussian noise (their prompt_ids are ignored).
+        ``example_ids`` (retrieval models): each row's retrieved example's code, (B, L) ids; it
+        is the denoiser's first guess, and for ``edit`` rows also what x_t is noised from, as
+        sampling starts (``retrieval_strength``): the model learns to turn a noised neighbour
+        into the target. Retrieval rows only see t up to retrieval_train_strength of the
+        schedule, the part that sampling may run.
         """
         b = code_ids.shape[0]
         enc = self.encode(prompt_ids, prompt_mask)
@@ -122,18 +129,26 @@ class CodeFusion(nn.Module):
 
         x0 = self.embed(code_ids)
         if t is None:
-            t = torch.randint(0, self.cfg.diffusion_steps, (b,), device=code_ids.device)
+            top = self.start_timestep(self.cfg.retrieval_train_strength) + 1 if example_ids is not None \
+                else self.cfg.diffusion_steps
+            t = torch.randint(0, top, (b,), device=code_ids.device)
         if noise is None:
             noise = torch.randn_like(x0)
-        x_t = self.scheduler.add_noise(x0, noise, t)
+        source, first_guess = x0, None
+        if example_ids is not None:
+            first_guess = self.embed(example_ids).detach()
+            if edit is not None:
+                source = torch.where(edit.view(b, 1, 1), first_guess.to(x0.dtype), x0)
+        x_t = self.scheduler.add_noise(source, noise, t)
         x0_prev = None
         if self.cfg.self_cond:
-            # Half the batches first guess without a previous x̂0, then condition on that guess
-            # (no gradient through it), as the sampler will; the other half learn the first step.
-            x0_prev = torch.zeros_like(x_t)  # always passed: DDP wants every parameter used
+            # Half the batches first guess without a previous x̂0 (a retrieval model: with its
+            # example), then condition on that guess (no gradient through it), as the sampler
+            # will; the other half learn the first step.
+            x0_prev = torch.zeros_like(x_t) if first_guess is None else first_guess  # DDP: every parameter used
             if bool(torch.rand(()) < 0.5):
                 with torch.no_grad():
-                    x0_prev = self.denoise(x_t, t, dn_cross).detach()
+                    x0_prev = self.denoise(x_t, t, dn_cross, x0_prev).detach()
         x0_hat = self.denoise(x_t, t, dn_cross, x0_prev)
         d_s = self.decode(x0_hat, dec_cross)
 
@@ -145,6 +160,12 @@ class CodeFusion(nn.Module):
         keep = self.scored_positions(code_ids)
         nll = F.cross_entropy(self.logits(d_s[keep]).float(), code_ids[keep])
         return LossOutput(loss=denoise + decoder + nll, denoise=denoise, decoder=decoder, nll=nll)
+
+    def start_timestep(self, strength: float | None = None) -> int:
+        """Where a retrieval model's sampling starts: ``strength`` (default: the config's
+        retrieval_strength) of the schedule."""
+        strength = self.cfg.retrieval_strength if strength is None else strength
+        return round(strength * (self.cfg.diffusion_steps - 1))
 
     def scored_positions(self, code_ids: torch.Tensor) -> torch.Tensor:
         """True for the tokens before the first pad and for that pad itself."""

@@ -18,10 +18,17 @@ class Batch:
     prompt_ids: torch.Tensor
     prompt_mask: torch.Tensor
     unconditional: torch.Tensor
+    example_ids: torch.Tensor | None = None  # retrieval: each row's example's code (B, L)
+    edit: torch.Tensor | None = None  # retrieval: rows whose x_t is noised from the example
 
     def to(self, device) -> "Batch":
-        return Batch(*(t.to(device, non_blocking=True) for t in
-                       (self.code_ids, self.prompt_ids, self.prompt_mask, self.unconditional)))
+        return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in
+                       (self.code_ids, self.prompt_ids, self.prompt_mask, self.unconditional,
+                        self.example_ids, self.edit)))
+
+    def model_inputs(self) -> dict:
+        extra = {} if self.example_ids is None else {"example_ids": self.example_ids, "edit": self.edit}
+        return {"unconditional": self.unconditional, **extra}
 
 
 def pad_prompts(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,9 +46,16 @@ class TrainingSet:
     """Fine-tuning pairs (prompt = the utterance) or pre-training snippets (prompt = the masked
     code for CPD rows, Gaussian noise for unconditional-generation rows)."""
 
+    # A retrieval row's x_t is noised from its example with this probability (as sampling
+    # starts), else from its target (as later sampling steps see it).
+    EDIT_RATE = 0.5
+
     def __init__(self, tokenizer: CodeTokenizer, code_len: int, prompt_len: int, codes: list[str],
-                 prompts: list[str] | None = None, lang: str | list[str] = "bash", cpd_rate: float = 0.5):
-        """``lang``: the language of every row, or one per row (CPD masks identifiers by it)."""
+                 prompts: list[str] | None = None, lang: str | list[str] = "bash", cpd_rate: float = 0.5,
+                 examples: list[list[tuple[str, str]]] | None = None):
+        """``lang``: the language of every row, or one per row (CPD masks identifiers by it).
+        ``examples``: a retrieval model's retrieved (nl, code) examples per row, nearest first;
+        each batch reads one of them per row, drawn at random."""
         self.tok, self.code_len, self.prompt_len = tokenizer, code_len, prompt_len
         self.cpd_rate = cpd_rate
         row_langs = [lang] * len(codes) if isinstance(lang, str) else list(lang)
@@ -56,6 +70,23 @@ class TrainingSet:
         if prompts is not None:
             enc = tokenizer.encode_batch([prompts[i] for i in keep])
             self.prompt_rows = [r[:prompt_len] for r in enc]
+        self.examples = None
+        if examples is not None:
+            from core.retrieval.condition import example_input
+
+            flat = [ex for i in keep for ex in examples[i]]
+            nl_rows = tokenizer.encode_batch([nl for nl, _ in flat])
+            code_rows = [r[: code_len - 1] for r in tokenizer.encode_batch([c for _, c in flat])]
+            padded = tokenizer.pad_rows(code_rows, code_len)
+            self.examples = []  # per row: [(encoder input ids, example code ids padded)], nearest first
+            at = 0
+            for pos, i in enumerate(keep):
+                n = len(examples[i])
+                if n == 0:
+                    raise ValueError(f"row {i} has no retrieved example")
+                self.examples.append([(example_input(enc[pos], nl_rows[j], code_rows[j], tokenizer.eos_id, prompt_len),
+                                       padded[j]) for j in range(at, at + n)])
+                at += n
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -66,6 +97,12 @@ class TrainingSet:
 
     def batch(self, indices: list[int], rng: random.Random) -> Batch:
         code = self.code_ids[indices]
+        if not self.pretraining and self.examples is not None:
+            picked = [self.examples[i][rng.randrange(len(self.examples[i]))] for i in indices]
+            ids, mask = pad_prompts([p[0] for p in picked], self.tok.pad_id)
+            edit = torch.tensor([rng.random() < self.EDIT_RATE for _ in indices], dtype=torch.bool)
+            return Batch(code, ids, mask, torch.zeros(len(indices), dtype=torch.bool),
+                         torch.tensor([p[1] for p in picked], dtype=torch.long), edit)
         if not self.pretraining:
             ids, mask = pad_prompts([self.prompt_rows[i] for i in indices], self.tok.pad_id)
             return Batch(code, ids, mask, torch.zeros(len(indices), dtype=torch.bool))

@@ -76,6 +76,10 @@ class TrainArgs:
     # End this invocation after this step of the stage, saved and resumable; the learning-rate
     # schedule still runs to max_steps (a checkpoint partway through a longer schedule).
     stop_at: int | None = None
+    # Retrieval (ModelConfig.retrieval): every pair reads one of its nearest examples from the
+    # example store ``store`` (default: the shipped one), its own prompt's rows left out.
+    retrieval: bool = False
+    store: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -155,6 +159,19 @@ class StageExamples:
     prompts: list[str] | None  # None: pre-training snippets
     langs: list[str]  # per row
     held: HeldOut = field(default_factory=HeldOut)  # fine-tuning pairs kept out (--holdout)
+    examples: list[list[tuple[str, str]]] | None = None  # retrieval: (nl, code) examples per row
+
+
+def retrieved_examples(pairs, lang: str, store, literal_slots: bool) -> list[list[tuple[str, str]]]:
+    """Each pair's nearest examples (core.retrieval.condition.NEIGHBOURS), with every row of
+    its own prompt left out, so the model learns to edit a neighbour, not to look up its answer."""
+    from core.retrieval.condition import NEIGHBOURS, masked_example
+
+    out = []
+    for p in pairs:
+        found = store.search(p.nl, lang, NEIGHBOURS, exclude_nl=p.nl) or store.fallback(lang, NEIGHBOURS, exclude_nl=p.nl)
+        out.append([masked_example(e.nl, e.code, literal_slots) for e in found])
+    return out
 
 
 def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExamples:
@@ -165,7 +182,9 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
     from core.data.literals import mask_pair
 
     per_lang: dict[str, tuple[list[str], list[str] | None]] = {}
+    per_lang_examples: dict[str, list] = {}
     held: dict[str, list] = {}  # lang -> [prompts, references]
+    store = open_training_store(args) if args.retrieval and stage == "finetune" else None
     for lang in langs:
         if stage == "pretrain":
             codes = pretrain_snippets(lang, args.data)[: args.limit or None]
@@ -175,15 +194,20 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
             pairs, *held[lang] = split_holdout(pairs[: args.limit or None], args.holdout)
             if held[lang][0] and not pairs:
                 raise CFError(f"--holdout {args.holdout} leaves no {lang} pairs to train on")
+            if store is not None:
+                per_lang_examples[lang] = retrieved_examples(pairs, lang, store, args.literal_slots)
             if args.literal_slots:
                 pairs = [mask_pair(p) for p in pairs]
             per_lang[lang] = ([p.code for p in pairs], [tag_prompt(p.nl, lang, langs) for p in pairs])
     largest = max(len(c) for c, _ in per_lang.values())
     out = StageExamples([], None if stage == "pretrain" else [], [],
-                        HeldOut({lang: (prompts, refs) for lang, (prompts, refs) in held.items() if prompts}))
+                        HeldOut({lang: (prompts, refs) for lang, (prompts, refs) in held.items() if prompts}),
+                        [] if store is not None else None)
     for lang, (codes, prompts) in per_lang.items():
         repeat = max(1, round(largest / 2 / max(1, len(codes)))) if len(langs) > 1 else 1
         out.codes += codes * repeat
+        if store is not None:
+            out.examples += per_lang_examples[lang] * repeat
         out.langs += [lang] * (len(codes) * repeat)
         if prompts is not None:
             out.prompts += prompts * repeat
@@ -192,7 +216,22 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
 
 def load_stage_data(ex: StageExamples, args: TrainArgs, cfg: ModelConfig, tokenizer) -> TrainingSet:
     return TrainingSet(tokenizer, cfg.code_len, cfg.prompt_len, ex.codes, ex.prompts, lang=ex.langs,
-                       cpd_rate=args.cpd_rate)
+                       cpd_rate=args.cpd_rate, examples=ex.examples)
+
+
+def retrieval_shape(args: TrainArgs) -> dict[str, Any]:
+    """A retrieval model reads the prompt and an example: twice the preset's prompt length."""
+    if not args.retrieval:
+        return {}
+    from core.config import PRESETS
+
+    return {"prompt_len": 2 * PRESETS[args.preset]["prompt_len"]}
+
+
+def open_training_store(args: TrainArgs):
+    from core.retrieval.store import SHIPPED_STORE, ExampleStore
+
+    return ExampleStore(args.store or SHIPPED_STORE)
 
 
 def pick_tokenizer(args: TrainArgs, examples: list[StageExamples]):
@@ -212,7 +251,8 @@ def pick_tokenizer(args: TrainArgs, examples: list[StageExamples]):
         return full
     if args.encoder:
         raise CFError("--vocab data needs an encoder trained from scratch (a pretrained one reads all of CodeT5's ids)")
-    return full.restricted_to([t for ex in examples for t in ex.codes + (ex.prompts or [])])
+    return full.restricted_to([t for ex in examples for t in ex.codes + (ex.prompts or [])] +
+                              [t for ex in examples for row in ex.examples or [] for pair in row for t in pair])
 
 
 class _Dist:
@@ -289,6 +329,8 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                       "train the encoder from scratch to use them")
     if args.arch == "t5-ar" and (args.encoder or args.init_from):
         raise CFError("the autoregressive baseline trains from scratch (no --encoder or --init-from)")
+    if args.retrieval and (args.arch != "codefusion" or args.stage != "finetune"):
+        raise CFError("--retrieval trains a CodeFusion model on pairs (--stage finetune)")
     if args.stage not in STAGES:
         raise CFError(f"unknown stage {args.stage!r}; choose one of: {', '.join(STAGES)}")
     out = Path(args.out)
@@ -322,6 +364,8 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         args.cpd_rate = meta.get("args", {}).get("cpd_rate", args.cpd_rate)
         args.holdout = meta.get("args", {}).get("holdout", 0)
         args.literal_slots = cfg.literal_slots
+        args.retrieval = cfg.retrieval
+        args.store = args.store or meta.get("args", {}).get("store")
     # Every stage's rows, read once: they make the vocabulary and the training sets, and a
     # missing data set fails before the model is built.
     examples = {stage: stage_examples(stage, args, langs) for stage in STAGES[args.stage]}
@@ -332,7 +376,8 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         tokenizer = pick_tokenizer(args, [examples[stage] for stage in STAGES[args.stage]])
         vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None or tokenizer.added else {}
         cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
-                     self_cond=args.self_cond, literal_slots=args.literal_slots, **{**vocab, **args.overrides})
+                     self_cond=args.self_cond or args.retrieval, literal_slots=args.literal_slots,
+                     retrieval=args.retrieval, **{**vocab, **retrieval_shape(args), **args.overrides})
     first_data = load_stage_data(examples[STAGES[args.stage][0]], args, cfg, tokenizer)
     torch.manual_seed(args.seed)
     model = build_model(cfg).to(device)
@@ -403,11 +448,12 @@ def _save(out: Path, model, opt, tokenizer, progress: dict[str, Any], args: Trai
     })
 
 
-def _log_validation(stage, progress, model, tokenizer, held, device, precision, metrics_path, log) -> float:
+def _log_validation(stage, progress, model, tokenizer, held, device, precision, metrics_path, log,
+                    examples=None) -> float:
     """Sample the held-out pairs, append a {"validation": …} row to metrics.jsonl and say it.
     Returns the seconds it took."""
     started = time.perf_counter()
-    scores = validate(model, tokenizer, held, device, precision)
+    scores = validate(model, tokenizer, held, device, precision, examples=examples)
     row = {"stage": stage, "step": progress["step"], "validation": scores,
            "seconds": round(time.perf_counter() - started, 2), "time": time.time()}
     with open(metrics_path, "a", encoding="utf-8") as f:
@@ -418,6 +464,10 @@ def _log_validation(stage, progress, model, tokenizer, held, device, precision, 
 
 def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total, ddp, amp, stop, out, log,
                held: HeldOut, precision: str):
+    # A retrieval model's held-out prompts retrieve from the store without their own rows.
+    from core.retrieval import LeaveOut
+
+    val_examples = LeaveOut(open_training_store(args)) if held and model.cfg.retrieval else None
     from core.train.progress import TrainProgress
 
     world, accum = ddp.world, args.grad_accum
@@ -446,7 +496,7 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
                 sync = a == accum - 1 or world == 1
                 ctx = ddp_model.no_sync() if (world > 1 and not sync) else contextlib.nullcontext()
                 with ctx, amp():
-                    out_loss = ddp_model(batch.code_ids, batch.prompt_ids, batch.prompt_mask, batch.unconditional)
+                    out_loss = ddp_model(batch.code_ids, batch.prompt_ids, batch.prompt_mask, **batch.model_inputs())
                     (out_loss.loss / accum).backward()
                 for k, v in out_loss.items().items():
                     window[k] = window.get(k, 0.0) + v / accum
@@ -476,7 +526,7 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
             if held and not stop.requested and (progress["step"] % args.save_every == 0 or progress["step"] == end):
                 if ddp.main:  # the next metrics row's examples/s counts training time only
                     window_t += _log_validation(stage, progress, model, tokenizer, held, ddp.device, precision,
-                                                metrics_path, log)
+                                                metrics_path, log, val_examples)
                 ddp.barrier()
     elapsed = time.perf_counter() - started
     done = progress["step"] - start_step

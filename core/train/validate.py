@@ -58,13 +58,14 @@ def score_top1(candidate: str, references: list[str], lang: str) -> dict[str, fl
     return row
 
 
-def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int = 16, k: int = 5
-             ) -> dict[str, dict[str, float]]:
+def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int = 16, k: int = 5,
+             examples=None) -> dict[str, dict[str, float]]:
     """Mean scores (in %) of each language's held-out top-1 (the first of k ranked candidates),
-    sampled with seed 0 and cf's default sampling. Leaves the model in training mode."""
+    sampled with seed 0 and cf's default sampling. Leaves the model in training mode.
+    ``examples``: what a retrieval model retrieves from (core.retrieval.LeaveOut)."""
     from core.generate import Pipeline
 
-    pipe = Pipeline(model, tokenizer, device, precision=precision, owns_model=True)
+    pipe = Pipeline(model, tokenizer, device, precision=precision, owns_model=True, examples=examples)
     scores: dict[str, dict[str, float]] = {}
     try:
         for lang, (prompts, references) in held.pairs.items():

@@ -1,0 +1,81 @@
+"""tldr-pages (CC BY 4.0, github.com/tldr-pages/tldr) as description -> command examples.
+
+A page is Markdown: ``- Description:`` then the command in backquotes, its placeholders written
+``{{path/to/file}}``, ``{{[-r|--recursive]}}`` (a short and a long spelling of one option) or
+``{{path/to/source.tar[.gz|.bz2]}}``. We write what a user would type: the placeholder's text,
+the first of each set of alternatives, and no trailing ``...``.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from core.data.datasets import Pair
+from core.errors import CFError
+
+# The platforms a Bash user on Linux can run (the tarball's pages/common and pages/linux).
+PLATFORMS = ("common", "linux")
+PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+ALTERNATIVES = re.compile(r"\[([^\[\]|]*(?:\|[^\[\]|]*)+)\]")
+MNEMONIC = re.compile(r"\[(\w+)\]")  # "[c]reate an archive" -> "create an archive"
+
+
+def _placeholder(m: re.Match) -> str:
+    text = ALTERNATIVES.sub(lambda a: a.group(1).split("|")[0], m.group(1))
+    return re.sub(r"\s*\.\.\.$", "", text).strip()
+
+
+def command(text: str) -> str:
+    """A page's command as a user would type it."""
+    return PLACEHOLDER.sub(_placeholder, text).strip()
+
+
+def description(text: str) -> str:
+    text = text.strip().lstrip("-").strip().rstrip(":").strip()
+    return MNEMONIC.sub(r"\1", text).replace("`", "")
+
+
+def parse_page(markdown: str) -> Iterator[Pair]:
+    """The (description, command) examples of one page, in its order."""
+    nl = None
+    for line in markdown.splitlines():
+        line = line.strip()
+        if line.startswith("- "):
+            nl = description(line)
+        elif line.startswith("`") and line.endswith("`") and len(line) > 2 and nl:
+            code = command(line[1:-1])
+            if code:
+                yield Pair(nl, code)
+            nl = None
+
+
+def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS) -> list[Pair]:
+    """Every example of the pages of ``platforms`` in a tldr-pages tarball (or an unpacked copy),
+    in file-name order; ids are ``tldr:PLATFORM/PAGE#N``."""
+    path = Path(path).expanduser()
+    wanted = tuple(f"pages/{p}/" for p in platforms)
+    pages: list[tuple[str, str]] = []
+    if path.is_dir():
+        for p in sorted(path.rglob("*.md")):
+            rel = p.relative_to(path).as_posix()
+            if rel.startswith(wanted):
+                pages.append((rel, p.read_text(encoding="utf-8")))
+    elif path.is_file():
+        try:
+            with tarfile.open(path) as tar:
+                for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                    name = member.name.removeprefix("./")
+                    if member.isfile() and name.endswith(".md") and name.startswith(wanted):
+                        pages.append((name, tar.extractfile(member).read().decode("utf-8")))
+        except (tarfile.TarError, OSError, UnicodeDecodeError) as e:
+            raise CFError(f"{path}: not a readable tldr-pages tarball ({e})") from None
+    else:
+        raise CFError(f"{path} not found")
+    out = []
+    for name, text in pages:
+        page = name.removeprefix("pages/").removesuffix(".md")
+        out += [Pair(p.nl, p.code, f"tldr:{page}#{i}") for i, p in enumerate(parse_page(text), 1)]
+    return out

@@ -1,0 +1,47 @@
+"""What goes into the shipped example store, and the command that builds it.
+
+The published train splits (never the test splits) and tldr-pages' common and linux pages; the
+Django lines only when asked (``include_django``: docs/results.md says why they are left out).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from core.config import LANGS
+from core.retrieval.store import create
+
+STORE_VERSION = "1"
+
+
+def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, str, str]]:
+    from core.data import load_pairs
+
+    for lang in LANGS:
+        for p in load_pairs(lang, "train", data):
+            yield lang, p.nl, p.code, "train", f"{lang}:{p.id}"
+
+
+def tldr_rows(tarball: str | Path) -> Iterator[tuple[str, str, str, str, str]]:
+    from core.data.tldr import load_tldr
+
+    for p in load_tldr(tarball):
+        yield "bash", p.nl, p.code, "tldr", p.id
+
+
+def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Path | None = None) -> dict[str, int]:
+    """Build the store at ``out`` from the train splits in ``data`` (cf data fetch's folder by
+    default) and, when given, the tldr-pages tarball. Returns the row count of each source."""
+    rows = list(train_rows(data))
+    if tldr:
+        rows += list(tldr_rows(tldr))
+    create(out, rows, {"version": STORE_VERSION, "sources": "train" + (",tldr" if tldr else "")})
+    counts: dict[str, int] = {}
+    from core.retrieval.store import ExampleStore
+
+    store = ExampleStore(out)
+    for source in ("train", "tldr"):
+        counts[source] = store.count(source=source)
+    store.close()
+    return counts

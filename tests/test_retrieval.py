@@ -1,0 +1,213 @@
+"""Retrieval: tldr-pages parsing, the example store, leave-one-out in training, the user's own
+examples changing a retrieval model's candidates, and cf eval's lookup row and copy rate."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cf
+
+TLDR = ROOT.parent / "shared" / "data" / "tldr" / "tldr-pages-common-linux.tar.gz"
+needs_tldr = pytest.mark.skipif(not TLDR.exists(), reason=f"tldr-pages not found at {TLDR}")
+
+
+# -- tldr-pages ------------------------------------------------------------------------------
+
+
+def test_tldr_placeholders_become_what_a_user_types():
+    from core.data.tldr import command, description
+
+    assert command("rm {{[-r|--recursive]}} {{path/to/directory}}") == "rm -r path/to/directory"
+    assert command("tar xf {{path/to/source.tar[.gz|.bz2|.xz]}}") == "tar xf path/to/source.tar.gz"
+    assert command("rm {{path/to/file1 path/to/file2 ...}}") == "rm path/to/file1 path/to/file2"
+    assert command("git {{[ls|list]}}") == "git ls"
+    assert description("- E[x]tract a [f]ile `gzip`ped:") == "Extract a file gzipped"
+
+
+@needs_tldr
+def test_tldr_real_pages():
+    from core.data.tldr import load_tldr
+
+    pairs = load_tldr(TLDR)
+    assert len(pairs) > 29000
+    by_id = {p.id: p for p in pairs}
+    rm = [p for p in pairs if p.id.startswith("tldr:common/rm#")]
+    assert any(p.code == "rm -r path/to/file_or_directory1 path/to/file_or_directory2" for p in rm)
+    assert all("{{" not in p.code for p in pairs if "\\{" not in p.code)
+    assert all(p.id.split(":")[1].split("/")[0] in ("common", "linux") for p in pairs)
+    assert by_id  # ids are unique enough to index
+
+
+# -- the store -------------------------------------------------------------------------------
+
+ROWS = [
+    ("bash", "copy file a to b", "cp a b", "train", "1"),
+    ("bash", "remove the directory tree build", "rm -r build", "train", "2"),
+    ("bash", "delete the directory tree", "rm -rf path/to/directory", "tldr", "3"),
+    ("bash", "list files by size", "ls -S", "train", "4"),
+    ("python", "remove a key from a dict", "d.pop(k)", "train", "5"),
+]
+
+
+def test_store_round_trip_and_search(tmp_path):
+    from core.retrieval.store import ExampleStore, create
+
+    path = tmp_path / "s.sqlite"
+    assert create(path, ROWS + [ROWS[0]]) == len(ROWS)  # duplicates go
+    store = ExampleStore(path)
+    found = store.search("remove directory tree", "bash", 5)
+    assert [e.code for e in found][:2] == ["rm -r build", "rm -rf path/to/directory"]
+    assert all(e.lang == "bash" for e in found)
+    assert [e.code for e in store.search("remove directory tree", "bash", 5, sources=["tldr"])] == \
+        ["rm -rf path/to/directory"]
+    assert store.search("remove", "python", 5)[0].code == "d.pop(k)"
+    assert store.search("zzz qqq", "bash", 5) == []
+    assert store.search('"; DROP TABLE examples; --', "bash", 5) == []  # no FTS or SQL syntax gets through
+    assert store.count() == len(ROWS)
+
+
+def test_leave_one_out_never_finds_the_items_own_row(tmp_path):
+    from core.retrieval.store import ExampleStore, LeaveOut, create
+    from core.train.trainer import retrieved_examples
+    from core.data import Pair
+
+    path = tmp_path / "s.sqlite"
+    create(path, ROWS)
+    store = ExampleStore(path)
+    item = Pair("copy file a to b", "cp a b")
+    assert store.search(item.nl, "bash", 5)[0].code == "cp a b"  # without leave-one-out it is found first
+    (found,) = retrieved_examples([item], "bash", store, literal_slots=False)
+    assert found and ("copy file a to b", "cp a b") not in found
+    assert all(e.code != "cp a b" for e in LeaveOut(store).retrieve(item.nl, "bash", 5))
+
+
+def test_leave_one_out_on_the_real_train_split(data_dir, tmp_path):
+    from core.data import load_pairs
+    from core.retrieval.build import build_store
+    from core.retrieval.store import ExampleStore
+    from core.train.trainer import retrieved_examples
+
+    path = tmp_path / "store.sqlite"
+    counts = build_store(path, data_dir)
+    assert counts["train"] == len({(p.nl, p.code) for lang in ("bash", "python", "cf")
+                                   for p in load_pairs(lang, "train", data_dir)})
+    pairs = random.Random(0).sample(load_pairs("bash", "train", data_dir), 200)
+    examples = retrieved_examples(pairs, "bash", ExampleStore(path), literal_slots=False)
+    for pair, found in zip(pairs, examples):
+        assert found and all(nl != pair.nl for nl, _ in found)
+
+
+def test_the_shipped_store_is_read_only_and_holds_no_test_pair(data_dir):
+    from core.data import load_pairs
+    from core.retrieval.store import SHIPPED_STORE, ExampleStore
+
+    store = ExampleStore(SHIPPED_STORE)
+    with pytest.raises(sqlite3.OperationalError):
+        store._con.execute("INSERT INTO examples(lang, nl, code, source) VALUES ('bash', 'x', 'y', 'user')")
+    rows = {(e.lang, e.nl, e.code) for e in store.all_rows() if e.source == "train"}
+    train = {(lang, p.nl, p.code) for lang in ("bash", "python", "cf") for p in load_pairs(lang, "train", data_dir)}
+    assert rows == train
+    assert store.count(source="tldr") > 29000
+    license_file = SHIPPED_STORE.parent / "examples-NOTICE.md"
+    assert "CC BY 4.0" in license_file.read_text() and "CC BY-SA 4.0" in license_file.read_text()
+
+
+def test_user_examples_add_list_remove(tmp_path):
+    env = {"CODEFUSION_HOME": str(tmp_path / "home")}
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(json.dumps({"lang": "bash", "nl": "show my disk quota", "code": "quota -s"}) + "\n")
+    assert cf("examples", "add", str(mine), env=env).returncode == 0
+    assert cf("examples", "add", str(mine), env=env).stderr.decode().startswith("added 0")
+    listed = cf("examples", "list", "--source", "user", "--json", env=env).stdout.decode().splitlines()
+    assert [json.loads(line)["code"] for line in listed] == ["quota -s"]
+    counts = [json.loads(line) for line in cf("examples", "list", "--json", env=env).stdout.decode().splitlines()]
+    assert {"source": "user", "lang": "bash", "rows": 1} in counts
+    assert cf("examples", "remove", str(mine), env=env).returncode == 0
+    assert cf("examples", "list", "--source", "user", env=env).stdout == b""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"lang": "bash", "nl": "x"}\n')
+    r = cf("examples", "add", str(bad), env=env)
+    assert r.returncode == 2 and b"bad.jsonl:1" in r.stderr and b"Traceback" not in r.stderr
+
+
+# -- a retrieval model -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory, data_dir) -> Path:
+    from core.retrieval.build import build_store
+
+    path = tmp_path_factory.mktemp("store") / "examples.sqlite"
+    build_store(path, data_dir)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_retrieval_model(tmp_path_factory, bash64, tiny_store) -> Path:
+    out = tmp_path_factory.mktemp("tiny-retrieval") / "model"
+    r = cf("train", "--preset", "tiny", "--train-file", str(bash64), "--retrieval", "--store", str(tiny_store),
+           "--out", str(out), "--max-steps", "60", "--lr", "3e-3", "--warmup", "10", "--device", "cpu",
+           "--no-progress")
+    assert r.returncode == 0, r.stderr.decode()
+    return out
+
+
+def test_a_user_example_changes_the_candidates_and_goes_with_removal(tiny_retrieval_model, tiny_store, tmp_path):
+    env = {"CODEFUSION_HOME": str(tmp_path / "home"), "CODEFUSION_EXAMPLES": str(tiny_store)}
+    prompt = "wipe out my scratch folder completely"  # a paraphrase of the example below
+
+    def generate():
+        r = cf("generate", prompt, "--model", str(tiny_retrieval_model), "--seed", "3", "--json", env=env)
+        assert r.returncode == 0, r.stderr.decode()
+        return json.loads(r.stdout)
+
+    before = generate()
+    assert before["examples"] and all(e["source"] == "train" for e in before["examples"])
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(json.dumps({"lang": "bash", "nl": "wipe out the scratch folder", "code": "rm -rf ~/scratch"}) + "\n")
+    assert cf("examples", "add", str(mine), env=env).returncode == 0
+    with_mine = generate()
+    assert with_mine["examples"][0] == {"nl": "wipe out the scratch folder", "code": "rm -rf ~/scratch", "source": "user"}
+    assert [c["code"] for c in with_mine["candidates"]] != [c["code"] for c in before["candidates"]]
+    assert cf("examples", "remove", "--all-user", env=env).returncode == 0
+    after = generate()
+    assert after["examples"] == before["examples"] and after["candidates"] == before["candidates"]
+
+
+def test_eval_reports_the_lookup_row_and_the_copy_rate(tiny_retrieval_model, tiny_store, data_dir):
+    env = {"CODEFUSION_EXAMPLES": str(tiny_store)}
+    r = cf("eval", "--baseline", "lookup", "--lang", "bash", "--limit", "20", "--data", str(data_dir), "--json", env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    lookup = json.loads(r.stdout)
+    assert lookup["baseline"] == "lookup" and lookup["items"] == 20
+    assert lookup["metrics"]["template_match"]["top1"] > 30  # real neighbours, not noise
+    r = cf("eval", "--model", str(tiny_retrieval_model), "--lang", "bash", "--limit", "8", "--data", str(data_dir),
+           "--json", env=env)
+    assert r.returncode == 0, r.stderr.decode()
+    report = json.loads(r.stdout)
+    assert 0.0 <= report["retrieval"]["copy_rate"] <= 100.0
+    r = cf("eval", "--baseline", "nothing", "--lang", "bash", "--data", str(data_dir), env=env)
+    assert r.returncode == 2 and b"unknown baseline" in r.stderr
+
+
+def test_copy_rate_counts_unedited_top1s():
+    from cfcli.evaluate import copy_rate
+
+    assert copy_rate([["ls -l", "ls"], ["cp a  b"], []], [["ls -l"], ["cp a b"], ["x"]]) == 100.0
+    assert copy_rate([["ls -la"], ["cp a b"]], [["ls -l"], ["cp a b"]]) == 50.0
+    assert copy_rate([], []) is None
+
+
+def test_sampling_starts_from_the_noised_example():
+    from core.diffusion import make_scheduler
+
+    s = make_scheduler("dpm++", 1200)
+    s.set_timesteps(3, start=359)
+    assert s.timesteps.tolist() == [359, 180, 0]
+    with pytest.raises(ValueError):
+        s.set_timesteps(3, start=1200)
