@@ -331,7 +331,8 @@ def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
     for key in ("d_model", "embed_dim", "n_heads", "encoder_layers", "denoiser_layers", "decoder_layers",
                 "code_len", "prompt_len", "diffusion_steps", "encoder_name_or_path"):
         typer.echo(f"{key:<10} {cfg[key]}" if len(key) <= 10 else f"{key} {cfg[key]}")
-    options = [name for key, name in (("self_cond", "self-conditioning"), ("literal_slots", "literal slots"))
+    options = [name for key, name in (("self_cond", "self-conditioning"), ("literal_slots", "literal slots"),
+                                      ("retrieval", "retrieval (edits the nearest examples)"))
                if cfg.get(key)]
     from core.data.flags import is_flag_token
     from core.tokenizer import CodeTokenizer

@@ -211,3 +211,13 @@ def test_sampling_starts_from_the_noised_example():
     assert s.timesteps.tolist() == [359, 180, 0]
     with pytest.raises(ValueError):
         s.set_timesteps(3, start=1200)
+
+
+def test_an_examples_literals_become_its_own_slots():
+    from core.retrieval.condition import example_input, masked_example
+
+    assert masked_example('find files named "a.txt"', "find . -name a.txt", True) == \
+        ("find files named <str_0>", "find . -name <str_0>")
+    assert masked_example('find files named "a.txt"', "find . -name a.txt", False)[1] == "find . -name a.txt"
+    # the prompt keeps at most half of the input; the example fills the rest
+    assert example_input(list(range(100)), [7, 7], [8], 2, 64) == list(range(32)) + [2, 7, 7, 2, 8]

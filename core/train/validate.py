@@ -59,10 +59,11 @@ def score_top1(candidate: str, references: list[str], lang: str) -> dict[str, fl
 
 
 def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int = 16, k: int = 5,
-             examples=None) -> dict[str, dict[str, float]]:
+             examples=None, **sampling) -> dict[str, dict[str, float]]:
     """Mean scores (in %) of each language's held-out top-1 (the first of k ranked candidates),
     sampled with seed 0 and cf's default sampling. Leaves the model in training mode.
-    ``examples``: what a retrieval model retrieves from (core.retrieval.LeaveOut)."""
+    ``examples``: what a retrieval model retrieves from (core.retrieval.LeaveOut); ``sampling``:
+    Pipeline.stream's options other than cf's defaults (benchmarks/retrieval_sweep.py)."""
     from core.generate import Pipeline
 
     pipe = Pipeline(model, tokenizer, device, precision=precision, owns_model=True, examples=examples)
@@ -71,7 +72,7 @@ def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int
         for lang, (prompts, references) in held.pairs.items():
             rows = []
             for i in range(0, len(prompts), batch):
-                results = pipe.generate_batch(prompts[i:i + batch], k=k, seed=0, lang=lang)
+                results = pipe.generate_batch(prompts[i:i + batch], k=k, seed=0, lang=lang, **sampling)
                 rows += [score_top1(r.candidates[0].code if r.candidates else "", ref, lang)
                          for r, ref in zip(results, references[i:i + batch])]
             scores[lang] = {name: round(100 * sum(r[name] for r in rows) / len(rows), 2) for name in rows[0]}

@@ -1,0 +1,113 @@
+"""The README's quality table, made from the reports in docs/results/ (never typed): the shipped
+model beside the lookup table (no model), CodeFusion without retrieval, the autoregressive
+baseline and the paper, top-1 / top-5 on the published test splits.
+
+    python benchmarks/headline.py           # rewrite the table between the "quality" markers of DOCS
+    python benchmarks/headline.py --check   # exit 1 when a document's table and the reports disagree
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+
+# (column title, the report of each language). Each command that remakes a report is in
+# docs/results.md ("Retrieval"); lookup-*: `cf eval --baseline lookup --lang L --out …`.
+COLUMNS = [
+    ("cf: `codefusion-small` (retrieval)", {"bash": "codefusion-small-v4-bash-all.json",
+                                             "python": "codefusion-small-v4-python-test.json",
+                                             "cf": "codefusion-small-v4-cf-test.json"}),
+    ("lookup table, no model", {"bash": "lookup-bash-all.json", "python": "lookup-python-all.json",
+                                "cf": "lookup-cf-all.json"}),
+    ("CodeFusion without retrieval (v3)", {"bash": "codefusion-small-bash-all.json",
+                                           "python": "codefusion-small-python-test.json",
+                                           "cf": "codefusion-small-cf-test.json"}),
+    ("autoregressive T5, same size (Bash: first 500)", {"bash": "t5-ar-500-bash-test.json",
+                                                        "python": "t5-ar-500-python-test.json",
+                                                        "cf": "t5-ar-500-cf-test.json"}),
+]
+ROWS = [  # (language, metric or "valid", label)
+    ("bash", "template_match", "Bash template match"),
+    ("bash", "exact_match", "Bash exact match"),
+    ("bash", "template_accuracy", "Bash template accuracy"),
+    ("bash", "valid", "Bash: top-1 parses (%)"),
+    ("python", "bleu", "Python BLEU-4"),
+    ("python", "exact_match", "Python exact match"),
+    ("python", "valid", "Python: top-1 parses (%)"),
+    ("cf", "execution_match", "CF execution match"),
+    ("cf", "valid", "CF: top-1 parses (%)"),
+]
+
+
+def _cell(report: dict | None, metric: str) -> str:
+    if report is None:
+        return "—"
+    if metric == "valid":
+        return f"{report['validity']['top1']:.1f}"
+    m = report["metrics"].get(metric)
+    if m is None or "skipped" in m:
+        return "—"
+    return f"{m['top1']:.1f} / {m['top5']:.1f}"
+
+
+def _paper(report: dict, metric: str) -> str:
+    if metric == "valid":
+        return f"{report['paper']['validity']['top1']:.1f}"
+    # The paper's CF figure is over all its items, execution or exact match (Table 1).
+    p = report["paper"]["metrics"].get("execution_combined" if metric == "execution_match" else metric)
+    return f"{p['top1']:.1f} / {p['top5']:.1f}" if p else "—"
+
+
+def table(results: Path = RESULTS) -> str:
+    reports = {title: {lang: json.loads((results / name).read_text()) for lang, name in files.items()
+                       if (results / name).exists()} for title, files in COLUMNS}
+    head = ["metric: top-1 / top-5", *(t for t, _ in COLUMNS), "paper"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for lang, metric, label in ROWS:
+        any_report = next(r[lang] for r in reports.values() if lang in r)
+        n = any_report["items"] if metric == "valid" else any_report["metrics"][metric]["items"]
+        lines.append("| " + " | ".join([f"{label} ({n} items)",
+                                         *(_cell(reports[t].get(lang), metric) for t, _ in COLUMNS),
+                                         _paper(any_report, metric)]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# Every document that shows the table, between the markers.
+DOCS = [ROOT / "README.md", ROOT / "docs" / "results.md", ROOT / "docs" / "models" / "codefusion-small.md"]
+
+
+def rewritten(text: str, made: str) -> str:
+    return re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: f"{START}\n{made}{END}", text, flags=re.S)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true")
+    a = p.parse_args()
+    made, stale = table(), []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        if START not in text or END not in text:
+            print(f"{doc} has no {START} … {END} section", file=sys.stderr)
+            return 2
+        new = rewritten(text, made)
+        if new != text:
+            stale.append(doc.relative_to(ROOT).as_posix())
+            if not a.check:
+                doc.write_text(new, encoding="utf-8")
+    if a.check and stale:
+        print(f"the quality table in {', '.join(stale)} disagrees with docs/results/; run benchmarks/headline.py",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
