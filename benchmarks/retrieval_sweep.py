@@ -35,6 +35,8 @@ def main() -> int:
     p.add_argument("--strength", default="0.3")
     p.add_argument("--steps", default="3")
     p.add_argument("--sampler", default="dpm++")
+    p.add_argument("--valid-first", default="1", help="1, 0 or 0,1: candidates that parse ranked first")
+    p.add_argument("--copy-bias", default="0", help="nats added to the example's token when rounding")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
 
@@ -50,13 +52,15 @@ def main() -> int:
         floor[lang] = {k: round(100 * sum(r[k] for r in scored) / len(scored), 2) for k in scored[0]}
     print(json.dumps({"lookup": floor}), flush=True)
     rows = []
-    for strength, steps, sampler in itertools.product([float(x) for x in a.strength.split(",")],
-                                                      [int(x) for x in a.steps.split(",")], a.sampler.split(",")):
+    for strength, steps, sampler, valid_first, bias in itertools.product(
+            [float(x) for x in a.strength.split(",")], [int(x) for x in a.steps.split(",")], a.sampler.split(","),
+            [x == "1" for x in a.valid_first.split(",")], [float(x) for x in a.copy_bias.split(",")]):
         started = time.perf_counter()
         model, tok, _ = load_model(a.run, "cpu")  # int8 quantises it in place: a fresh copy per setting
-        scores = validate(model, tok, held, "cpu", "int8", examples=examples, strength=strength, steps=steps,
-                          sampler=sampler)
-        row = {"strength": strength, "steps": steps, "sampler": sampler, "scores": scores,
+        scores = validate(model, tok, held, "cpu", "int8", examples=examples, valid_first=valid_first,
+                          strength=strength, steps=steps, sampler=sampler, copy_bias=bias)
+        row = {"strength": strength, "steps": steps, "sampler": sampler, "valid_first": valid_first,
+               "copy_bias": bias, "scores": scores,
                "seconds": round(time.perf_counter() - started, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -39,17 +39,21 @@ class Setting:
                     shrink=self.shrink)
 
 
-def default_settings(T: int, device: str) -> list[Setting]:
+def default_settings(T: int, device: str, default_steps: int | None = None, full: int | None = None) -> list[Setting]:
     """The paper's schedule first: every speedup is a ratio to it. The rest go from the paper's
-    step counts towards cf's default (core.generate: DPM++ 5 steps, clamping, int8 on CPUs,
-    length buckets), with the default until 2026-12-02 (DPM++ 10, early stop 2) beside it."""
+    step counts towards cf's default (core.generate: DPM++ 5 steps, 3 for a retrieval model,
+    clamping, int8 on CPUs, length buckets), with the default until 2026-12-02 (DPM++ 10, early
+    stop 2) beside it. ``full``: the steps a retrieval model's full schedule has (it starts from
+    its examples, partway down)."""
     from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS
 
+    steps = default_steps or DEFAULT_STEPS
     low = "bf16" if device == "cuda" else "int8"
-    default = f"DPM++ {DEFAULT_STEPS}, {low}, length buckets" + (" (cf's default)" if low == "int8" else "")
+    default = f"DPM++ {steps}, {low}, length buckets" + (" (cf's default)" if low == "int8" else "")
+    paper = f"paper: DDPM, {T} steps" if full is None else f"paper's DDPM over the rest of the schedule, {full} steps"
     return [
         # The paper's sampler: DDPM ancestral over all T steps, no clamping (the decoder runs once).
-        Setting(f"paper: DDPM, {T} steps", T, clamp=False),
+        Setting(paper, T if full is None else full, clamp=False),
         Setting("DDIM 50", 50),
         Setting("DDIM 10", 10),
         Setting("DPM++ 10", 10, "dpm++"),
@@ -60,7 +64,7 @@ def default_settings(T: int, device: str) -> list[Setting]:
         Setting(f"DPM++ 5, {low}", 5, "dpm++", precision=low),
         Setting(f"DPM++ 10, early stop 2, {low}, length buckets", 10, "dpm++", early_stop=2, precision=low,
                 shrink=True),
-        Setting(default, DEFAULT_STEPS, DEFAULT_SAMPLER, precision=low, shrink=True),
+        Setting(default, steps, DEFAULT_SAMPLER, precision=low, shrink=True),
     ]
 
 
@@ -189,7 +193,10 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
         base = Pipeline.from_pretrained(directory, device, lang=request.lang, precision="fp32", examples=examples)
         loads.append(time.perf_counter() - start)
     T = base.cfg.diffusion_steps
-    settings = request.settings or default_settings(T, device.type)
+    from core.generate import default_steps
+
+    full = base.model.start_timestep() + 1 if base.cfg.retrieval else None
+    settings = request.settings or default_settings(T, device.type, default_steps(base.cfg), full)
     if request.compile:  # (on CUDA the default list already has the eager bf16 twin)
         settings = settings + [s for s in compiled_settings() if s not in settings]
     pipes: dict[tuple[str, bool], Pipeline] = {("fp32", False): base}

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 from core.checkpoint import require_language
 from core.data import load_pairs, load_records
 from core.errors import CFError
-from core.generate import DEFAULT_SAMPLER, DEFAULT_STEPS, default_early_stop, default_shrink
+from core.generate import DEFAULT_SAMPLER, default_early_stop, default_shrink, default_steps
 from core.metrics import (
     MetricUnavailable,
     cf_execution_applies,
@@ -352,7 +352,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     pipe = open_pipeline()
     require_language(pipe.cfg.langs, lang, pipe.name)
     T = pipe.cfg.diffusion_steps
-    steps = request.steps or min(T, DEFAULT_STEPS)
+    steps = request.steps or default_steps(pipe.cfg)
     early_stop = request.early_stop
     if early_stop is None:
         early_stop = default_early_stop(request.steps, request.clamp)

@@ -31,6 +31,11 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # the first 500 Bash test items, beat 10 steps with early stop 2 (the default until 2026-12-02)
 # in Bash and CF (docs/results.md, "Sampling: 5 steps"); early stop stays an option.
 DEFAULT_STEPS = 5
+# A retrieval model runs only the low-noise end of the schedule, from its examples
+# (ModelConfig.retrieval_strength): fewer steps suffice (docs/results.md, "Retrieval").
+DEFAULT_RETRIEVAL_STEPS = 3
+# Rounding a retrieval candidate, its example's token gets this many nats more (_copy_biased).
+COPY_BIAS = 0.0
 DEFAULT_SAMPLER = "dpm++"
 DEFAULT_EARLY_STOP = 0
 # What precision "auto" means on each device: int8 dynamic quantisation on CPUs (README, "Speed");
@@ -42,6 +47,11 @@ CLAMPS = ("decoder", "nearest", "none")
 # of pad after the longest (the denoiser's cost is linear in the length; cf bench measures both).
 LENGTH_BUCKET = 16
 LENGTH_MARGIN = 8
+
+
+def default_steps(cfg) -> int:
+    """The step count of cf's default sampling for a model."""
+    return min(cfg.diffusion_steps, DEFAULT_RETRIEVAL_STEPS if cfg.retrieval else DEFAULT_STEPS)
 
 
 def is_default_sampling(steps: int | None, clamp: bool | str) -> bool:
@@ -219,6 +229,9 @@ class Pipeline:
         # Beam search (the t5-ar baseline) has no denoising loop to compile.
         self._compiled = compiled_steps(model, self.device) if compile and self.cfg.arch != "t5-ar" else None
         self._examples = examples
+        # A retrieval model's candidates that parse come before those that do not
+        # (docs/results.md, "Retrieval": it raised top-1 validity and the scores).
+        self.valid_first = True
 
     @property
     def examples(self):
@@ -282,7 +295,8 @@ class Pipeline:
     def _retrieve(self, prompts: Sequence[str], lits: Sequence[Literals], lang: str, k: int):
         """A retrieval model's inputs for k candidates per prompt, candidate j of a prompt editing
         its j-th nearest example (cycled when fewer are found): encoder ids and mask (P*k rows),
-        the examples' code ids (P*k, code_len), and the examples found per prompt."""
+        the examples' code ids (P*k, code_len), the examples found per prompt, and (slot models)
+        each row's example literals."""
         from core.data import tag_prompt
         from core.retrieval.condition import example_input, masked_example
         from core.train.data import pad_prompts
@@ -291,13 +305,14 @@ class Pipeline:
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
         masked = [masked_example(e.nl, e.code, self.cfg.literal_slots) for e in picked]
+        example_lits = [mask_prompt(e.nl) for e in picked] if self.cfg.literal_slots else None
         nl_rows = self.tok.encode_batch([nl for nl, _ in masked])
         code_rows = [r[: self.cfg.code_len - 1] for r in self.tok.encode_batch([c for _, c in masked])]
         rows = [example_input(heads[i // k], nl_rows[i], code_rows[i], self.tok.eos_id, self.cfg.prompt_len)
                 for i in range(len(picked))]
         ids, mask = pad_prompts(rows, self.tok.pad_id)
         codes = torch.tensor(self.tok.pad_rows(code_rows, self.cfg.code_len), dtype=torch.long)
-        return ids.to(self.device), mask.to(self.device), codes.to(self.device), found
+        return ids.to(self.device), mask.to(self.device), codes.to(self.device), found, example_lits
 
     def cut_note(self, prompt: str, lang: str | None = None) -> str:
         """The encoder reads the first prompt_len tokens of a prompt: say so when that drops some."""
@@ -307,10 +322,23 @@ class Pipeline:
         n, limit = len(self.tok.encode(tag_prompt(read, lang or self.lang, self.cfg.langs))), self.cfg.prompt_len
         return f"the prompt was cut to the model's first {limit} of {n} tokens" if n > limit else ""
 
-    def _tokens(self, x0: torch.Tensor, dec_cross) -> torch.Tensor:
+    def _tokens(self, x0: torch.Tensor, dec_cross, example: torch.Tensor | None = None, bias: float = 0.0
+                ) -> torch.Tensor:
         """Decoder + head + argmax (no softmax: the cheap path for previews and clamping)."""
         with self._amp():
-            return self._decode_logits(x0, dec_cross).argmax(-1)
+            logits = self._decode_logits(x0, dec_cross)
+        if example is not None and bias:
+            return self._copy_biased(logits, example, bias).argmax(-1)
+        return logits.argmax(-1)
+
+    @staticmethod
+    def _copy_biased(logits: torch.Tensor, example: torch.Tensor, bias: float) -> torch.Tensor:
+        """Log-probabilities with ``bias`` nats added to the example's token at each position: a
+        retrieval candidate keeps its example's token unless the model prefers another by more
+        than that (what it was not sure of, it leaves as the example had it)."""
+        logp = logits.float().log_softmax(-1)
+        return logp.scatter_add(-1, example[:, : logp.shape[1], None],
+                                torch.full_like(logp[..., :1], bias))
 
     def _nearness(self, x0: torch.Tensor) -> torch.Tensor:
         """-||x0 - L_v||² for every token v, up to a per-position constant: the paper's
@@ -318,15 +346,18 @@ class Pipeline:
         table = self.model.embed.weight.float()
         return 2 * x0.float() @ table.T - table.pow(2).sum(-1)
 
-    def _round(self, x0: torch.Tensor, dec_cross, rounding: str = "decoder") -> tuple[torch.Tensor, torch.Tensor]:
+    def _round(self, x0: torch.Tensor, dec_cross, rounding: str = "decoder", example: torch.Tensor | None = None,
+               bias: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder + head + argmax (or the nearest embeddings): (tokens, per-row mean log-prob
-        through the first pad)."""
+        through the first pad); ``example``/``bias``: see _copy_biased."""
         if rounding == "nearest":
             logits = self._nearness(x0)
         else:
             with self._amp():
                 logits = self._decode_logits(x0, dec_cross)
         logp = logits.float().log_softmax(-1)
+        if example is not None and bias:
+            logp = self._copy_biased(logp, example, bias)
         best, ids = logp.max(-1)
         keep = self.model.scored_positions(ids)
         score = (best * keep).sum(-1) / keep.sum(-1).clamp(min=1)
@@ -349,6 +380,7 @@ class Pipeline:
         rounding: str = "decoder",
         shrink: bool | None = None,
         strength: float | None = None,
+        copy_bias: float | None = None,
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
 
@@ -365,7 +397,8 @@ class Pipeline:
         (needs ``clamp``, which computes them anyway). The paper's Table 4 ablations: ``clamp=
         "nearest"`` rounds x̂0 to the nearest token embeddings at every step ("M with Clamping"),
         ``rounding="nearest"`` replaces D and H at the end ("M with Grounding"). ``strength``: where
-        a retrieval model starts, as a share of the schedule (default: its retrieval_strength).
+        a retrieval model starts, as a share of the schedule (default: its retrieval_strength);
+        ``copy_bias``: nats added to its example's token when rounding (default: COPY_BIAS).
         """
         lang = lang or self.lang
         if isinstance(prompts, str):
@@ -384,7 +417,7 @@ class Pipeline:
             early_stop = default_early_stop(steps, clamp)
         if shrink is None:
             shrink = default_shrink(steps, clamp)
-        steps = steps or min(T, DEFAULT_STEPS)
+        steps = steps or default_steps(self.cfg)
         sampler = sampler or DEFAULT_SAMPLER
         if not 1 <= steps <= T:
             raise CFError(f"--steps must be between 1 and {T}")
@@ -411,9 +444,10 @@ class Pipeline:
 
         n = len(prompts) * k
         shape = (n, self.cfg.code_len, self.cfg.embed_dim)
-        guess, found = None, None  # self-conditioning: the denoiser's own x̂0 of the previous step
+        guess, found, example_lits, example_codes = None, None, None, None  # guess: self-conditioning's x̂0
+        bias = COPY_BIAS if copy_bias is None else copy_bias
         if self.cfg.retrieval:
-            ids, mask, example_codes, found = self._retrieve(prompts, lits, lang, k)
+            ids, mask, example_codes, found, example_lits = self._retrieve(prompts, lits, lang, k)
             with self._amp():
                 enc = self.model.encode(ids, mask)  # one row per candidate: each reads its own example
                 dn_cross, dec_cross = self.model.cross(enc, mask)
@@ -445,7 +479,7 @@ class Pipeline:
             if clamp == "nearest" and clamping:
                 tokens = self._nearness(x0).argmax(-1)
             elif clamping or preview:
-                tokens = self._tokens(x0, dec_cross)
+                tokens = self._tokens(x0, dec_cross, example_codes, bias)
             if clamping:
                 # Clamping: step from the embedding of the rounded tokens, so the sampler stays on
                 # the embeddings it was trained on.
@@ -463,18 +497,18 @@ class Pipeline:
                     last = unchanged >= early_stop
                     preview = preview or (bool(preview_every) and last)
             x = sched.step(x0, t, x, eta=eta, generator=gen).prev_sample
-            texts = self._previews(tokens.tolist(), lits, k) if preview else None
+            texts = self._previews(tokens.tolist(), lits, k, example_lits) if preview else None
             yield Step(i, len(sched.timesteps), t, texts)
             if last:
                 break
         t_sample = time.perf_counter()
 
         # As in the paper, the decoder and head run once, on the final x̂0.
-        tokens, scores = self._round(x0, dec_cross, rounding)
+        tokens, scores = self._round(x0, dec_cross, rounding, example_codes, bias)
         t_end = time.perf_counter()
         yield from self._results(prompts, lits, lang, k, tokens.tolist(), scores.tolist(), {
             "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,
-            "decode_ms": t_end - t_sample}, done, found)
+            "decode_ms": t_end - t_sample}, done, found, example_lits)
 
     def _stream_beam(self, prompts: list[str], lits: list[Literals], k: int, lang: str, preview_every: int,
                      cancel: Callable[[], bool] | None) -> Iterator[Step | Result]:
@@ -494,16 +528,24 @@ class Pipeline:
         yield from self._results(prompts, lits, lang, k, rows, scores.float().tolist(), {
             "total_ms": t_end - t0, "encode_ms": 0.0, "sample_ms": t_end - t0, "decode_ms": 0.0}, 1)
 
-    def _text(self, row: list[int], lit: Literals) -> str:
-        """A candidate's code: its tokens decoded, the prompt's values put back, spaces tidied."""
-        return tidy_spaces(unmask(self.tok.decode(row), lit).strip())
+    def _text(self, row: list[int], lit: Literals, example: Literals | None = None) -> str:
+        """A candidate's code: its tokens decoded, the prompt's values put back, spaces tidied.
+        ``example``: the literals of the example a retrieval candidate edits; a placeholder the
+        prompt has no value for is one the model carried over from the example, so it takes the
+        example's value (never shown as ``<str_0>``)."""
+        code = unmask(self.tok.decode(row), lit)
+        if example is not None:
+            code = unmask(code, example)
+        return tidy_spaces(code.strip())
 
-    def _previews(self, rows: list[list[int]], lits: list[Literals], k: int) -> list[list[str]]:
+    def _previews(self, rows: list[list[int]], lits: list[Literals], k: int,
+                  example_lits: list[Literals] | None = None) -> list[list[str]]:
         """texts[p][j]: candidate j of prompt p, as a final candidate would read."""
-        return [[self._text(rows[j], lits[p]) for j in range(p * k, (p + 1) * k)] for p in range(len(lits))]
+        return [[self._text(rows[j], lits[p], example_lits and example_lits[j]) for j in range(p * k, (p + 1) * k)]
+                for p in range(len(lits))]
 
     def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int,
-                 found=None) -> Iterator[Result]:
+                 found=None, example_lits: list[Literals] | None = None) -> Iterator[Result]:
         """Ranked, de-duplicated candidates per prompt; timings per prompt in ms. A retrieval
         model's candidates keep the order of the examples they edit (retrieval ranked better
         than the model's own score; docs/results.md), others are ranked by score."""
@@ -511,13 +553,15 @@ class Pipeline:
         for p, prompt in enumerate(prompts):
             best: dict[str, float] = {}
             for j in range(p * k, (p + 1) * k):
-                code = self._text(rows[j], lits[p])
+                code = self._text(rows[j], lits[p], example_lits and example_lits[j])
                 if lang == "cf":  # a rule is one expression: what follows it is noise
                     code = first_rule(code)
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
+            if found is not None and self.valid_first:
+                cands.sort(key=lambda c: not c.valid)  # stable: the examples' order within each group
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
             yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps}, examples)
 

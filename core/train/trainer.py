@@ -169,7 +169,7 @@ def retrieved_examples(pairs, lang: str, store, literal_slots: bool) -> list[lis
 
     out = []
     for p in pairs:
-        found = store.search(p.nl, lang, NEIGHBOURS, exclude_nl=p.nl) or store.fallback(lang, NEIGHBOURS, exclude_nl=p.nl)
+        found = store.retrieve(p.nl, lang, NEIGHBOURS, exclude_nl=p.nl)
         out.append([masked_example(e.nl, e.code, literal_slots) for e in found])
     return out
 

@@ -59,7 +59,7 @@ def score_top1(candidate: str, references: list[str], lang: str) -> dict[str, fl
 
 
 def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int = 16, k: int = 5,
-             examples=None, **sampling) -> dict[str, dict[str, float]]:
+             examples=None, valid_first: bool = True, **sampling) -> dict[str, dict[str, float]]:
     """Mean scores (in %) of each language's held-out top-1 (the first of k ranked candidates),
     sampled with seed 0 and cf's default sampling. Leaves the model in training mode.
     ``examples``: what a retrieval model retrieves from (core.retrieval.LeaveOut); ``sampling``:
@@ -67,6 +67,7 @@ def validate(model, tokenizer, held: HeldOut, device, precision: str, batch: int
     from core.generate import Pipeline
 
     pipe = Pipeline(model, tokenizer, device, precision=precision, owns_model=True, examples=examples)
+    pipe.valid_first = valid_first
     scores: dict[str, dict[str, float]] = {}
     try:
         for lang, (prompts, references) in held.pairs.items():
