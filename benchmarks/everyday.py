@@ -61,7 +61,8 @@ LABELS = {"bash": "Bash", "python": "Python", "cf": "Excel conditional formattin
 
 
 def cell(code: str) -> str:
-    return "`" + code.replace("|", "\\|").replace("`", "'") + "`" if code else "—"
+    """A candidate in a table cell: a code span, its line breaks shown as ⏎ (a cell is one line)."""
+    return "`" + code.replace("|", "\\|").replace("`", "'").replace("\n", " ⏎ ") + "`" if code else "—"
 
 
 def table(model: str | None = None) -> str:

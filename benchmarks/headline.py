@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+SPEED_START, SPEED_END = "<!-- speed:start -->", "<!-- speed:end -->"
+BENCH = "codefusion-small-v4-bench-cpu.json"  # cf bench --out …; the README's speed line
 
 # (column title, the report of each language). Each command that remakes a report is in
 # docs/results.md ("Retrieval"); lookup-*: `cf eval --baseline lookup --lang L --out …`.
@@ -43,7 +45,13 @@ ROWS = [  # (language, metric or "valid", label)
     ("python", "valid", "Python: top-1 parses (%)"),
     ("cf", "execution_match", "CF execution match"),
     ("cf", "valid", "CF: top-1 parses (%)"),
+    ("all", "copy", "top-1 identical to a retrieved example (%): Bash / Python / CF"),
 ]
+
+
+def _copy(reports: dict) -> str:
+    rates = [reports.get(lang, {}).get("retrieval", {}).get("copy_rate") for lang in ("bash", "python", "cf")]
+    return "—" if all(r is None for r in rates) else " / ".join("—" if r is None else f"{r:.0f}" for r in rates)
 
 
 def _cell(report: dict | None, metric: str) -> str:
@@ -71,6 +79,9 @@ def table(results: Path = RESULTS) -> str:
     head = ["metric: top-1 / top-5", *(t for t, _ in COLUMNS), "paper"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for lang, metric, label in ROWS:
+        if metric == "copy":
+            lines.append("| " + " | ".join([label, *(_copy(reports[t]) for t, _ in COLUMNS), "—"]) + " |")
+            continue
         any_report = next(r[lang] for r in reports.values() if lang in r)
         n = any_report["items"] if metric == "valid" else any_report["metrics"][metric]["items"]
         lines.append("| " + " | ".join([f"{label} ({n} items)",
@@ -79,25 +90,46 @@ def table(results: Path = RESULTS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def speed(results: Path = RESULTS) -> str:
+    """The README's one speed line, from the shipped model's `cf bench` report."""
+    path = results / BENCH
+    if not path.exists():
+        return "not measured yet"
+    r = json.loads(path.read_text())
+    default = next(s for s in r["settings"] if "cf's default" in s["name"])
+    paper = r["settings"][0]
+    cold = r.get("cold_start") or {}
+    cold_text = (f"; a new `cf \"…\" --json` process: {cold['wall_s_p50']:.2f} s p50, peak RSS "
+                 f"{cold['peak_rss_mb']:.0f} MB" if cold.get("wall_s_p50") else "")
+    return (f"5 candidates in {default['latency_ms_p50']:.0f} ms p50 ({default['latency_ms_p95']:.0f} ms p95), "
+            f"retrieval included, {default['speedup_vs_paper']:.0f}× faster than the {paper['name']} "
+            f"in the same run{cold_text} ({r['cpu_count']} CPU cores, {r['date']}; `cf bench --out "
+            f"docs/results/{BENCH}`, [benchmarks/README.md](benchmarks/README.md)).")
+
+
 # Every document that shows the table, between the markers.
 DOCS = [ROOT / "README.md", ROOT / "docs" / "results.md", ROOT / "docs" / "models" / "codefusion-small.md"]
 
 
-def rewritten(text: str, made: str) -> str:
-    return re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: f"{START}\n{made}{END}", text, flags=re.S)
+def rewritten(text: str, made: str, speed_line: str | None = None) -> str:
+    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: f"{START}\n{made}{END}", text, flags=re.S)
+    if speed_line is not None and SPEED_START in text:
+        text = re.sub(re.escape(SPEED_START) + ".*?" + re.escape(SPEED_END),
+                      lambda m: f"{SPEED_START}{speed_line}{SPEED_END}", text, flags=re.S)
+    return text
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true")
     a = p.parse_args()
-    made, stale = table(), []
+    made, line, stale = table(), speed(), []
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
         if START not in text or END not in text:
             print(f"{doc} has no {START} … {END} section", file=sys.stderr)
             return 2
-        new = rewritten(text, made)
+        new = rewritten(text, made, line)
         if new != text:
             stale.append(doc.relative_to(ROOT).as_posix())
             if not a.check:

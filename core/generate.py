@@ -35,7 +35,7 @@ DEFAULT_STEPS = 5
 # (ModelConfig.retrieval_strength): fewer steps suffice (docs/results.md, "Retrieval").
 DEFAULT_RETRIEVAL_STEPS = 3
 # Rounding a retrieval candidate, its example's token gets this many nats more (_copy_biased).
-COPY_BIAS = 0.0
+COPY_BIAS = 3.0
 DEFAULT_SAMPLER = "dpm++"
 DEFAULT_EARLY_STOP = 0
 # What precision "auto" means on each device: int8 dynamic quantisation on CPUs (README, "Speed");

@@ -34,3 +34,16 @@ def test_cf_answers_without_a_model_option(lang, prompt):
     result = json.loads(r.stdout)
     assert result["lang"] == lang and result["model"].endswith("codefusion-small")
     assert 1 <= len(result["candidates"]) <= 5
+
+
+def test_the_shipped_model_edits_retrieved_examples_within_the_size_budget():
+    from core.retrieval.store import SHIPPED_STORE
+
+    weights = SHIPPED_MODELS / "codefusion-small" / "model.safetensors"
+    total = (os.path.getsize(weights) + os.path.getsize(SHIPPED_STORE)) / 1e6
+    assert total <= 80, f"model and example store are {total:.1f} MB; the budget is 80 MB"
+    r = cf("find all txt files in the current directory", "--json", env=SHIPPED)
+    assert r.returncode == 0, r.stderr.decode()
+    result = json.loads(r.stdout)
+    assert result["examples"] and all(e["source"] in ("train", "user", "tldr") for e in result["examples"])
+    assert not any("<str_" in c["code"] or "<num_" in c["code"] for c in result["candidates"])
