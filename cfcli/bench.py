@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from core.errors import CFError
+from core.registry import display_name
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
         # The autoregressive baseline: the same prompts and items, beam search for the top-k, at
         # cf's default precision for the device (its own Pipeline, like any other model).
         ar = Pipeline.from_pretrained(ar_dir, device, lang=request.lang)
-        ar_row = {"name": f"autoregressive T5, beam {request.top_k}, {ar.precision}", "model": ar_dir,
+        ar_row = {"name": f"autoregressive T5, beam {request.top_k}, {ar.precision}", "model": display_name(ar_dir),
                   "precision": ar.precision,
                   **_measure(ar, "autoregressive baseline", {"steps": None}, request, prompts, quality, False, log)}
     full = rows[0] if rows else None
@@ -223,7 +224,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
         a, b = r["top5_on_common_items"], full["top5_on_common_items"]
         r["top5_minus_paper"] = None if a is None or b is None else round(a - b, 2)
     report = {
-        "model": directory, "lang": request.lang, "device": str(device), "torch_threads": torch.get_num_threads(),
+        "model": display_name(directory), "lang": request.lang, "device": str(device), "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "top_k": request.top_k, "prompts": request.prompts, "batch": request.batch,
         "date": time.strftime("%Y-%m-%d"), "load_s_p50": round(statistics.median(loads), 3),
         "process_peak_rss_mb": round(peak_rss_mb(), 1),

@@ -19,6 +19,7 @@ from statistics import mean
 from typing import Callable, Sequence
 
 from core.checkpoint import require_language
+from core.registry import display_name
 from core.data import load_pairs, load_records
 from core.errors import CFError
 from core.generate import DEFAULT_SAMPLER, default_early_stop, default_shrink, default_steps
@@ -380,7 +381,7 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
                             generate, scoring) if request.plot_dir else None
 
     report = {
-        "lang": lang, "split": split, "items": len(items), "model": pipe.name, "steps": steps,
+        "lang": lang, "split": split, "items": len(items), "model": display_name(pipe.name), "steps": steps,
         "sampler": sampler, "early_stop": early_stop, "precision": pipe.precision, "compiled": pipe.compiled,
         "clamp": request.clamp, "rounding": request.rounding, "shrink": shrink,
         "seed": request.seed, "top_k": request.top_k, "batch": request.batch,

@@ -73,3 +73,16 @@ def resolve_model(name_or_dir: str | None, user_dir: Path | None = None) -> Path
         raise CFError(f"the default model {DEFAULT_MODEL} is not installed (models here: {known}); "
                       "pass --model DIR, or train one with `cf train --out DIR`")
     raise CFError(f"no model directory or model named {name!r} (models: {known}; see `cf model list`)")
+
+
+def display_name(directory: str | Path) -> str:
+    """How reports name a model: its name when it is a shipped or user model (no machine's
+    absolute path in a report), else the directory as given."""
+    path = Path(directory).expanduser()
+    for root in (shipped_dir(), SHIPPED_DIR, user_models_dir()):
+        try:
+            if path.resolve().parent == root.resolve():
+                return path.name
+        except OSError:
+            continue
+    return str(directory)
