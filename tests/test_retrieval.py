@@ -221,3 +221,15 @@ def test_an_examples_literals_become_its_own_slots():
     assert masked_example('find files named "a.txt"', "find . -name a.txt", False)[1] == "find . -name a.txt"
     # the prompt keeps at most half of the input; the example fills the rest
     assert example_input(list(range(100)), [7, 7], [8], 2, 64) == list(range(32)) + [2, 7, 7, 2, 8]
+
+
+def test_the_copy_bias_keeps_the_examples_token_unless_the_model_is_sure():
+    import torch
+
+    from core.generate import Pipeline
+
+    logits = torch.tensor([[[0.0, 2.0, 0.0], [0.0, 9.0, 0.0]]])  # the model prefers token 1 at both positions
+    example = torch.tensor([[2, 2]])
+    assert Pipeline._copy_biased(logits, example, 0.0).argmax(-1).tolist() == [[1, 1]]
+    # 3 nats outweigh a 2-logit preference, not a 9-logit one
+    assert Pipeline._copy_biased(logits, example, 3.0).argmax(-1).tolist() == [[2, 1]]

@@ -2,7 +2,7 @@
 
 Two databases, one schema:
 - the shipped store (package data, ``core/assets/examples.sqlite``): the published train splits
-  and tldr-pages, built by ``benchmarks/build_store.py`` and opened read-only (``immutable``);
+  and tldr-pages, built by ``cf examples build`` and opened read-only (``immutable``);
 - the user's store (``user-examples.sqlite`` in the user data dir): ``cf examples add`` and the
   picks accepted in the picker and the shell. An upgrade replaces the package, never this file.
 
