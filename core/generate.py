@@ -298,14 +298,19 @@ class Pipeline:
         the examples' code ids (P*k, code_len), the examples found per prompt, and (slot models)
         each row's example literals."""
         from core.data import tag_prompt
-        from core.retrieval.condition import example_input, masked_example
+        from core.retrieval.condition import aligned_example, example_input
         from core.train.data import pad_prompts
 
         found = [self.examples.retrieve(p, lang, k) for p in prompts]
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
-        masked = [masked_example(e.nl, e.code, self.cfg.literal_slots) for e in picked]
-        example_lits = [mask_prompt(e.nl) for e in picked] if self.cfg.literal_slots else None
+        example_lits = None
+        if self.cfg.literal_slots:  # the example's values the prompt shares take the prompt's placeholders
+            aligned = [aligned_example(e.nl, e.code, lits[i // k].slots) for i, e in enumerate(picked)]
+            masked = [(nl, code) for nl, code, _ in aligned]
+            example_lits = [a[2] for a in aligned]
+        else:
+            masked = [(e.nl, e.code) for e in picked]
         nl_rows = self.tok.encode_batch([nl for nl, _ in masked])
         code_rows = [r[: self.cfg.code_len - 1] for r in self.tok.encode_batch([c for _, c in masked])]
         rows = [example_input(heads[i // k], nl_rows[i], code_rows[i], self.tok.eos_id, self.cfg.prompt_len)

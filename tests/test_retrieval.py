@@ -233,3 +233,17 @@ def test_the_copy_bias_keeps_the_examples_token_unless_the_model_is_sure():
     assert Pipeline._copy_biased(logits, example, 0.0).argmax(-1).tolist() == [[1, 1]]
     # 3 nats outweigh a 2-logit preference, not a 9-logit one
     assert Pipeline._copy_biased(logits, example, 3.0).argmax(-1).tolist() == [[2, 1]]
+
+
+def test_an_examples_slots_take_the_prompts_placeholders_by_value():
+    from core.data.literals import mask_prompt
+    from core.retrieval.condition import aligned_example
+
+    prompt = mask_prompt('all "foo.cpp" files except under ".svn"')
+    nl, code, lits = aligned_example('skip ".svn", list "foo.cpp"', "find . -name 'foo.cpp' '!' -path '.svn'",
+                                     prompt.slots)
+    assert code == "find . -name '<str_0>' '!' -path '<str_1>'"  # the prompt's order, not the example's
+    assert dict(lits.slots) == {"<str_1>": ".svn", "<str_0>": "foo.cpp"}
+    _, code, lits = aligned_example('older than 14 days, named "a.txt"', "find . -mtime +14 -name a.txt",
+                                    mask_prompt('named "b.c"').slots)
+    assert code == "find . -mtime +<num_0> -name <str_0>" and dict(lits.slots)["<num_0>"] == "14"
