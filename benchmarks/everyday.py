@@ -68,10 +68,9 @@ def cell(code: str) -> str:
 def table(model: str | None = None) -> str:
     from core.generate import Pipeline
     from core.registry import resolve_model
-    from core.retrieval.store import ExampleStore
-    from core.retrieval.user import shipped_store_path
+    from core.retrieval.user import shipped_store
 
-    store = ExampleStore(shipped_store_path())
+    store = shipped_store()
     directory = resolve_model(model)
     pipe = Pipeline.from_pretrained(directory, "cpu", examples=store)
     lines = [f"Model `{directory.name}`, seed 0, cf's default sampling; lookup: the first of the "

@@ -184,10 +184,9 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
     prompts = [i.nl for i in items[: request.prompts]]
     quality = items[: request.quality_items]
 
-    from core.retrieval.store import ExampleStore
-    from core.retrieval.user import shipped_store_path
+    from core.retrieval.user import shipped_store
 
-    examples = ExampleStore(shipped_store_path())  # a retrieval model's: the shipped rows, whoever runs it
+    examples = shipped_store()  # a retrieval model's: the shipped rows, whoever runs it
     loads = []
     for _ in range(3):
         start = time.perf_counter()

@@ -412,13 +412,12 @@ def _finish_report(report: dict, request: EvalRequest, all_items: Sequence[EvalI
 
 def _run_baseline(request: EvalRequest, items, all_items, seen) -> tuple[dict, list[dict]]:
     """`cf eval --baseline lookup`: the floor every model is shown beside."""
-    from core.retrieval.store import ExampleStore
-    from core.retrieval.user import shipped_store_path
+    from core.retrieval.user import shipped_store
 
     if request.baseline not in BASELINES:
         raise CFError(f"unknown baseline {request.baseline!r}; choose one of: {', '.join(BASELINES)}")
     started = time.perf_counter()
-    store = ExampleStore(shipped_store_path())
+    store = shipped_store()
     candidates = lookup_candidates(store, [i.nl for i in items], request.lang, request.top_k)
     generated = time.perf_counter()
     summary, records = score(items, candidates, request.lang, seen_in_train=seen,

@@ -84,10 +84,9 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", pre
         require_language(read_config(directory)["model"]["langs"], lang, directory)
     examples = None
     if shipped_examples:
-        from core.retrieval.store import ExampleStore
-        from core.retrieval.user import shipped_store_path
+        from core.retrieval.user import shipped_store
 
-        examples = ExampleStore(shipped_store_path())
+        examples = shipped_store()
     return Pipeline.from_pretrained(directory, pick_device(device), lang=lang, precision=precision, compile=compile,
                                     examples=examples)
 
@@ -427,8 +426,7 @@ def examples_list(
 ):
     """Your examples (--source user), or the counts of every source."""
     from core.retrieval.store import SOURCES
-    from core.retrieval.user import UserExamples, searchable_store, shipped_store_path
-    from core.retrieval.store import ExampleStore
+    from core.retrieval.user import UserExamples, searchable_store, shipped_store
 
     if source is not None and source not in SOURCES:
         raise CFError(f"unknown source {source!r}; choose one of: {', '.join(SOURCES)}")
@@ -439,7 +437,7 @@ def examples_list(
             else:
                 typer.echo(f"{e.id}\t{e.lang}\t{e.nl}\t{e.code}")
         return
-    store = searchable_store() if source is None else ExampleStore(shipped_store_path())
+    store = searchable_store() if source is None else shipped_store()
     for src in ([source] if source else SOURCES):
         for lg in ([lang.value] if lang else ["bash", "python", "cf"]):
             n = store.count(lg, src)

@@ -360,9 +360,10 @@ class Pipeline:
         else:
             with self._amp():
                 logits = self._decode_logits(x0, dec_cross)
-        logp = logits.float().log_softmax(-1)
         if example is not None and bias:
-            logp = self._copy_biased(logp, example, bias)
+            logp = self._copy_biased(logits, example, bias)
+        else:
+            logp = logits.float().log_softmax(-1)
         best, ids = logp.max(-1)
         keep = self.model.scored_positions(ids)
         score = (best * keep).sum(-1) / keep.sum(-1).clamp(min=1)

@@ -40,6 +40,12 @@ def shipped_store_path() -> Path:
     return Path(moved) if moved else SHIPPED_STORE
 
 
+def shipped_store() -> ExampleStore:
+    """The shipped rows alone: what cf eval, cf bench and the docs' scripts retrieve from, so their
+    figures do not depend on who runs them."""
+    return ExampleStore(shipped_store_path())
+
+
 class UserExamples:
     """The user's rows (source "user"), in their own SQLite file."""
 
@@ -114,14 +120,14 @@ class UserExamples:
             con.close()
 
     def version(self) -> str:
-        """Changes whenever the rows do (add and remove stamp it)."""
+        """Changes whenever the rows do (add and remove stamp it); "none" while there are none."""
         if not self.path.exists():
             return "none"
         con = self._connect()
         try:
             row = con.execute("SELECT value FROM meta WHERE key = 'changed'").fetchone()
             count = con.execute("SELECT count(*) FROM examples").fetchone()[0]
-            return f"{row[0] if row else 0}:{count}"
+            return f"{row[0] if row else 0}:{count}" if count else "none"
         finally:
             con.close()
 
@@ -156,7 +162,7 @@ def searchable_store(user: UserExamples | None = None) -> ExampleStore:
     shipped = shipped_store_path()
     user = user or UserExamples()
     version = user.version()
-    if version == "none" or not user.rows():
+    if version == "none":
         return ExampleStore(shipped)
     index = _dirs()[1] / INDEX_FILE
     stamp = f"{fingerprint(shipped)}/{version}"
