@@ -60,6 +60,9 @@ START, END = "<!-- everyday:start -->", "<!-- everyday:end -->"
 LABELS = {"bash": "Bash", "python": "Python", "cf": "Excel conditional formatting"}
 
 
+SAME = "= cf's first"  # the lookup's first is cf's first: said, not printed twice
+
+
 def cell(code: str) -> str:
     """A candidate in a table cell: a code span, its line breaks shown as ⏎ (a cell is one line)."""
     return "`" + code.replace("|", "\\|").replace("`", "'").replace("\n", " ⏎ ") + "`" if code else "—"
@@ -73,15 +76,18 @@ def table(model: str | None = None) -> str:
     store = shipped_store()
     directory = resolve_model(model)
     pipe = Pipeline.from_pretrained(directory, "cpu", examples=store)
-    lines = [f"Model `{directory.name}`, seed 0, cf's default sampling; lookup: the first of the "
-             "train rows nearest the prompt (bm25). Made by `python benchmarks/everyday.py`.", ""]
+    lines = [f"Model `{directory.name}`, seed 0, cf's default sampling; lookup: the first of the train rows "
+             f"nearest the prompt (bm25), \"{SAME}\" where that is cf's first candidate too. "
+             "Made by `python benchmarks/everyday.py`.", ""]
     for lang, prompts in PROMPTS.items():
         lines += [f"**{LABELS[lang]}**", "", "| prompt | cf's top 3 | lookup table's first |", "|---|---|---|"]
         for prompt in prompts:
             result = pipe.generate(prompt, k=5, seed=0, lang=lang)
             top3 = "<br>".join(cell(c.code) for c in result.candidates[:3])
             lookup = store.search(prompt, lang, 1, sources=["train"])
-            lines.append(f"| {prompt} | {top3} | {cell(lookup[0].code if lookup else '')} |")
+            first = lookup[0].code if lookup else ""
+            same = bool(first) and bool(result.candidates) and first == result.candidates[0].code
+            lines.append(f"| {prompt} | {top3} | {SAME if same else cell(first)} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
