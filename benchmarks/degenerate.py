@@ -5,7 +5,7 @@ as ``find . - - - -`` partial credit against ``find . -type f -mtime +7``: this 
 the share of top-1 candidates with two or more lone "-" words (flags whose name the model never
 wrote) and the stricter template accuracy (the candidate's template equals a reference's).
 
-    python benchmarks/degenerate.py docs/results/codefusion-small-bash-test.items.jsonl [MORE ...] [--limit 500]
+    python benchmarks/degenerate.py docs/results/codefusion-small-v4-bash-all.items.jsonl [MORE ...] [--limit 500]
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Re-runs every measurement in docs/results.md for a model (default: the shipped one) and writes
-# the JSON reports (and per-item predictions) to docs/results/NAME-*.json.
+# Re-runs a model's measurements (the paper's tables, the ablation sampling settings) for a model
+# (default: the shipped one) and writes the JSON reports (and per-item predictions) to docs/results/NAME-*.json;
+# docs/results.md says which of them it keeps.
 #   bash benchmarks/results.sh [MODEL] [DATA_DIR]
 # LIMIT=N scores only the first N items of each language, BASH_LIMIT=N only of Bash (2,522 items).
 set -euo pipefail

@@ -2,7 +2,7 @@
 are printed by a command rather than copied by hand.
 
     python benchmarks/results_tables.py docs/results/codefusion-small-*-test.json
-    python benchmarks/results_tables.py --bench docs/results/codefusion-small-bench-cpu.json
+    python benchmarks/results_tables.py --bench docs/results/codefusion-small-v4-bench-cpu.json
     python benchmarks/results_tables.py --compare docs/results/codefusion-500-*-test.json docs/results/t5-ar-500-*-test.json
     python benchmarks/results_tables.py --paired docs/results/ablation-*-bash-test.json docs/results/codefusion-500-bash-test.json
 """
