@@ -68,14 +68,12 @@ def check_model_dir(model: str, lang: str) -> str:
 def run_ask(opts: AskOptions) -> int:
     """The exit status: 0 accepted (or printed), 1 cancelled."""
     from cfcli.main import resolve_model
-    from cfcli.userconfig import load_config
+    from cfcli.userconfig import resolve_options
 
-    config = load_config()
-    lang = opts.lang or config.lang or "bash"
-    top_k = opts.top_k or config.top_k or 5
-    steps = opts.steps or config.steps
+    chosen = resolve_options(opts.lang, opts.model, opts.top_k, opts.steps)
+    lang, top_k, steps = chosen.lang, chosen.top_k, chosen.steps
     prompts = read_prompts(opts.prompt)
-    model = check_model_dir(resolve_model(opts.model or config.model), lang)
+    model = check_model_dir(resolve_model(chosen.model), lang)
     interactive = not (opts.as_json or opts.plain or opts.prompt == "-") and sys.stdin.isatty() \
         and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
     if not interactive:

@@ -10,17 +10,68 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import typer.core
 
 from core.errors import CFError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+def _tidy_help(params) -> None:
+    """Help as a user reads it: the prompt is `PROMPT` (not typer's `{prompt}`) and a flag shows
+    no `<bool>` type, since it takes no value."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.display_type_rich = lambda ctx: None
+        elif isinstance(param, typer.core.TyperArgument):
+            name = (param.metavar or param.name or "").upper()
+            param.metavar = name
+            param._usage_display_name = (lambda n: lambda: n)(name if param.required else f"[{name}]")
+            param.display_type_rich = lambda ctx: None
+
+
+class CFCommand(typer.core.TyperCommand):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _tidy_help(self.params)
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        _tidy_help(params)  # --help is made here
+        return params
+
+
+class CFGroup(typer.core.TyperGroup):
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        _tidy_help(params)
+        return params
+
+
+class CFTyper(typer.Typer):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("cls", CFGroup)
+        super().__init__(*args, **kwargs)
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", CFCommand)
+        return super().command(*args, **kwargs)
+
+
+def click_exceptions():
+    """click's exceptions as typer raises them (typer 0.2x vendors click as typer._click)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+app = CFTyper(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CodeFusion: natural language to code with a diffusion model.\n\n"
                        "cf \"PROMPT\" watches candidates form and lets you pick one (see cf ask --help).")
-data_app = typer.Typer(no_args_is_help=True, help="Fetch the published benchmarks and pre-training data.")
-model_app = typer.Typer(no_args_is_help=True, help="Inspect models.")
+data_app = CFTyper(no_args_is_help=True, help="Fetch the published benchmarks and pre-training data.")
+model_app = CFTyper(no_args_is_help=True, help="Inspect models.")
 app.add_typer(data_app, name="data")
 app.add_typer(model_app, name="model")
-examples_app = typer.Typer(no_args_is_help=True, help="The examples a retrieval model edits: the shipped ones "
+examples_app = CFTyper(no_args_is_help=True, help="The examples a retrieval model edits: the shipped ones "
                            "(train splits, tldr-pages) and yours.")
 app.add_typer(examples_app, name="examples")
 
@@ -163,20 +214,27 @@ def train(
 @app.command()
 def generate(
     prompt: str = typer.Argument(..., help="What the code should do; '-' reads one prompt per line from stdin."),
-    lang: Lang = typer.Option(Lang.bash),
+    lang: Optional[Lang] = typer.Option(None, help="Target language (default: config, else bash)."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
-    top_k: int = typer.Option(5, min=1, max=50),
-    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: cf's, see README \"Speed\"; T=1200 is the paper's full schedule)."),
+    top_k: Optional[int] = typer.Option(None, min=1, max=50, help="Candidates (default: config, else 5)."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: config, else cf's sampling; "
+                                        "T=1200 is the paper's full schedule)."),
     seed: Optional[int] = typer.Option(None),
-    device: Device = typer.Option(Device.cpu),
+    device: Device = typer.Option(Device.auto, help="auto: CUDA when torch sees a GPU, else the CPU."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
 ):
     """Generate ranked candidates for a prompt, without the TUI."""
     from cfcli.ask import read_prompts
+    from cfcli.userconfig import resolve_options
+
+    opts = resolve_options(lang=lang.value if lang else None, model=model, top_k=top_k, steps=steps)
     prompts = read_prompts(prompt)
-    pipe = load_pipeline(model, device.value, lang.value)
+    pipe = load_pipeline(opts.model, device.value, opts.lang)
     for p in prompts:
-        res = pipe.generate(p, k=top_k, steps=steps, seed=seed)
+        note = pipe.cut_note(p, opts.lang)
+        if note:
+            err(f"cf: note: {note}")
+        res = pipe.generate(p, k=opts.top_k, steps=opts.steps, seed=seed)
         if as_json:
             typer.echo(json.dumps(res.to_json()))
         else:
@@ -195,7 +253,7 @@ def evaluate(
     seed: int = typer.Option(0),
     batch: int = typer.Option(16, min=1, help="Prompts generated together."),
     data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
-    device: Device = typer.Option(Device.cpu),
+    device: Device = typer.Option(Device.auto, help="auto: CUDA when torch sees a GPU, else the CPU."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
     out: Optional[Path] = typer.Option(None, help="Also write the JSON report to FILE, and per-item predictions to FILE.items.jsonl."),
     plot: Optional[Path] = typer.Option(None, help="Write PNGs to DIR: refinement over the denoising steps (paper Fig. 2) and quality vs number of steps (Fig. 6; re-generates the items at each --plot-steps)."),
@@ -313,6 +371,15 @@ def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
     meta = read_config(directory)
     weights = Path(directory) / "model.safetensors"
     cfg = meta["model"]
+    n = None
+    if weights.exists():  # read before anything is printed: a damaged file is an error, not half a report
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(weights), "pt") as f:
+                n = sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())
+        except (SafetensorError, OSError) as e:
+            raise CFError(f"{weights} is corrupt: {e}") from None
     typer.echo(f"model      {directory}")
     typer.echo(f"langs      {', '.join(cfg['langs'])}")
     for key in ("preset", "stage", "step", "examples_seen"):
@@ -321,11 +388,7 @@ def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
     for earlier in meta.get("trained_from", []):  # the runs it was warm-started from, nearest first
         typer.echo(f"from       {earlier.get('model')}: {earlier.get('stage')} step {earlier.get('step')}, "
                    f"{earlier.get('examples_seen')} examples")
-    if weights.exists():
-        from safetensors import safe_open
-
-        with safe_open(str(weights), "pt") as f:
-            n = sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())
+    if n is not None:
         typer.echo(f"params     {n / 1e6:.2f}M ({weights.stat().st_size / 1e6:.1f} MB on disk)")
     for key in ("d_model", "embed_dim", "n_heads", "encoder_layers", "denoiser_layers", "decoder_layers",
                 "code_len", "prompt_len", "diffusion_steps", "encoder_name_or_path"):
@@ -347,7 +410,7 @@ def model_info(directory: str = typer.Argument(None, help=MODEL_HELP)):
 def bench(
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     lang: Lang = typer.Option(Lang.bash),
-    device: Device = typer.Option(Device.cpu),
+    device: Device = typer.Option(Device.auto, help="auto: CUDA when torch sees a GPU, else the CPU."),
     prompts: int = typer.Option(10, min=1, help="Latency: the first N test prompts, one at a time."),
     full_prompts: int = typer.Option(2, min=1, help="The baseline's (slow) latency on only the first N."),
     quality_items: int = typer.Option(100, min=1, help="Quality and throughput: the first N test items."),
@@ -482,7 +545,7 @@ def examples_build(
 
 # -- the picker, shell integration, history and config (cfcli/ask.py, tui/, shell/) ------------
 
-config_app = typer.Typer(no_args_is_help=True, help="Your defaults: lang, model, steps, top_k, key.")
+config_app = CFTyper(no_args_is_help=True, help="Your defaults: lang, model, steps, top_k, key.")
 app.add_typer(config_app, name="config")
 
 
@@ -490,11 +553,11 @@ app.add_typer(config_app, name="config")
 def ask(
     prompt: str = typer.Argument(..., help="What the code should do; '-' reads one prompt per line from stdin."),
     lang: Optional[Lang] = typer.Option(None, help="Target language (default: config, else bash)."),
-    model: Optional[str] = typer.Option(None, help="Model directory (default: config)."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     top_k: Optional[int] = typer.Option(None, min=1, max=9, help="Candidates (default: config, else 5)."),
-    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: config, else 50)."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Denoising steps (default: config, else cf's sampling)."),
     seed: Optional[int] = typer.Option(None),
-    device: Device = typer.Option(Device.cpu),
+    device: Device = typer.Option(Device.auto, help="auto: CUDA when torch sees a GPU, else the CPU."),
     as_json: bool = typer.Option(False, "--json", help="No picker: one JSON object per prompt (as cf generate)."),
     plain: bool = typer.Option(False, "--plain", help="No picker: the candidates, one per line."),
 ):
@@ -588,11 +651,38 @@ def end_process(code) -> None:
     os._exit(status)
 
 
+def usage_error(e) -> str:
+    """A bad option or value as at most three short lines: the usage, what is wrong, where help is."""
+    ctx = e.ctx
+    lines = [ctx.get_usage()] if ctx is not None else []
+    message = e.format_message().replace("\n", " ").replace("Value error, ", "")
+    lines.append(f"cf: error: {message[:1].lower()}{message[1:]}")
+    if ctx is not None:
+        lines.append(f"Try '{ctx.command_path} --help' for help.")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    click = click_exceptions()
     argv = route_prompt(sys.argv[1:])
     try:
         try:
-            app(args=argv)
+            # standalone_mode=False: click's errors come here, to be said in a few plain lines
+            # rather than typer's boxed panel.
+            status = app(args=argv, standalone_mode=False)
+            sys.exit(status if isinstance(status, int) else 0)
+        except click.NoArgsIsHelpError as e:
+            err(e.ctx.get_help() if e.ctx is not None else str(e))
+            sys.exit(2)
+        except click.UsageError as e:
+            err(usage_error(e))
+            sys.exit(2)
+        except click.ClickException as e:  # e.g. a file option that does not exist
+            err(f"cf: error: {e.format_message()}")
+            sys.exit(2)
+        except typer.Abort:
+            err("cf: interrupted")
+            sys.exit(130)
         except CFError as e:
             err(f"cf: error: {e}")
             sys.exit(2)

@@ -82,3 +82,20 @@ def load_config(path: Path | None = None) -> UserConfig:
     if "model" in raw:
         raw["model"] = str(Path(raw["model"]).expanduser())
     return UserConfig(**raw)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a generating command uses: each from its flag, else the config file, else the default."""
+    lang: str
+    model: str | None  # None: the shipped default (core.registry resolves it)
+    top_k: int
+    steps: int | None  # None: cf's default sampling
+
+
+def resolve_options(lang: str | None = None, model: str | None = None, top_k: int | None = None,
+                    steps: int | None = None, config: UserConfig | None = None) -> Options:
+    """The one place flag → config → default is decided (cf ask, cf generate, the language server)."""
+    config = config or load_config()
+    return Options(lang=lang or config.lang or "bash", model=model or config.model,
+                   top_k=top_k or config.top_k or 5, steps=steps or config.steps)

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from core.data.literals import Literals, mask_prompt, unmask
+from core.data.literals import SLOT, Literals, mask_prompt, unmask
 from core.diffusion import make_scheduler
 from core.errors import CFError
 from core.metrics import first_rule, syntax_valid
@@ -29,13 +29,15 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # Used together when no step count is given (an explicit --steps runs every step at full length
 # unless early stop or length buckets are asked for too). 5 steps without early stop, chosen on
 # the first 500 Bash test items, beat 10 steps with early stop 2 (the default until 2026-12-02)
-# in Bash and CF (docs/results.md, "Sampling: 5 steps"); early stop stays an option.
+# in Bash and CF (docs/results.md, "The sampling study"); early stop stays an option.
 DEFAULT_STEPS = 5
 # A retrieval model runs only the low-noise end of the schedule, from its examples
 # (ModelConfig.retrieval_strength): fewer steps suffice (docs/results.md, "Retrieval").
 DEFAULT_RETRIEVAL_STEPS = 3
 # Rounding a retrieval candidate, its example's token gets this many nats more (_copy_biased).
 COPY_BIAS = 3.0
+# Rounds of further samples when fewer than k distinct candidates came out (Pipeline._fill).
+FILL_ROUNDS = 2
 DEFAULT_SAMPLER = "dpm++"
 DEFAULT_EARLY_STOP = 0
 # What precision "auto" means on each device: int8 dynamic quantisation on CPUs (README, "Speed");
@@ -182,9 +184,14 @@ class Result:
     # A retrieval model's retrieved examples, nearest first ({"nl", "code", "source"}): candidate
     # i was sampled from example i (the candidates are the model's, never these codes as such).
     examples: list[dict] = field(default_factory=list)
+    # Set when fewer distinct candidates than asked exist, saying so (absent from the JSON otherwise).
+    note: str = ""
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not self.note:
+            del out["note"]
+        return out
 
 
 @dataclass
@@ -229,8 +236,8 @@ class Pipeline:
         # Beam search (the t5-ar baseline) has no denoising loop to compile.
         self._compiled = compiled_steps(model, self.device) if compile and self.cfg.arch != "t5-ar" else None
         self._examples = examples
-        # A retrieval model's candidates that parse come before those that do not
-        # (docs/results.md, "Retrieval": it raised top-1 validity and the scores).
+        # Candidates that parse come before those that do not (for a retrieval model it raised
+        # top-1 validity and the scores: docs/results.md, "Retrieval").
         self.valid_first = True
 
     @property
@@ -387,6 +394,7 @@ class Pipeline:
         shrink: bool | None = None,
         strength: float | None = None,
         copy_bias: float | None = None,
+        fill: bool = True,
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
 
@@ -405,6 +413,9 @@ class Pipeline:
         ``rounding="nearest"`` replaces D and H at the end ("M with Grounding"). ``strength``: where
         a retrieval model starts, as a share of the schedule (default: its retrieval_strength);
         ``copy_bias``: nats added to its example's token when rounding (default: COPY_BIAS).
+        ``fill``: when fewer than k distinct candidates come out, sample again (FILL_ROUNDS at
+        most, 2k candidates each; a retrieval model edits further examples) and say in
+        ``Result.note`` when there are still fewer.
         """
         lang = lang or self.lang
         if isinstance(prompts, str):
@@ -465,7 +476,16 @@ class Pipeline:
                 dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
         t_enc = time.perf_counter()
 
-        x = torch.randn(shape, generator=gen).to(self.device)
+        # The start noise comes from the CPU generator: a seed starts every device alike (and gives
+        # the same candidates, up to rounding, with the deterministic samplers: DPM++, DDIM at eta
+        # 0). The noise DDPM adds at every step (eta > 0: the paper's 1,200-step sampler) is drawn
+        # on the model's device, from a generator seeded alike: drawn on the CPU it took 0.6 ms a
+        # step for the paper preset's 5 candidates and 9.7 ms for an eval batch of 80 (2 shared
+        # cores, 2026-12-03), seconds per run that a GPU would wait for, plus a blocking copy.
+        cuda = self.device.type == "cuda"
+        x = torch.randn(shape, generator=gen, pin_memory=cuda).to(self.device, non_blocking=cuda)
+        step_gen = gen if self.device == torch.device("cpu") else \
+            torch.Generator(self.device).manual_seed(gen.initial_seed())
         if guess is not None:  # SDEdit: start from the example, noised to the first timestep
             x = self.model.scheduler.add_noise(guess, x, sched.timesteps[:1].to(self.device).expand(n))
         x0, before, unchanged, done = x, None, 0, 0
@@ -502,7 +522,7 @@ class Pipeline:
                     before = tokens
                     last = unchanged >= early_stop
                     preview = preview or (bool(preview_every) and last)
-            x = sched.step(x0, t, x, eta=eta, generator=gen).prev_sample
+            x = sched.step(x0, t, x, eta=eta, generator=step_gen).prev_sample
             texts = self._previews(tokens.tolist(), lits, k, example_lits) if preview else None
             yield Step(i, len(sched.timesteps), t, texts)
             if last:
@@ -512,9 +532,40 @@ class Pipeline:
         # As in the paper, the decoder and head run once, on the final x̂0.
         tokens, scores = self._round(x0, dec_cross, rounding, example_codes, bias)
         t_end = time.perf_counter()
-        yield from self._results(prompts, lits, lang, k, tokens.tolist(), scores.tolist(), {
+        results = list(self._results(prompts, lits, lang, k, tokens.tolist(), scores.tolist(), {
             "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,
-            "decode_ms": t_end - t_sample}, done, found, example_lits)
+            "decode_ms": t_end - t_sample}, done, found, example_lits))
+        if fill:
+            self._fill(results, k, seed, dict(
+                steps=steps, cancel=cancel, eta=eta, clamp=clamp, lang=lang, sampler=sampler, early_stop=early_stop,
+                rounding=rounding, shrink=shrink, strength=strength, copy_bias=copy_bias))
+        yield from results
+
+    def _fill(self, results: list[Result], k: int, seed: int | None, sampling: dict) -> None:
+        """Top up results with fewer than k distinct candidates from further samples (in place)."""
+        short = [i for i, r in enumerate(results) if len(r.candidates) < k]
+        for round_ in range(1, FILL_ROUNDS + 1):
+            if not short:
+                break
+            started = time.perf_counter()
+            more = [e for e in self.stream([results[i].prompt for i in short], k=2 * k, fill=False,
+                                           seed=None if seed is None else seed + round_, **sampling)
+                    if isinstance(e, Result)]
+            for i, extra in zip(short, more):
+                res = results[i]
+                have = {c.code for c in res.candidates}
+                res.candidates += [c for c in extra.candidates if c.code not in have][: k - len(res.candidates)]
+                if self.valid_first:
+                    res.candidates.sort(key=lambda c: not c.valid)  # stable: first draws first
+                seen = {(e["nl"], e["code"]) for e in res.examples}
+                res.examples += [e for e in extra.examples if (e["nl"], e["code"]) not in seen]
+                res.timings["fill_ms"] = round(res.timings.get("fill_ms", 0.0)
+                                               + 1000 * (time.perf_counter() - started) / len(short), 2)
+            short = [i for i in short if len(results[i].candidates) < k]
+        for i in short:
+            n = len(results[i].candidates)
+            results[i].note = (f"{n} distinct candidate{'s' if n != 1 else ''} of the {k} asked: "
+                               "further samples gave no other")
 
     def _stream_beam(self, prompts: list[str], lits: list[Literals], k: int, lang: str, preview_every: int,
                      cancel: Callable[[], bool] | None) -> Iterator[Step | Result]:
@@ -562,12 +613,14 @@ class Pipeline:
                 code = self._text(rows[j], lits[p], example_lits and example_lits[j])
                 if lang == "cf":  # a rule is one expression: what follows it is noise
                     code = first_rule(code)
+                if SLOT.search(code):  # a placeholder with no value to put back is not code to show
+                    continue
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
-            if found is not None and self.valid_first:
-                cands.sort(key=lambda c: not c.valid)  # stable: the examples' order within each group
+            if self.valid_first:
+                cands.sort(key=lambda c: not c.valid)  # stable: the examples' (or scores') order within each group
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
             yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps}, examples)
 

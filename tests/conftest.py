@@ -19,8 +19,7 @@ SHIPPED_MODELS = ROOT / "core" / "assets" / "models"
 os.environ["CODEFUSION_SHIPPED_MODELS"] = tempfile.mkdtemp(prefix="cf-no-shipped-models-")
 # Nothing a test does (accepted picks, `cf examples add`) reaches the real user data dir.
 os.environ["CODEFUSION_HOME"] = tempfile.mkdtemp(prefix="cf-home-")
-CANDIDATES = [os.environ.get("CODEFUSION_TEST_DATA", ""), str(ROOT.parent / "shared" / "data" / "codefusion"),
-              "/work/shared/data/codefusion"]
+CANDIDATES = [os.environ.get("CODEFUSION_TEST_DATA", ""), str(ROOT.parent / "shared" / "data" / "codefusion")]
 
 
 def find_source_data() -> Path:

@@ -8,6 +8,7 @@ work, and every link to a section of a doc finds its heading."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import subprocess
 import sys
@@ -141,3 +142,9 @@ def test_a_hand_edited_table_is_caught(tmp_path):
     text = f"x\n{headline.START}\n{edited}{headline.END}\n"
     assert headline.rewritten(text, made) != text
     assert headline.rewritten(headline.rewritten(text, made), made) == headline.rewritten(text, made)
+
+
+def test_reports_name_models_without_a_machine_path():
+    for report in sorted((ROOT / "docs" / "results").glob("*.json")):
+        model = json.loads(report.read_text(encoding="utf-8")).get("model", "")
+        assert not str(model).startswith("/"), f"{report.name}: model {model!r} is one machine's path"

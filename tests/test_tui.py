@@ -4,8 +4,16 @@ re-roll, edit, copy, help, and the final picker's screen."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import html
+import os
+import pty
 import re
+import select
+import struct
+import subprocess
+import sys
+import termios
 import time
 
 import pytest
@@ -16,8 +24,10 @@ from cfcli.tui.app import PickerApp, PickRequest  # noqa: E402
 from cfcli.tui.help import HelpScreen  # noqa: E402
 from cfcli.tui.messages import Finished  # noqa: E402
 from core.generate import Cancelled, Candidate, Result, Step  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
 
 PROMPT = "(GNU specific) Display info on most CPU-intensive processes once and exit."
+UNSEEN = "list files"  # not a training prompt: the tiny model has several candidates for it
 SLOW = 1000  # steps: far more than any test waits for, so the run is still denoising
 
 
@@ -51,15 +61,15 @@ def pipe(tiny_model):
     return Pipeline.from_pretrained(tiny_model)
 
 
-def run_picker(pipe, scenario, size=(110, 32), load=None, **request):
+def run_picker(pipe, scenario, size=(110, 32), load=None, notifications=False, prompt=PROMPT, **request):
     """Run the app headless under Pilot; ``scenario(app, pilot)`` drives it. Returns the app."""
     recorded = RecordedPipeline(pipe)
-    app = PickerApp(PickRequest(PROMPT, model="/models/tiny", **{"steps": 5, "seed": 1, **request}),
+    app = PickerApp(PickRequest(prompt, model="/models/tiny", **{"steps": 5, "seed": 1, **request}),
                     load or (lambda: recorded))
     app.recorded = recorded
 
     async def main():
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=notifications) as pilot:
             await scenario(app, pilot)
             await pilot.pause(0.05)
 
@@ -245,6 +255,31 @@ def test_edit_in_place_then_enter_accepts_the_edited_code(pipe):
     assert app.return_code == 0 and app.return_value == seen["code"] + " xrq"
 
 
+def test_edit_mode_shows_its_keys_and_says_that_esc_discards_the_edit(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        row = app.rows[app.selected]
+        seen["code"] = row.text
+        await pilot.press("e", "end", "space", "x")
+        await pilot.pause(0.1)
+        seen["editing"] = screen_lines(app)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        seen["discarded"] = (row.editing, row.text, app.return_code, "\n".join(screen_lines(app)))
+        await pilot.press("escape")  # with nothing being edited, Esc cancels
+
+    app = run_picker(pipe, scenario, size=(40, 10), notifications=True)
+    footer = seen["editing"][-1]
+    assert "⏎ Accept" in footer and "esc Discard edit" in footer, seen["editing"]
+    assert any(seen["code"] + " x" in line for line in seen["editing"])  # the edit is on screen
+    editing, text, return_code, screen = seen["discarded"]
+    assert not editing and text == seen["code"] and return_code is None
+    assert "Edit discarded" in screen and "? Help" in screen.splitlines()[-1]
+    assert app.return_code == 1
+
+
 def test_copy_and_help(pipe):
     seen = {}
 
@@ -279,3 +314,161 @@ def test_a_model_that_fails_to_load_ends_the_app_with_its_one_line_error(pipe):
 def test_prompt_cut_note(pipe):
     assert pipe.cut_note("list files") == ""
     assert "cut to the model's first 32" in pipe.cut_note("find all the files " * 20)
+
+
+# -- small terminals --------------------------------------------------------------------------
+
+
+def selected_line(app, screen: list[str]) -> str | None:
+    """The code on screen in the selected row's first line (the row's number starts the line)."""
+    for line in screen:
+        if line.startswith(f" {app.selected + 1}  "):
+            return line[4:38].rstrip()  # the row's cells, before its padding and the scrollbar
+    return None
+
+
+def test_a_small_terminal_scrolls_to_the_selection_and_keeps_help_and_cancel_in_view(pipe):
+    seen, first = [], {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        await pilot.pause(0.1)
+        first["screen"], first["last"] = screen_lines(app), len(app.result.candidates)
+        for n in range(len(app.result.candidates)):
+            if n:
+                await pilot.press("down")
+            await pilot.pause(0.1)
+            seen.append((app.result.candidates[app.selected].code, selected_line(app, screen_lines(app)),
+                         screen_lines(app)[-1]))
+        await pilot.press("enter")
+
+    app = run_picker(pipe, scenario, size=(40, 10), prompt=UNSEEN)
+    assert first["last"] > 2, "too few candidates to need scrolling"
+    assert not any(line.startswith(f" {first['last']}  ") for line in first["screen"]), "all fit: nothing to scroll"
+    for code, line, footer in seen:
+        assert line and code.startswith(line), (code, line)  # the selection is on screen
+        assert "Accept" in footer and "Help" in footer and "Cancel" in footer, footer
+    assert app.return_code == 0 and app.return_value == seen[-1][0]  # the one the user saw
+
+
+def test_a_terminal_too_small_for_a_candidate_says_so_until_it_grows(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        await pilot.press("2")
+        await pilot.resize_terminal(24, 4)
+        await pilot.pause(0.1)
+        seen["small"] = " ".join(" ".join(screen_lines(app)).split())  # the message wraps
+        await pilot.press("enter", "e", "r")  # the candidates are hidden: none of these act
+        seen["after_keys"] = (app.return_code, app.run_id, app.rows[app.selected].editing)
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause(0.1)
+        screen = screen_lines(app)
+        seen["grown"] = (app.result.candidates[app.selected].code, selected_line(app, screen), screen[-1])
+        await pilot.press("e")  # an edit survives the picker being hidden and keeps the keys
+        await pilot.resize_terminal(24, 4)
+        await pilot.pause(0.1)
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause(0.1)
+        seen["editing"] = (app.focused is app.rows[app.selected].query_one("CodeEditor"), screen_lines(app)[-1])
+        await pilot.press("enter")
+
+    app = run_picker(pipe, scenario, size=(40, 10), prompt=UNSEEN)
+    assert "too small" in seen["small"] and "Esc cancels" in seen["small"]
+    assert " 1  " not in seen["small"] and "Accept" not in seen["small"]
+    assert seen["after_keys"] == (None, 1, False)
+    code, line, footer = seen["grown"]
+    assert line and code.startswith(line) and "Accept" in footer
+    assert seen["editing"][0] and "Discard edit" in seen["editing"][1]
+    assert app.return_code == 0 and app.return_value == code
+
+
+def test_in_a_small_terminal_the_help_scrolls_to_every_key(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        seen["top"] = "\n".join(screen_lines(app))
+        await pilot.press("end")  # the narrow footer leaves e, r and c to this screen
+        await pilot.pause(0.1)
+        seen["end"] = "\n".join(screen_lines(app))
+        await pilot.press("escape")
+        seen["closed"] = not isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+
+    app = run_picker(pipe, scenario, size=(40, 10))
+    assert "Esc closes" in seen["top"] and "Ctrl-C" not in seen["top"]
+    assert "Esc closes" in seen["end"] and "Ctrl-C" in seen["end"] and "copy the" in seen["end"]
+    assert seen["closed"] and app.return_code == 1
+
+
+# -- NO_COLOR ---------------------------------------------------------------------------------
+
+COLOUR_SGR = {*range(30, 39), *range(40, 49), *range(90, 98), *range(100, 108)}  # 38/48: 256 and 24-bit
+
+
+def terminal_output(args: list[str], env: dict[str, str], until: bytes, size=(80, 24), timeout=90.0) -> bytes:
+    """Run the real `cf` on a new pseudo-terminal (stdin and stderr; stdout a pipe, as in
+    x=$(cf …)) and return every byte it wrote to the terminal; ``q`` once ``until`` was drawn."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "cfcli", *args], stdin=slave, stdout=subprocess.PIPE,
+                            stderr=slave, env={**os.environ, **env}, cwd=ROOT, start_new_session=True)
+    os.close(slave)
+    out, sent, deadline = bytearray(), False, time.monotonic() + timeout
+    try:
+        while True:
+            assert time.monotonic() < deadline, f"timed out; the terminal got: {bytes(out[-2000:])!r}"
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the program closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+            if not sent and until in out:
+                os.write(master, b"q")
+                sent = True
+        assert sent, f"never drew {until!r}: {bytes(out[-2000:])!r}"
+        assert proc.wait(timeout=30) == 1 and proc.stdout.read() == b""  # q cancels, printing nothing
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        os.close(master)
+    return bytes(out)
+
+
+def test_no_color_draws_the_picker_and_the_rain_without_any_colour_code(tiny_model):
+    out = terminal_output([PROMPT, "--model", str(tiny_model), "--steps", "10", "--seed", "1"],
+                          {"NO_COLOR": "1", "TERM": "xterm-256color", "COLORTERM": "truecolor"}, until=b"done")
+    text = out.decode("utf-8", "replace")
+    assert any(glyph in text for glyph in "ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿ"), "no rain frame was drawn"
+    params = [[int(p.split(":")[0] or 0) for p in sgr.split(";")] for sgr in re.findall(r"\x1b\[([\d;:]*)m", text)]
+    colours = [sgr for sgr in params if COLOUR_SGR & set(sgr)]
+    assert not colours, f"colour codes under NO_COLOR, e.g. {colours[:3]}"
+    assert any({1, 7} & set(sgr) for sgr in params), "bold and reverse should still be drawn"
+
+
+def test_no_color_marks_the_selection_and_the_edit_cursor_by_reverse_video(pipe, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        seen["number"] = app.rows[app.selected].query_one(".number").rich_style
+        await pilot.press("e")
+        await pilot.pause(0.1)
+        seen["cursor"] = app.rows[app.selected].query_one("CodeEditor").get_component_rich_style("input--cursor")
+        await pilot.press("ctrl+c")
+
+    app = run_picker(pipe, scenario, size=(40, 10))
+    assert app.no_color and app.return_code == 1
+    # the colours are stripped on output (the test above); these are what stays visible
+    assert seen["number"].reverse and seen["cursor"].reverse

@@ -16,7 +16,8 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
+from textual.events import Resize
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
@@ -24,11 +25,18 @@ from textual.worker import get_current_worker
 from cfcli.tui.help import HelpScreen
 from cfcli.tui.loader import BackgroundLoad
 from cfcli.tui.messages import Denoised, Failed, Finished, ModelReady
-from cfcli.tui.widgets import CandidateRow, TextView
+from cfcli.tui.widgets import CandidateRow, CodeEditor, TextView
 
 # One clock draws the rain; steps only update the rows' state. A frame costs the UI thread about
 # as much as a step of the tiny model, and the UI shares the GIL and the cores with the sampler.
 FPS = 12
+# The smallest terminal that shows the prompt line, one candidate (code and score), the status line
+# and the narrow footer (Accept, Help, Cancel); below it the picker shows only a short message.
+MIN_WIDTH, MIN_HEIGHT = 30, 5
+# Below this width the footer shows only Accept, Help and Cancel (the help lists every key).
+ALL_KEYS_WIDTH = 56
+# Below this height the prompt takes one line and the margins go.
+ROOMY_HEIGHT = 16
 
 
 @dataclass(frozen=True)
@@ -54,12 +62,33 @@ def leave_a_core_for_the_ui() -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
 
 
+class Rows(VerticalScroll, can_focus=False):
+    """The candidate rows; they scroll when the terminal is too short for all of them. Never
+    focused: the arrows must reach the app's bindings, not scroll the container."""
+
+
+class KeyFooter(Footer):
+    """Textual's footer, with the keys a narrow terminal leaves to the help marked -secondary."""
+
+    SECONDARY = {"edit", "reroll", "copy"}
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if getattr(widget, "action", None) in self.SECONDARY:
+                widget.add_class("-secondary")
+            yield widget
+
+
 class PickerApp(App[str]):
     """Returns the accepted code; None with return_code 1 when cancelled, 2 on an error (``error``)."""
 
     CSS_PATH = "picker.tcss"
     TITLE = "CodeFusion"
     ENABLE_COMMAND_PALETTE = False
+    # Classes on the screen that picker.tcss lays the picker out by (-wide and -roomy only end
+    # the ranges below them).
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (ALL_KEYS_WIDTH, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (ROOMY_HEIGHT, "-roomy")]
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -78,6 +107,10 @@ class PickerApp(App[str]):
     selected: reactive[int] = reactive(0)
 
     def __init__(self, request: PickRequest, load_pipeline: Callable[[], object], **app_options) -> None:
+        if "NO_COLOR" in os.environ:  # set at all, as Textual reads it
+            # Textual's own NO_COLOR filter turns colours grey, still as 256- or 24-bit colour
+            # codes; with native ANSI colours it strips them (NoColor), leaving bold and reverse.
+            app_options.setdefault("ansi_color", True)
         super().__init__(**app_options)
         self.request = request
         self.pipeline = BackgroundLoad(load_pipeline)
@@ -94,12 +127,15 @@ class PickerApp(App[str]):
     def compose(self) -> ComposeResult:
         header = Text.assemble(("❯ ", "bold green"), (self.request.prompt, "bold"),
                                (f"   {self.request.lang} · {Path(self.request.model).name or 'model'}", "dim"))
-        yield Static(header, id="prompt")
-        with Vertical(id="rows"):
-            for index in range(self.request.top_k):
-                yield CandidateRow(index)
-        yield TextView(id="status")
-        yield Footer()
+        with Vertical(id="picker"):
+            yield Static(header, id="prompt")
+            with Rows(id="rows"):
+                for index in range(self.request.top_k):
+                    yield CandidateRow(index)
+            yield TextView(id="status")
+        yield KeyFooter()
+        # Short: it has to fit the very terminal that is too small.
+        yield Static(f"Terminal too small (min {MIN_WIDTH}×{MIN_HEIGHT}). Esc cancels.", id="too-small")
 
     @property
     def rows(self) -> list[CandidateRow]:
@@ -186,6 +222,7 @@ class PickerApp(App[str]):
             elif not row.editing:
                 row.display = False
         self.selected = min(self.selected, max(0, len(candidates) - 1))
+        self.call_after_refresh(self._show_selected)  # the rows grew a score line
         seconds = message.result.timings.get("total_ms", 0) / 1000
         if candidates:
             count = f"{len(candidates)} candidate{'s' if len(candidates) > 1 else ''}"
@@ -216,12 +253,34 @@ class PickerApp(App[str]):
     def _editing(self) -> bool:
         return any(row.editing for row in self.rows)
 
+    def _too_small(self) -> bool:
+        width, height = self.size
+        return width < MIN_WIDTH or height < MIN_HEIGHT
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if self._too_small():  # the candidates are not shown: only cancelling makes sense
+            return action == "cancel"
         return not (action in self.EDIT_BLOCKS and self._editing())
 
     def watch_selected(self, selected: int) -> None:
         for row in self.rows:
             row.set_class(row.index == selected, "-selected")
+        self.call_after_refresh(self._show_selected)
+
+    def _show_selected(self) -> None:
+        """Scroll the selection into view: Enter must never accept a candidate the user can't see."""
+        if self.rows:
+            self._selected_row().scroll_visible(animate=False, immediate=True)
+
+    def on_resize(self, event: Resize) -> None:
+        self.refresh_bindings()  # the keys a too-small terminal disables come back as it grows
+        self.call_after_refresh(self._after_resize)
+
+    def _after_resize(self) -> None:
+        self._show_selected()
+        if self.focused is None and not self._too_small():
+            for editor in self.query(CodeEditor):  # hiding the picker took the focus from it
+                editor.focus()
 
     def action_move(self, delta: int) -> None:
         count = len(self._visible_rows())

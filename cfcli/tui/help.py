@@ -5,14 +5,14 @@ from __future__ import annotations
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = [
     ("↑ ↓  1-5", "select a candidate"),
     ("Enter", "accept: print it and exit (also while it is still forming)"),
-    ("e", "edit the selected candidate, then Enter to accept (Esc stops editing)"),
+    ("e", "edit the selection: Enter accepts the edit, Esc discards it"),
     ("r", "re-roll: denoise again from new noise (a new seed)"),
     ("c", "copy the selected candidate to the clipboard (OSC 52)"),
     ("Esc  q  Ctrl-C", "cancel: print nothing, exit 1"),
@@ -28,7 +28,14 @@ class HelpScreen(ModalScreen[None]):
         table.add_column()
         for key, what in KEYS:
             table.add_row(key, what)
-        with Vertical(id="help"):
-            yield Static("[b]CodeFusion[/b]: the whole program forms from noise at once; cf never runs it.\n")
+        # Scrolls, focused so that the arrows scroll it: a narrow terminal's footer leaves most
+        # keys to this screen, and in 40x10 they do not all fit.
+        with VerticalScroll(id="help") as help:
+            help.border_title = "CodeFusion"
+            help.border_subtitle = "Esc closes"
+            yield Static("The whole program forms from noise at once; cf never runs it.\n")
             yield Static(table)
             yield Static("\n[dim]Any of Esc, q, ? closes this.[/dim]")
+
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()

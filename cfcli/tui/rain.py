@@ -10,6 +10,7 @@ that changed since the last frame are shown at once, bright, whatever their thre
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import AbstractSet, Sequence
 
 from textual.color import Color
@@ -18,11 +19,25 @@ from textual.style import Style
 
 # Half-width katakana, digits and a few symbols: one cell each in every monospace terminal font.
 GLYPHS = "ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜﾝ0123456789:.=*+<>|"
+
+
+@dataclass(frozen=True)
+class Palette:
+    glyphs: tuple[Style, ...]  # the shades a streak of noise is drawn in
+    settled: Style  # code that has emerged
+    changed: Style  # code that changed since the last frame
+
+
 # Textual styles built once: a rich style string would be parsed and converted on every frame.
-GLYPH_STYLES = tuple(Style(foreground=Color.parse(c), bold=b) for c, b in (  # matrix greens, dim to bright
-    ("#003b00", False), ("#008f11", False), ("#008f11", False), ("#00c82a", False), ("#9dff9d", True)))
-SETTLED_STYLE = Style(foreground=Color.parse("#00ff41"))
-CHANGED_STYLE = Style(foreground=Color.parse("#ffffff"), background=Color.parse("#005f1a"), bold=True)
+MATRIX = Palette(
+    glyphs=tuple(Style(foreground=Color.parse(c), bold=b) for c, b in (  # matrix greens, dim to bright
+        ("#003b00", False), ("#008f11", False), ("#008f11", False), ("#00c82a", False), ("#9dff9d", True))),
+    settled=Style(foreground=Color.parse("#00ff41")),
+    changed=Style(foreground=Color.parse("#ffffff"), background=Color.parse("#005f1a"), bold=True),
+)
+# Under NO_COLOR: the same three kinds of cell told apart by attributes alone.
+MONOCHROME = Palette(glyphs=(Style(dim=True),) * 3 + (Style(), Style(bold=True)), settled=Style(),
+                     changed=Style(bold=True, reverse=True))
 MAX_WIDTH = 100  # cells of rain per row: enough for the code, and drawing costs the sampler time
 
 
@@ -38,7 +53,7 @@ def changed_positions(previous: str, current: str) -> frozenset[int]:
 
 
 def rain_text(code: str, progress: float, width: int, cell_thresholds: Sequence[float],
-              changed: AbstractSet[int], rng: random.Random) -> Content:
+              changed: AbstractSet[int], rng: random.Random, palette: Palette = MATRIX) -> Content:
     """One frame of a row, ``width`` cells: code where settled or just changed, glyphs elsewhere.
 
     Cells of one style make one span: every span costs the renderer per frame, and the drawing
@@ -52,12 +67,12 @@ def rain_text(code: str, progress: float, width: int, cell_thresholds: Sequence[
     for i in range(min(width, max(MAX_WIDTH, len(code)))):
         char = code[i] if i < len(code) else " "
         if i in changed and i < len(code):
-            style = CHANGED_STYLE
+            style = palette.changed
         elif (cell_thresholds[i] if i < len(cell_thresholds) else 1.0) < cutoff:
-            style = SETTLED_STYLE
+            style = palette.settled
         else:
             if glyph_style is None or rng.random() < 0.3:  # glyphs come in streaks of a shade
-                glyph_style = rng.choice(GLYPH_STYLES)
+                glyph_style = rng.choice(palette.glyphs)
             char, style = rng.choice(GLYPHS), glyph_style
         if style is not run_style:
             if run_style is not None:

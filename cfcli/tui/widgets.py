@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from cfcli.tui.rain import changed_positions, rain_text, thresholds
+from cfcli.tui.rain import MATRIX, MONOCHROME, changed_positions, rain_text, thresholds
 
 RAIN_WIDTH_FALLBACK = 60  # before the first layout gives the row a size
 
@@ -38,10 +38,23 @@ class TextView(Widget):
         return self._text
 
 
+class CodeEditor(Input):
+    """A row's code being edited. Its own, shown Enter and Esc: the Input's are hidden, and with
+    the picker's keys blocked while typing the footer went blank."""
+
+    BINDINGS = [Binding("enter", "submit", "Accept"), Binding("escape", "discard", "Discard edit")]
+
+    class Discarded(Message):
+        def __init__(self, editor: "CodeEditor") -> None:
+            super().__init__()
+            self.editor = editor
+
+    def action_discard(self) -> None:
+        self.post_message(self.Discarded(self))
+
+
 class CandidateRow(Widget):
     """Row ``index`` (0-based). States: raining (``candidate`` None), final, editing."""
-
-    BINDINGS = [Binding("escape", "stop_edit", "Stop editing", show=False)]
 
     class EditDone(Message):
         """The user pressed Enter in the row's Input."""
@@ -91,7 +104,9 @@ class CandidateRow(Widget):
         width = code_view.content_size.width or RAIN_WIDTH_FALLBACK
         if len(self._thresholds) < width:
             self._thresholds += thresholds(width - len(self._thresholds), self._rng)
-        code_view.show(rain_text(self.text, self.progress, width, self._thresholds, self._changed, self._rng))
+        palette = MONOCHROME if self.app.no_color else MATRIX
+        code_view.show(rain_text(self.text, self.progress, width, self._thresholds, self._changed, self._rng,
+                                 palette))
         self._changed = frozenset()
 
     def show_candidate(self, candidate) -> None:
@@ -105,20 +120,27 @@ class CandidateRow(Widget):
 
     @property
     def editing(self) -> bool:
-        return bool(self.query(Input))
+        return bool(self.query(CodeEditor))
 
     def start_edit(self) -> None:
         if self.editing:
             return
         self.query_one(".code").display = False
-        editor = Input(self.text, classes="editor", select_on_focus=False)
+        editor = CodeEditor(self.text, classes="editor", select_on_focus=False)
         self.query_one(".body").mount(editor, before=0)
         editor.focus()
 
-    def action_stop_edit(self) -> None:
-        for editor in self.query(Input):
+    def stop_edit(self) -> None:
+        for editor in self.query(CodeEditor):
             editor.remove()
         self.query_one(".code").display = True
+
+    def on_code_editor_discarded(self, event: CodeEditor.Discarded) -> None:
+        event.stop()
+        changed = event.editor.value != self.text
+        self.stop_edit()
+        if changed:  # Esc used to drop the typing without a word
+            self.notify("Edit discarded", timeout=3)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

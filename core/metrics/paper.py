@@ -1,7 +1,7 @@
 """The CodeFusion paper's own figures for CodeFusion, printed by `cf eval` beside ours.
 
 Source: Singh et al., "CodeFusion: A Pre-trained Diffusion Model for Code Generation"
-(EMNLP 2023); /work/shared/paper/codefusion-paper.txt. Only CodeFusion's rows are carried.
+(EMNLP 2023); ../shared/paper/codefusion-paper.txt (beside the checkout). Only CodeFusion's rows are carried.
 Percentages are on 0..100, diversity figures on 0..1, as printed in the paper.
 
 Which of our metrics each figure sits beside:
