@@ -44,7 +44,7 @@ class CompletionSite:
     line: int
     start: int  # indexes into the line (Python str); on the line below, text before start is the indent
     end: int
-    newline_first: bool  # at the end of the comment itself: put the code on a new line
+    newline_first: bool  # on the comment itself: keep its text up to the end, then the code on a new line
 
 
 def first_line(code: str, limit: int = TITLE_CHARS) -> str:
@@ -116,15 +116,21 @@ def wants_our_kind(only: Sequence[str] | None) -> bool:
     return any(kind == str(o) or kind.startswith(f"{o}.") for o in only)
 
 
+def preferred_rank(candidates: Sequence) -> int | None:
+    """The candidate an editor may apply without a look (auto-fix): the best one that parses and
+    has no warnings, if any."""
+    return next((rank for rank, c in enumerate(candidates) if c.valid and not warning_suffix(c)), None)
+
+
 def code_actions(uri: str, version: int | None, prompt: CommentPrompt, candidates: Sequence, text: Text,
                  versioned: bool = False) -> list[types.CodeAction]:
     """One action per ranked candidate (insert below the comment), then one replacing the comment."""
+    preferred = preferred_rank(candidates)
     actions = [
         types.CodeAction(
             title=f"CodeFusion: {first_line(c.code)}{warning_suffix(c)}",
             kind=CODE_ACTION_KIND,
-            # "Preferred" actions can be applied without a look (auto-fix): never a dangerous one.
-            is_preferred=rank == 0 and not warning_suffix(c),
+            is_preferred=rank == preferred,
             edit=workspace_edit(uri, version, insert_below_edit(prompt, c.code, text), versioned),
         )
         for rank, c in enumerate(candidates)
@@ -141,14 +147,12 @@ def code_actions(uri: str, version: int | None, prompt: CommentPrompt, candidate
 
 def completion_site(text: Text, line: int, column: int, lang: str) -> CompletionSite | None:
     """Completion applies on the line below a prompt (when nothing but blanks follow the cursor)
-    and at the end of the prompt's last comment line."""
+    and anywhere on the prompt's last comment line."""
     if not 0 <= line < len(text.lines):
         return None
     here = text.lines[line]
     cursor = index_at_column(here, column, text.width)
-    if here[cursor:].strip():
-        return None
-    above = prompt_ending_at(text.lines, line - 1, lang) if line > 0 else None
+    above = prompt_ending_at(text.lines, line - 1, lang) if line > 0 and not here[cursor:].strip() else None
     if above is not None:
         # The editor already indented the new line like the comment: insert at the cursor, which
         # also suits clients that ignore the edit's range (Neovim's omnifunc); else redo the line.
@@ -156,6 +160,7 @@ def completion_site(text: Text, line: int, column: int, lang: str) -> Completion
         return CompletionSite(above, line, start, len(here), newline_first=False)
     ending_here = prompt_ending_at(text.lines, line, lang)
     if ending_here is not None:
+        # The edit must hold the cursor (LSP): it replaces the rest of the comment by itself.
         return CompletionSite(ending_here, line, cursor, len(here), newline_first=True)
     return None
 
@@ -164,7 +169,8 @@ def site_edit(site: CompletionSite, code: str, text: Text) -> types.TextEdit:
     body = indent_code(code, site.prompt.indent, text.newline)
     rng = types.Range(start=_position(text, site.line, site.start), end=_position(text, site.line, site.end))
     if site.newline_first:
-        return types.TextEdit(range=rng, new_text=text.newline + body)
+        rest = text.lines[site.line][site.start:site.end]
+        return types.TextEdit(range=rng, new_text=rest + text.newline + body)
     return types.TextEdit(range=rng, new_text=body[site.start:])  # the indentation before start stays
 
 
@@ -173,16 +179,17 @@ def completion_items(site: CompletionSite, candidates: Sequence, text: Text,
     items = []
     for rank, c in enumerate(candidates):
         edit = site_edit(site, c.code, text)
+        code_text = edit.new_text[site.end - site.start:] if site.newline_first else edit.new_text
         doc = (types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{c.code}\n```\n\nfor: *{site.prompt.text}*")
                if markdown else f"{c.code}\n\nfor: {site.prompt.text}")
         items.append(types.CompletionItem(
             label=first_line(c.code),
-            kind=types.CompletionItemKind.Snippet,
+            kind=types.CompletionItemKind.Text,  # not Snippet: plain text, no placeholders
             detail=describe(c, rank + 1),
             documentation=doc,
             sort_text=f"{rank:02d}",  # editors sort by this: keeps the model's ranking
             # What the client compares with the typed text in the edit's range.
-            filter_text=(edit.new_text.lstrip("\r\n").splitlines() or [""])[0],
+            filter_text=(code_text.lstrip("\r\n").splitlines() or [""])[0],
             # Plain text: shell code is full of $ that snippet syntax would eat.
             insert_text_format=types.InsertTextFormat.PlainText,
             text_edit=edit,

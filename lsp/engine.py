@@ -2,6 +2,7 @@
 
 One worker thread runs every load and generation: torch already spreads one generation over
 the cores, and a queue of one makes a cancelled request that has not started cost nothing.
+Identical requests share one generation, which stops only when nobody waits for it any more.
 torch (through ``core.generate``) is imported on the first load, so the server starts fast.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +28,49 @@ class GenerationRequest:
     top_k: int
     seed: int
     device: str
+
+
+@dataclass
+class _Job:
+    """One generation on the worker, and how many requests wait for it."""
+
+    future: Future
+    stop: threading.Event  # the sampler polls it before every step
+    steps_done: list[int]
+    waiters: int = 0
+
+
+SUPERSEDED = object()  # Newest.run's answer for a request that a newer one replaced
+
+
+class Newest:
+    """Only the newest request per key (request kind, document, prompt) waits for candidates.
+
+    One worker generates, so a burst (a comment being typed, an impatient user) would otherwise
+    queue a generation per request, each answered after all the ones before it. An older request
+    still waiting is answered at once instead; its generation stops unless the newer one shares it.
+    """
+
+    def __init__(self):
+        self._waiting: dict[Any, asyncio.Task] = {}
+        self._replaced: set[asyncio.Task] = set()
+
+    async def run(self, key, awaitable):
+        task = asyncio.ensure_future(awaitable)
+        older, self._waiting[key] = self._waiting.get(key), task
+        if older is not None and not older.done():
+            self._replaced.add(older)
+            older.cancel()
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task in self._replaced:
+                return SUPERSEDED
+            raise  # the request itself was cancelled ($/cancelRequest)
+        finally:
+            self._replaced.discard(task)
+            if self._waiting.get(key) is task:
+                del self._waiting[key]
 
 
 class LruCache:
@@ -64,6 +108,7 @@ class Engine:
         self._pipelines: dict[tuple[str, str, str], Any] = {}  # (directory, device, lang) -> Pipeline
         self._cache = LruCache(cache_size)
         self._running: set[threading.Event] = set()
+        self._jobs: dict[GenerationRequest, _Job] = {}  # generations queued or running (event loop only)
         self._closed = False
         # Called on the event loop with (request, steps done) when a cancelled sampler stops.
         self.on_cancelled: Callable[[GenerationRequest, int], None] | None = None
@@ -114,20 +159,36 @@ class Engine:
         return self._cache.get(request)
 
     async def generate(self, request: GenerationRequest) -> list:
-        """Ranked candidates; cancelling the awaiting task stops the sampler within one step."""
+        """Ranked candidates; once every task awaiting them is cancelled, the sampler stops
+        within one step (or never starts)."""
         if (hit := self._cache.get(request)) is not None:
             return hit
         loop = asyncio.get_running_loop()
-        stop, steps_done = threading.Event(), [0]
-        work = self._executor.submit(self._generate_blocking, request, stop, steps_done)
+        job = self._jobs.get(request)
+        if job is None:
+            stop, steps_done = threading.Event(), [0]
+            job = _Job(self._executor.submit(self._generate_blocking, request, stop, steps_done), stop, steps_done)
+            self._jobs[request] = job
+            job.future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._forget, request, job))
+        job.waiters += 1
         try:
-            return await asyncio.wrap_future(work)
+            # shield: one waiter's cancellation must not cancel the others' generation
+            return await asyncio.shield(asyncio.wrap_future(job.future))
         except asyncio.CancelledError:
-            stop.set()  # the sampler polls this before every step
-            if self.on_cancelled is not None:
-                report = self.on_cancelled
-                work.add_done_callback(lambda _: loop.call_soon_threadsafe(report, request, steps_done[0]))
+            job.waiters -= 1
+            if job.waiters == 0:
+                self._forget(request, job)
+                job.stop.set()
+                # Not started yet: it never will, and there is nothing to report.
+                if not job.future.cancel() and self.on_cancelled is not None:
+                    report = self.on_cancelled
+                    job.future.add_done_callback(
+                        lambda _: loop.call_soon_threadsafe(report, request, job.steps_done[0]))
             raise
+
+    def _forget(self, request: GenerationRequest, job: _Job) -> None:
+        if self._jobs.get(request) is job:
+            del self._jobs[request]
 
     def _generate_blocking(self, request: GenerationRequest, stop: threading.Event, steps_done: list[int]) -> list:
         if stop.is_set() or self._closed:

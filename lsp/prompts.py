@@ -150,6 +150,15 @@ def prompt_ending_at(lines: Sequence[str], line: int, lang: str) -> CommentPromp
     return prompt if prompt is not None and prompt.last_line == line else None
 
 
+def prompt_near(lines: Sequence[str], line: int, lang: str) -> CommentPrompt | None:
+    """The prompt on ``line`` or, from the blank line just below a prompt, that prompt (where the
+    cursor lands after typing the comment and pressing Enter)."""
+    found = prompt_at(lines, line, lang)
+    if found is None and 0 < line < len(lines) and not lines[line].strip():
+        found = prompt_ending_at(lines, line - 1, lang)
+    return found
+
+
 def index_at_column(line: str, column: int, width: Callable[[str], int]) -> int:
     """The index into ``line`` of an LSP column counted in the client's units (clamped)."""
     if column <= 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -36,9 +37,10 @@ from lsp.edits import (
     inline_completion_items,
     wants_our_kind,
 )
-from lsp.engine import Engine, GenerationRequest, model_languages
-from lsp.prompts import language_for, prompt_at
-from lsp.settings import Settings, parse_settings, resolve_path
+from lsp.engine import SUPERSEDED, Engine, GenerationRequest, Newest, model_languages
+from lsp.framing import FramedStdin
+from lsp.prompts import language_for, prompt_near
+from lsp.settings import MAX_TOP_K, Settings, parse_settings, resolve_path
 
 log = logging.getLogger("codefusion.lsp")
 
@@ -47,8 +49,21 @@ log = logging.getLogger("codefusion.lsp")
 _ANSWERED = JsonRPCNotification(method="", jsonrpc="answered", params=None)
 
 
+def error_message(msg_id, code: int, message: str) -> dict:
+    # A plain dict: lsprotocol's converter drops ``"id": null``, which JSON-RPC requires here.
+    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+
+
+def request_id(data: dict):
+    """The id of a message that is not a valid request, as JSON-RPC wants it echoed (else null)."""
+    msg_id = data.get("id")
+    return msg_id if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool) else None
+
+
 class CodeFusionProtocol(LanguageServerProtocol):
     """pygls' protocol, stricter where the LSP spec asks for an answer pygls does not give."""
+
+    exit_code: int | None = None  # set by `exit`: 0 after `shutdown`, else 1 (the spec's rule)
 
     def structure_message(self, data: dict[str, Any]):
         try:
@@ -62,7 +77,16 @@ class CodeFusionProtocol(LanguageServerProtocol):
     def handle_message(self, message):
         if message is _ANSWERED:
             return
+        if isinstance(message, dict) or getattr(message, "jsonrpc", None) != "2.0":
+            # Valid JSON, but no JSON-RPC 2.0 message (pygls would log it and answer nothing).
+            data = message if isinstance(message, dict) else \
+                {k: getattr(message, k) for k in ("id", "result", "error") if hasattr(message, k)}
+            if not ("result" in data or "error" in data):  # a bad response is not answered
+                self._send_data(error_message(request_id(data), -32600, "Invalid Request: not a JSON-RPC 2.0 message"))
+            return
         method = getattr(message, "method", None)
+        if method == types.EXIT:
+            self.exit_code = 0 if self._shutdown else 1
         is_request = isinstance(message, RPCRequest)
         if method is not None and self._workspace is None and method not in (types.INITIALIZE, types.EXIT):
             # Before initialize: requests get ServerNotInitialized, notifications are dropped.
@@ -89,6 +113,14 @@ class CodeFusionServer(LanguageServer):
         self._told: set[str] = set()
         self._model_langs: dict[str, list[str]] = {}
         self._load_lock = asyncio.Lock()
+        self.newest = Newest()
+
+    def report_server_error(self, error: Exception, source) -> None:
+        if isinstance(error, json.JSONDecodeError):  # pygls could not parse a body
+            log.warning("framing: a body that is not JSON: %s", error)
+            self.protocol._send_data(error_message(None, -32700, f"Parse error: {error}"))
+            return
+        super().report_server_error(error, source)
 
     # -- settings and messages -------------------------------------------------------------
 
@@ -99,7 +131,7 @@ class CodeFusionServer(LanguageServer):
                                                            message=f"CodeFusion {source}: {problem}"))
         self._model_langs.clear()
         self._told.clear()  # a new configuration deserves new explanations
-        named = [m for _, m in self.settings.models] + [self.settings.model or self.default_model]
+        named = [m for _, m in self.settings.models] + [self.options().model]
         keep = set()
         for name in named:
             try:
@@ -162,7 +194,7 @@ class CodeFusionServer(LanguageServer):
                 self.tell_once(f"CodeFusion: models.{lang}: {e}", types.MessageType.Error)
                 return None
         try:
-            default = self.model_path(self.settings.model or self.default_model)
+            default = self.model_path(self.options().model)
         except CFError as e:  # no such name, or no default model installed
             self.tell_once(f"CodeFusion: {e}; set `model` (a model name from `cf model list`, or a "
                            "directory) in the server's settings or start it with `cf lsp --model NAME|DIR`")
@@ -180,12 +212,25 @@ class CodeFusionServer(LanguageServer):
             return None
         return default
 
+    def options(self):
+        """The editor's settings, else `cf lsp --model`, else the config file, else the defaults:
+        resolved where the CLI resolves its flags (cfcli.userconfig.resolve_options)."""
+        from cfcli.userconfig import UserConfig, load_config, resolve_options
+
+        try:
+            config = load_config()
+        except CFError as e:  # a broken config file must not silence the editor
+            self.tell_once(f"CodeFusion: {e}", types.MessageType.Warning)
+            config = UserConfig()
+        s = self.settings
+        return resolve_options(model=s.model or self.default_model, top_k=s.top_k, steps=s.steps, config=config)
+
     def generation_request(self, prompt: str, lang: str) -> GenerationRequest | None:
         model = self.model_for(lang)
         if model is None:
             return None
-        s = self.settings
-        return GenerationRequest(prompt, lang, model, s.steps, s.top_k, s.seed, s.device)
+        s, chosen = self.settings, self.options()
+        return GenerationRequest(prompt, lang, model, chosen.steps, min(chosen.top_k, MAX_TOP_K), s.seed, s.device)
 
     def completion_request(self, uri: str, position: types.Position):
         """(site, its text, request) for a completion-like request at a position, else None."""
@@ -219,10 +264,18 @@ class CodeFusionServer(LanguageServer):
             if token is not None:
                 self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
 
-    async def candidates(self, request: GenerationRequest, token: types.ProgressToken | None = None) -> list:
-        """Ranked candidates, or [] after telling the user why (bad model, bad steps, …)."""
+    async def candidates(self, request: GenerationRequest, token: types.ProgressToken | None = None,
+                         key: tuple | None = None) -> list:
+        """Ranked candidates, or [] after telling the user why (bad model, bad steps, …). With a
+        key (request kind, document, prompt), a newer request with that key makes this one [] now."""
         if (hit := self.engine.cached(request)) is not None:
             return hit
+        if key is None:
+            return await self._generate(request, token)
+        found = await self.newest.run(key, self._generate(request, token))
+        return [] if found is SUPERSEDED else found
+
+    async def _generate(self, request: GenerationRequest, token: types.ProgressToken | None) -> list:
         try:
             if not self.engine.is_loaded(request.model, request.device):
                 async with self._load_lock:  # one load (and one progress bar) at a time
@@ -268,7 +321,7 @@ async def on_code_action(ls: CodeFusionServer, params: types.CodeActionParams) -
     if found is None:
         return None
     doc, text, lang = found
-    prompt = prompt_at(text.lines, params.range.start.line, lang)
+    prompt = prompt_near(text.lines, params.range.start.line, lang)
     request = ls.generation_request(prompt.text, lang) if prompt else None
     if request is None:
         return None
@@ -276,7 +329,8 @@ async def on_code_action(ls: CodeFusionServer, params: types.CodeActionParams) -
         # Editors ask on every cursor move (the light bulb): answer from the cache only.
         candidates = ls.engine.cached(request) or []
     else:
-        candidates = await ls.candidates(request, params.work_done_token)
+        key = (types.TEXT_DOCUMENT_CODE_ACTION, doc.uri, prompt.first_line)
+        candidates = await ls.candidates(request, params.work_done_token, key)
     if not candidates:
         return None
     return code_actions(doc.uri, doc.version, prompt, candidates, text, versioned=ls.client_applies_versioned_edits())
@@ -288,7 +342,8 @@ async def on_completion(ls: CodeFusionServer, params: types.CompletionParams) ->
     if found is None:
         return None
     site, text, request = found
-    candidates = await ls.candidates(request, params.work_done_token)
+    key = (types.TEXT_DOCUMENT_COMPLETION, params.text_document.uri, site.prompt.first_line)
+    candidates = await ls.candidates(request, params.work_done_token, key)
     if not candidates:
         return None
     return types.CompletionList(is_incomplete=False, items=completion_items(
@@ -306,7 +361,8 @@ async def on_inline_completion(ls: CodeFusionServer,
         # Still typing the comment: do not start a generation per keystroke.
         candidates = ls.engine.cached(request) or []
     else:
-        candidates = await ls.candidates(request, params.work_done_token)
+        key = (types.TEXT_DOCUMENT_INLINE_COMPLETION, params.text_document.uri, site.prompt.first_line)
+        candidates = await ls.candidates(request, params.work_done_token, key)
     if not candidates:
         return None
     return types.InlineCompletionList(items=inline_completion_items(site, candidates, text))
@@ -315,25 +371,6 @@ async def on_inline_completion(ls: CodeFusionServer,
 @SERVER.feature(types.SHUTDOWN)
 def on_shutdown(ls: CodeFusionServer, params: None) -> None:
     ls.engine.close()  # stop a running generation within one step
-
-
-class Utf8RepairingStdin:
-    """stdin for pygls that turns invalid UTF-8 into U+FFFD, so such a message is still answered
-    (pygls would fail to decode it and drop the request without a reply)."""
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    def readline(self) -> bytes:
-        return self.raw.readline()
-
-    def read(self, n: int) -> bytes:
-        data = self.raw.read(n)
-        try:
-            data.decode("utf-8")
-            return data
-        except UnicodeDecodeError:
-            return data.decode("utf-8", errors="replace").encode("utf-8")
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
@@ -357,9 +394,11 @@ def serve(tcp: str | None = None, model: str | None = None, log_file: str | None
         else:
             stdout = sys.stdout.buffer
             sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream
-            SERVER.start_io(stdin=Utf8RepairingStdin(sys.stdin.buffer), stdout=stdout)
+            SERVER.start_io(stdin=FramedStdin(sys.stdin.buffer), stdout=stdout)
     finally:
         SERVER.engine.close()
+    if SERVER.protocol.exit_code:  # pygls swallows the SystemExit of `exit` without `shutdown`
+        sys.exit(SERVER.protocol.exit_code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,8 @@
 
 Accepted shapes: the settings themselves, or nested under ``"codefusion"`` (what VS Code sends);
 ``topK`` and ``top_k`` both work. A bad value is reported and the previous value kept, so a
-typo in an editor's config never takes the server down.
+typo in an editor's config never takes the server down. An empty list counts as an empty object:
+Neovim encodes ``{}`` (``init_options = {}``, ``models = {}``) as ``[]``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ DEVICES = ("auto", "cpu", "cuda")
 class Settings:
     model: str | None = None  # default model directory (used for the languages it was trained for)
     models: tuple[tuple[str, str], ...] = ()  # (language, model directory): explicit, always used
-    steps: int | None = None  # None: the pipeline's default (50)
-    top_k: int = 5
+    steps: int | None = None  # None: cf's default (core.generate.default_steps)
+    top_k: int | None = None  # None: the config file's top_k, else 5 (at most MAX_TOP_K)
     languages: tuple[str, ...] = ("python", "bash")
     seed: int = 0  # fixed, so a code action and a completion for one prompt agree
     device: str = "auto"
@@ -41,7 +42,7 @@ def _language_name(name: Any) -> str | None:
 def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, list[str]]:
     """(new settings, problems). Keys that are absent keep their value from ``base``."""
     problems: list[str] = []
-    if raw is None:
+    if raw is None or raw == []:
         return base, problems
     if not isinstance(raw, dict):
         return base, [f"settings must be an object, got {type(raw).__name__}"]
@@ -56,7 +57,7 @@ def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, lis
         else:
             problems.append("model must be a model directory (a non-empty string)")
     if "models" in raw:
-        value = raw["models"]
+        value = {} if raw["models"] == [] else raw["models"]
         if isinstance(value, dict):
             pairs = []
             for lang, path in value.items():
@@ -77,7 +78,7 @@ def parse_settings(raw: Any, base: Settings = Settings()) -> tuple[Settings, lis
     key = "topK" if "topK" in raw else "top_k" if "top_k" in raw else None
     if key:
         value = raw[key]
-        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TOP_K:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TOP_K):
             changes["top_k"] = value
         else:
             problems.append(f"{key} must be an integer from 1 to {MAX_TOP_K}")

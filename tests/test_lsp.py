@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,8 +41,8 @@ from lsp.edits import (  # noqa: E402
     utf16_width,
     wants_our_kind,
 )
-from lsp.prompts import CommentPrompt, language_for, prompt_at, split_lines  # noqa: E402
-from lsp.settings import parse_settings, resolve_path  # noqa: E402
+from lsp.prompts import CommentPrompt, language_for, prompt_at, prompt_near, split_lines  # noqa: E402
+from lsp.settings import Settings, parse_settings, resolve_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = [sys.executable, "-m", "lsp"]
@@ -140,7 +142,8 @@ def test_completion_sites_and_items_keep_the_rank():
     assert (redo.start, redo.end) == (0, 2)
     at_end = completion_site(text, 1, 25, "bash")
     assert at_end.newline_first and at_end.start == 25
-    assert completion_site(text, 1, 3, "bash") is None  # inside the comment text
+    inside = completion_site(text, 1, 6, "bash")  # inside the comment text: it stays whole
+    assert (inside.start, inside.end, inside.newline_first) == (6, 25, True)
     assert completion_site(text, 3, 0, "bash") is None  # code below code
     assert completion_site(text, 99, 0, "bash") is None
     cands = [type("C", (), {"code": c, "score": s, "valid": v, "warnings": w})
@@ -151,9 +154,17 @@ def test_completion_sites_and_items_keep_the_rank():
     assert completion_items(redo, cands, text)[0].text_edit.new_text == "  rm -r d"
     assert items[1].detail == "CodeFusion #2 · score -0.200 · valid syntax · deletes files"
     assert items[0].insert_text_format == types.InsertTextFormat.PlainText  # `$` must survive
+    assert items[0].kind == types.CompletionItemKind.Text  # plain text, not a snippet
+    mid = completion_items(inside, cands, text)[0]
+    assert mid.text_edit.new_text == "move directory tree\n  rm -r d" and mid.filter_text == "  rm -r d"
     # Warnings also reach code action titles, and a dangerous candidate is never "preferred".
     risky = code_actions("file:///r.sh", 1, below.prompt, cands[::-1], text)
     assert risky[0].title == "CodeFusion: rm -rf d (⚠ deletes files)" and not risky[0].is_preferred
+    assert risky[1].is_preferred  # the best candidate that is safe and parses
+    broken = type("C", (), {"code": "rm -r 'd", "score": -0.05, "valid": False, "warnings": []})
+    assert [bool(a.is_preferred) for a in code_actions("file:///r.sh", 1, below.prompt, [broken, *cands], text)] == \
+        [False, True, False, False]
+    assert not any(a.is_preferred for a in code_actions("file:///r.sh", 1, below.prompt, [broken], text))
 
 
 def test_settings_parse_validate_and_keep_previous_values():
@@ -166,16 +177,44 @@ def test_settings_parse_validate_and_keep_previous_values():
     assert len(problems) == 4 and s2 == s
     assert parse_settings(None, s) == (s, [])
     assert parse_settings([1, 2], s)[1]
+    # Neovim sends `init_options = {}` and `models = {}` as [].
+    assert parse_settings([], s) == (s, [])
+    assert parse_settings({"models": []}, s) == (replace(s, models=()), [])
     # Model paths: ~ expanded, relative ones from the workspace root.
     assert resolve_path("runs/m", "/ws") == "/ws/runs/m"
     assert resolve_path("~/m", "/ws") == os.path.expanduser("~/m")
     assert resolve_path("/abs/m/", None) == "/abs/m"
 
 
+def test_prompt_near_takes_the_blank_line_below_a_prompt():
+    lines = ["echo a", "# remove directory tree", "", "  ", "echo b", "", "# x = 1", ""]
+    assert prompt_near(lines, 1, "bash").text == "remove directory tree"
+    assert prompt_near(lines, 2, "bash") == prompt_at(lines, 1, "bash")  # the blank line below
+    for line in (0, 3, 4, 5, 7, 8, -1):  # two lines below, code, a blank line below code or not-a-prompt
+        assert prompt_near(lines, line, "bash") is None
+
+
 def test_small_helpers():
     assert first_line("a\nb") == "a …" and first_line("x" * 100).endswith("…")
     assert indent_code("a\n\n  b\n", "\t") == "\ta\n\n\t  b"
     assert wants_our_kind(None) and wants_our_kind(["refactor"]) and not wants_our_kind(["source.organizeImports"])
+
+
+def test_vscode_extension_forwards_every_server_setting_and_packages_cleanly():
+    vscode = ROOT / "editors" / "vscode"
+    manifest = json.loads((vscode / "package.json").read_text())
+    settings = {k.split(".", 1)[1]: v for k, v in manifest["contributes"]["configuration"]["properties"].items()}
+    server_side = {k: v["default"] for k, v in settings.items() if k != "command"}
+    assert set(server_side) == {"model", "models", "steps", "topK", "languages", "device", "seed"}
+    # Forwarded as they are named, and the server's own defaults.
+    forwarded = re.findall(r'(\w+): config\.get\("(\w+)"\)', (vscode / "src" / "extension.ts").read_text())
+    assert sorted(forwarded) == sorted((k, k) for k in server_side)
+    assert parse_settings(server_side) == (Settings(), [])
+    # What `vsce package` asks for, and no sources in the package.
+    assert manifest["repository"]["url"] and manifest["license"] == "MIT" and (vscode / "LICENSE").is_file()
+    assert "src/**" in (vscode / ".vscodeignore").read_text().split()
+    docs = (ROOT / "docs" / "editors.md").read_text()
+    assert all(f"`codefusion.{k}`" in docs for k in settings)
 
 
 def test_engine_quantises_a_model_once_for_all_its_languages(tiny_model):
@@ -303,8 +342,8 @@ async def test_cached_answers_and_automatic_requests_never_generate(client: Lang
         "CodeFusion: set -e"
     # Source actions on save are not ours.
     assert await actions_at(client, uri, 0, only=[types.CodeActionKind.SourceOrganizeImports]) is None
-    # Lines that are not prompts: a blank line and code.
-    assert await actions_at(client, uri, 1) is None and await actions_at(client, uri, 3) is None
+    # Lines that are not prompts: code, and a blank line below code.
+    assert await actions_at(client, uri, 3) is None and await actions_at(client, uri, 4) is None
 
 
 @on_server_loop
@@ -334,12 +373,31 @@ async def test_completion_below_a_prompt_and_at_its_end(client: LanguageClient):
     assert 1 <= len(result.items) <= 5
     first = result.items[0]
     assert first.label == "set -e" and first.sort_text == "00"
+    assert first.kind == types.CompletionItemKind.Text
     assert first.text_edit.new_text == "set -e"  # after the indentation the editor put there
     assert first.text_edit.range == types.Range(types.Position(2, 2), types.Position(2, 2))
     assert "score" in first.detail and "valid syntax" in first.detail
     at_end = await complete_at(client, uri, 1, 4 + len(SET_E))
     assert at_end.items[0].text_edit.new_text == "\n  set -e"
     assert await complete_at(client, uri, 3, 8) is None  # ordinary code: not ours
+
+
+@on_server_loop
+async def test_the_prompt_is_found_from_the_blank_line_below_and_inside_the_comment(client: LanguageClient):
+    text = f"echo start\n# {SET_E}\n\necho end\n"
+    with_code = text.replace(f"# {SET_E}\n", f"# {SET_E}\nset -e\n")
+    uri = open_doc(client, "near.sh", text, "shellscript")
+    # A code action on the blank line just below the comment: the comment's actions.
+    actions = await actions_at(client, uri, 2)
+    assert actions[0].title == "CodeFusion: set -e"
+    assert apply_edit(text, only_edit(actions[0])) == with_code
+    # Completion with the cursor inside the comment: the comment stays whole, the code goes below.
+    item = (await complete_at(client, uri, 1, 7)).items[0]
+    assert item.label == "set -e"
+    assert item.text_edit.range == types.Range(types.Position(1, 7), types.Position(1, 2 + len(SET_E)))
+    assert apply_edit(text, item.text_edit) == with_code
+    # Two lines below, or below code: still nothing.
+    assert await actions_at(client, uri, 3) is None and await actions_at(client, uri, 4) is None
 
 
 @on_server_loop
@@ -358,6 +416,7 @@ async def test_python_documents_use_the_model_set_for_python(client: LanguageCli
     actions = await actions_at(client, uri, 4)
     assert actions[0].title == "CodeFusion: nl -ba infile"
     assert only_edit(actions[0]).new_text == "    nl -ba infile\n"
+    assert not actions[0].is_preferred  # it does not parse as Python: never applied without a look
     items = (await complete_at(client, uri, 5, 4))
     assert items is None  # `pass` follows the cursor: not a completion site
     uri2 = open_doc(client, "b.py", f"# {NL_BA}\n", "python")
@@ -424,6 +483,32 @@ async def test_cancel_request_stops_the_sampler_within_a_step(client: LanguageCl
 
 
 @on_server_loop
+async def test_a_newer_request_for_the_same_comment_supersedes_older_ones(client: LanguageClient):
+    # 20 steps: long enough that no generation ends before the next request is read.
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams({"steps": 20}))
+    uri = open_doc(client, "burst.sh", "echo start\n", "shellscript")
+    # The comment being typed, three characters at a time, with a code action after each change:
+    # 20 requests sent at once, none awaited before the last is sent.
+    typed = [TOP[:n] for n in range(len(TOP) - 57, len(TOP) + 1, 3)]
+    assert len(typed) == 20 and typed[-1] == TOP
+    pending = []
+    for version, prompt in enumerate(typed, start=2):
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [types.TextDocumentContentChangeWholeDocument(text=f"# {prompt}\necho start\n")]))
+        pending.append(client.text_document_code_action_async(types.CodeActionParams(
+            types.TextDocumentIdentifier(uri), types.Range(types.Position(0, 0), types.Position(0, 0)),
+            types.CodeActionContext(diagnostics=[]))))
+    started = time.perf_counter()
+    answers = await asyncio.wait_for(asyncio.gather(*pending), TIMEOUT)
+    print(f"20 queued code actions: the last answered after {time.perf_counter() - started:.2f} s")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams({"steps": STEPS}))
+    # The older ones were answered at once, empty; only the newest generated.
+    assert answers[:-1] == [None] * 19
+    assert answers[-1][0].title.startswith("CodeFusion: ")
+
+
+@on_server_loop
 async def test_bad_inputs_get_empty_answers(client: LanguageClient):
     rust = open_doc(client, "a.rs", f"# {SET_E}\n", "rust")
     assert await actions_at(client, rust, 0) is None
@@ -472,6 +557,7 @@ class RawServer:
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, cwd=ROOT)
         self.inbox: queue.Queue = queue.Queue()
+        self.seen: list[dict] = []  # every message, notifications too, in order
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -486,10 +572,15 @@ class RawServer:
                     length = int(line.split(b":")[1])
                 if line == b"\r\n":
                     break
-            self.inbox.put(json.loads(out.read(length)))
+            message = json.loads(out.read(length))
+            self.seen.append(message)
+            self.inbox.put(message)
 
     def send_bytes(self, body: bytes):
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send_raw(self, data: bytes):
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
     def send(self, obj: dict):
@@ -559,7 +650,8 @@ def test_invalid_utf8_bad_params_bad_json_and_unknown_methods(raw):
     # Params of the wrong shape: InvalidParams, for that very request.
     bad = raw.request(4, "textDocument/codeAction", {"textDocument": {"uri": 5}, "range": "everything"})
     assert bad["error"]["code"] == -32602
-    raw.send_bytes(b'{"jsonrpc": "2.0", "id": 5, "method": ')  # not JSON: nothing to answer, keep going
+    raw.send_bytes(b'{"jsonrpc": "2.0", "id": 5, "method": ')  # not JSON: ParseError, keep going
+    assert raw.answer(None)["error"]["code"] == -32700
     assert raw.request(6, "codefusion/unknown", {})["error"]["code"] == -32601
     assert raw.request(7, "textDocument/codeAction", code_action_params("file:///u.sh"))["result"] is None
     assert raw.proc.poll() is None
@@ -576,6 +668,72 @@ def test_cf_lsp_shutdown_refuses_further_requests_and_exit_ends_the_process():
         assert raw.proc.wait(timeout=30) == 0
     finally:
         raw.close()
+
+
+def framed(body: bytes, length: int | None = None) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % (len(body) if length is None else length) + body
+
+
+def unknown(id_: int) -> bytes:
+    """A request the server answers MethodNotFound: its answer shows the message was read whole."""
+    return json.dumps({"jsonrpc": "2.0", "id": id_, "method": "codefusion/unknown", "params": {}}).encode()
+
+
+def test_framing_errors_are_answered_and_the_next_message_is_found(raw):
+    raw.request(1, "initialize", INIT)
+    raw.notify("initialized", {})
+
+    def answered(*ids) -> bool:
+        return all(raw.answer(i, timeout=10)["error"]["code"] == -32601 for i in ids)
+
+    # Not JSON: ParseError with id null. JSON, but not a JSON-RPC message: InvalidRequest.
+    raw.send_raw(framed(b'{"jsonrpc": "2.0", "id": 2, "method": '))
+    assert raw.answer(None, timeout=10)["error"]["code"] == -32700
+    raw.send_raw(framed(b"[1, 2]"))
+    assert raw.answer(None, timeout=10)["error"]["code"] == -32600
+    raw.send_raw(framed(b'{"id": 3, "method": "shutdown"}'))  # no "jsonrpc"
+    assert raw.answer(3, timeout=10)["error"]["code"] == -32600
+    # Content-Length too small (e.g. characters counted, not bytes), the next message right behind.
+    raw.send_raw(framed(unknown(4), len(unknown(4)) - 9) + framed(unknown(5)))
+    assert answered(4, 5)
+    # Too large, and the client waits for its answer.
+    raw.send_raw(framed(unknown(6), len(unknown(6)) + 40))
+    assert answered(6)
+    # Too large, the next message right behind.
+    raw.send_raw(framed(unknown(7), len(unknown(7)) + 12) + framed(unknown(8)))
+    assert answered(7, 8)
+    # Not a number, then the next message.
+    raw.send_raw(b"Content-Length: many\r\n\r\n" + unknown(9) + framed(unknown(10)))
+    assert answered(9, 10)
+    # Lowercase with bare line feeds; junk between messages.
+    raw.send_raw(b"content-length:%d\n\n" % len(unknown(11)) + unknown(11))
+    raw.send_raw(b"garbage\r\n" + framed(unknown(12)))
+    assert answered(11, 12)
+    # Too small and no JSON even whole: ParseError, and the next message is still found.
+    raw.send_raw(framed(b"{oops}", 3) + framed(unknown(13)))
+    assert raw.answer(None, timeout=10)["error"]["code"] == -32700 and answered(13)
+    # Everything came back well framed (the reader above would have choked), and the server serves.
+    assert raw.request(14, "shutdown", None) == {"jsonrpc": "2.0", "id": 14, "result": None}
+    raw.notify("exit", None)
+    assert raw.proc.wait(timeout=30) == 0
+
+
+def test_exit_without_shutdown_exits_with_code_1(raw):
+    raw.request(1, "initialize", INIT)
+    raw.notify("initialized", {})
+    raw.notify("exit", None)
+    assert raw.proc.wait(timeout=30) == 1
+
+
+def test_empty_list_settings_from_neovim_mean_no_settings(raw):
+    # Neovim 0.7 encodes `init_options = {}` (and `models = {}`) as [].
+    raw.request(1, "initialize", {**INIT, "initializationOptions": []})
+    raw.notify("initialized", {})
+    raw.notify("workspace/didChangeConfiguration", {"settings": {"models": [], "steps": 3}})
+    raw.notify("workspace/didChangeConfiguration", {"settings": {"topK": 99}})  # a real mistake, still told
+    raw.request(2, "codefusion/unknown", {})  # answered after the notifications before it
+    logged = [m["params"]["message"] for m in raw.seen if m.get("method") == "window/logMessage"]
+    assert logged == ["CodeFusion settings: topK must be an integer from 1 to 5"]
 
 
 def test_tcp_transport():
@@ -669,3 +827,114 @@ def test_neovim_applies_the_first_code_action(tmp_path, tiny_model):
     err = Path(f"{out}.err")
     assert not err.exists(), err.read_text()
     assert out.read_text().split("\n") == ["import os", "", f"# {SET_E}", "set -e", "print('done')"]
+
+
+# The driver run after docs/editors.md's Neovim 0.7 snippet (the snippet itself starts the server):
+# open a shell script, apply the first code action on its comment, write out the buffer.
+SNIPPET_DRIVER = r"""
+local function run()
+  local file, out = os.getenv("CF_FILE"), os.getenv("CF_OUT")
+  local messages = {}
+  for _, method in ipairs({ "window/logMessage", "window/showMessage" }) do
+    vim.lsp.handlers[method] = function(_, result) table.insert(messages, result.message) end
+  end
+  for path in string.gmatch(os.getenv("CF_OTHER_SNIPPETS"), "[^;]+") do
+    assert(loadfile(path))  -- the other snippets need a newer Neovim: they must at least compile
+  end
+  vim.cmd("edit " .. file)  -- FileType sh: the snippet starts the server and attaches it
+  local bufnr = vim.api.nvim_get_current_buf()
+  assert(client_id, "the snippet started no client")
+  assert(vim.wait(30000, function()
+    local c = vim.lsp.get_client_by_id(client_id)
+    return c ~= nil and c.initialized
+  end, 50), "the server did not initialize")
+  vim.ui.select = function(items, _, on_choice) on_choice(items[1], 1) end
+  vim.api.nvim_win_set_cursor(0, { 2, 0 })
+  local before = vim.api.nvim_buf_line_count(bufnr)
+  vim.lsp.buf.code_action()
+  assert(vim.wait(100000, function() return vim.api.nvim_buf_line_count(bufnr) > before end, 100),
+         "no code action was applied: " .. table.concat(messages, " | "))
+  local f = io.open(out, "w")
+  f:write(table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n"))
+  f:close()
+  f = io.open(out .. ".messages", "w")
+  f:write(table.concat(messages, "\n"))
+  f:close()
+  vim.lsp.stop_client(client_id)
+  vim.wait(5000, function() return vim.lsp.get_client_by_id(client_id) == nil end, 50)
+end
+local ok, err = pcall(run)
+if not ok then
+  local f = io.open(os.getenv("CF_OUT") .. ".err", "w")
+  f:write(tostring(err))
+  f:close()
+end
+vim.cmd("qa!")
+"""
+
+
+def doc_code_blocks(path: Path) -> list[tuple[str, str, str]]:
+    """(the paragraph before, language, code) of each fenced block of a markdown file."""
+    blocks = []
+    pieces = re.split(r"^```(\w*)\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
+    for i in range(1, len(pieces) - 1, 3):
+        before = pieces[i - 1].strip().split("\n\n")[-1]
+        blocks.append((before, pieces[i], pieces[i + 1]))
+    return blocks
+
+
+def test_editor_snippets_name_no_model_of_one_machine():
+    blocks = doc_code_blocks(ROOT / "docs" / "editors.md")
+    assert [lang for _, lang, _ in blocks].count("lua") == 3
+    for _, _, code in blocks:
+        assert "~/" not in code and "bash-small" not in code, code  # the shipped model is enough
+
+
+@pytest.mark.skipif(shutil.which("nvim") is None, reason="nvim is not installed (apt-get install neovim)")
+def test_neovim_runs_the_docs_snippet_with_the_shipped_model(tmp_path):
+    from conftest import SHIPPED_MODELS
+
+    cf = Path(sys.executable).with_name("cf")
+    if not cf.exists():
+        pytest.skip("the `cf` entry point is not installed next to this Python (pip install -e .)")
+    lua = [(before, code) for before, lang, code in doc_code_blocks(ROOT / "docs" / "editors.md") if lang == "lua"]
+    snippet = next(code for before, code in lua if before.startswith("0.7"))
+    others = []
+    for i, (_, code) in enumerate(lua):
+        if code != snippet:
+            others.append(tmp_path / f"other{i}.lua")
+            others[-1].write_text(code)
+    source = tmp_path / "main.sh"
+    source.write_text("#!/bin/sh\n# remove directory tree\necho done\n")
+    script, out = tmp_path / "test.lua", tmp_path / "buffer.txt"
+    script.write_text(snippet + SNIPPET_DRIVER)
+    env = {**os.environ, "PATH": f"{cf.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "CODEFUSION_SHIPPED_MODELS": str(SHIPPED_MODELS),  # conftest hides it from the other tests
+           "CF_FILE": str(source), "CF_OUT": str(out), "CF_OTHER_SNIPPETS": ";".join(map(str, others)),
+           "XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    subprocess.run(["nvim", "--headless", "--clean", "-c", f"luafile {script}"], env=env, cwd=tmp_path,
+                   timeout=150, stdin=subprocess.DEVNULL, capture_output=True)
+    err = Path(f"{out}.err")
+    assert not err.exists(), err.read_text()
+    lines = out.read_text().split("\n")
+    assert lines[:2] == ["#!/bin/sh", "# remove directory tree"] and lines[-1] == "echo done"
+    assert len(lines) >= 4 and lines[2].strip()  # the code, below the comment
+    # `init_options = {}` arrives as []: no warning about it.
+    assert "initializationOptions" not in Path(f"{out}.messages").read_text()
+
+
+def test_the_server_takes_what_the_editor_leaves_unset_from_the_config_file(tmp_path, monkeypatch):
+    from lsp.server import CodeFusionServer
+
+    monkeypatch.setenv("CODEFUSION_HOME", str(tmp_path))
+    (tmp_path / "config.toml").write_text('top_k = 3\nsteps = 4\nmodel = "my-model"\n')
+    server = CodeFusionServer()
+    chosen = server.options()
+    assert (chosen.top_k, chosen.steps, chosen.model) == (3, 4, "my-model")
+    server.default_model = "started-with"  # cf lsp --model comes before the config file
+    assert server.options().model == "started-with"
+    server.settings, problems = parse_settings({"codefusion": {"topK": 2, "model": "from-editor"}})
+    assert not problems and (server.options().top_k, server.options().model) == (2, "from-editor")
+    (tmp_path / "config.toml").write_text("top_k = 9\n")
+    server.settings = parse_settings({})[0]
+    assert server.options().top_k == 9  # capped to MAX_TOP_K only when a request is made

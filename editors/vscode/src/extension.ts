@@ -13,6 +13,7 @@ function serverSettings(): Record<string, unknown> {
     topK: config.get("topK"),
     languages: config.get("languages"),
     device: config.get("device"),
+    seed: config.get("seed"),
   };
 }
 
