@@ -772,6 +772,19 @@ def test_closing_stdin_without_exit_ends_the_process(raw):
 # A real editor: headless Neovim (Debian's 0.7: start_client + buf_attach_client)
 # --------------------------------------------------------------------------------------------
 
+# How both Neovim drivers end: stop the client, and write any error where the test reads it.
+LUA_STOP_AND_REPORT = r"""  vim.lsp.stop_client(client_id)
+  vim.wait(5000, function() return vim.lsp.get_client_by_id(client_id) == nil end, 50)
+end
+local ok, err = pcall(run)
+if not ok then
+  local f = io.open(os.getenv("CF_OUT") .. ".err", "w")
+  f:write(tostring(err))
+  f:close()
+end
+vim.cmd("qa!")
+"""
+
 NVIM_SCRIPT = r"""
 local function run()
   local file, out = os.getenv("CF_FILE"), os.getenv("CF_OUT")
@@ -800,17 +813,7 @@ local function run()
   local f = io.open(out, "w")
   f:write(table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n"))
   f:close()
-  vim.lsp.stop_client(client_id)
-  vim.wait(5000, function() return vim.lsp.get_client_by_id(client_id) == nil end, 50)
-end
-local ok, err = pcall(run)
-if not ok then
-  local f = io.open(os.getenv("CF_OUT") .. ".err", "w")
-  f:write(tostring(err))
-  f:close()
-end
-vim.cmd("qa!")
-"""
+""" + LUA_STOP_AND_REPORT
 
 
 @pytest.mark.skipif(shutil.which("nvim") is None, reason="nvim is not installed (apt-get install neovim)")
@@ -860,17 +863,7 @@ local function run()
   f = io.open(out .. ".messages", "w")
   f:write(table.concat(messages, "\n"))
   f:close()
-  vim.lsp.stop_client(client_id)
-  vim.wait(5000, function() return vim.lsp.get_client_by_id(client_id) == nil end, 50)
-end
-local ok, err = pcall(run)
-if not ok then
-  local f = io.open(os.getenv("CF_OUT") .. ".err", "w")
-  f:write(tostring(err))
-  f:close()
-end
-vim.cmd("qa!")
-"""
+""" + LUA_STOP_AND_REPORT
 
 
 def doc_code_blocks(path: Path) -> list[tuple[str, str, str]]:
