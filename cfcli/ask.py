@@ -85,19 +85,43 @@ def run_ask(opts: AskOptions) -> int:
 def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, steps: int | None,
                      opts: AskOptions) -> None:
     """No terminal: like `cf generate` (--json is its schema; otherwise one candidate a line)."""
-    from cfcli.main import err, load_pipeline
-
-    pipe = load_pipeline(model, opts.device, lang)
-    for prompt in prompts:
-        note = pipe.cut_note(prompt, lang)
-        if note:
-            err(f"cf: note: {note}")
-        result = pipe.generate(prompt, k=top_k, steps=steps, seed=opts.seed)
+    for result in generate_all(prompts, model, lang, top_k, steps, opts.seed, opts.device):
         if opts.as_json:
             print(json.dumps(result.to_json()), flush=True)
         else:
             for candidate in result.candidates:
                 print(candidate.code, flush=True)
+
+
+def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: int | None, seed: int | None,
+                 device: str):
+    """Each prompt's Result (core.events), from a running `cf serve` when one answers (config
+    ``serve``), else from the model loaded here, once; notes go to stderr."""
+    from cfcli.client import NoServer, server_pipeline
+    from cfcli.main import err, load_pipeline
+
+    def note(text: str) -> None:
+        if text:
+            err(f"cf: note: {text}")
+
+    remote = server_pipeline(model, lang, device)
+    pipe = None
+    for prompt in prompts:
+        result = None
+        if remote is not None:
+            try:
+                result = remote.generate(prompt, k=top_k, steps=steps, seed=seed, on_note=note)
+            except NoServer:  # it ended under us: go on here
+                remote = None
+        if result is None:
+            if pipe is None:
+                from core import threads
+
+                threads.configure("interactive")  # before torch loads
+                pipe = load_pipeline(model, device, lang)
+            note(pipe.cut_note(prompt, lang))
+            result = pipe.generate(prompt, k=top_k, steps=steps, seed=seed)
+        yield result
 
 
 def learn_pick(prompt: str, code: str, lang: str) -> None:
@@ -112,13 +136,20 @@ def learn_pick(prompt: str, code: str, lang: str) -> None:
 
 
 def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts: AskOptions) -> int:
+    from cfcli.client import server_pipeline
     from cfcli.history import append_history
     from cfcli.main import load_pipeline
     from cfcli.tui.app import PickerApp, PickRequest
     from cfcli.tui.driver import stderr_sized_driver
 
     request = PickRequest(prompt, lang, top_k, steps, opts.seed, model)
-    app = PickerApp(request, lambda: load_pipeline(model, opts.device, lang), driver_class=stderr_sized_driver())
+    remote = server_pipeline(model, lang, opts.device)
+    if remote is None:
+        from core import threads
+
+        threads.configure("interactive", reserve=1)  # a core for the UI thread; before torch loads
+    app = PickerApp(request, (lambda: remote) if remote else (lambda: load_pipeline(model, opts.device, lang)),
+                    driver_class=stderr_sized_driver())
     code = app.run()
     status = 0
     if app.error:
@@ -132,8 +163,20 @@ def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts
         print(code, flush=True)
         append_history(prompt, code, lang, model)
         learn_pick(prompt, code, lang)
+    if remote is None and not app.error:
+        start_server_for_next_time(model, opts.device)
     if app.pipeline.busy:
         # Cancelled while torch was still loading: don't wait for it (see cfcli/tui/loader.py).
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def start_server_for_next_time(model: str, device: str) -> None:
+    """Config ``serve = "auto"``: the picker found no server, so it starts one for the next prompt
+    (the shell key's next press), as it exits, so that the load does not slow this one."""
+    from cfcli.client import start_server
+    from cfcli.userconfig import load_config
+
+    if device == "auto" and load_config().serve == "auto":
+        start_server(model)

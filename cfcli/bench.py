@@ -52,7 +52,7 @@ def default_settings(T: int, device: str, default_steps: int | None = None, full
     low = "bf16" if device == "cuda" else "int8"
     default = f"DPM++ {steps}, {low}, length buckets" + (" (cf's default)" if low == "int8" else "")
     paper = f"paper: DDPM, {T} steps" if full is None else f"paper's DDPM over the rest of the schedule, {full} steps"
-    return [
+    settings = [
         # The paper's sampler: DDPM ancestral over all T steps, no clamping (the decoder runs once).
         Setting(paper, T if full is None else full, clamp=False),
         Setting("DDIM 50", 50),
@@ -67,6 +67,13 @@ def default_settings(T: int, device: str, default_steps: int | None = None, full
                 shrink=True),
         Setting(default, steps, DEFAULT_SAMPLER, precision=low, shrink=True),
     ]
+    return list(dict.fromkeys(settings))  # on CUDA, "DPM++ 5, {low}" is "DPM++ 5, bf16": measured once
+
+
+def with_compiled(settings: list[Setting]) -> list[Setting]:
+    """`cf bench --compile`: ``settings`` and the compiled settings they lack (on CUDA the
+    default list already has the eager bf16 twin)."""
+    return settings + [s for s in compiled_settings() if s not in settings]
 
 
 def compiled_settings() -> list[Setting]:
@@ -130,6 +137,8 @@ def exit_reporting(status):  # cf's one-shot commands end with os._exit, which s
     report()
     real_exit(status)
 os._exit = exit_reporting
+import cfcli.client  # a cold start loads the model itself, even with `cf serve` up
+cfcli.client.server_pipeline = lambda *args, **kwargs: None
 sys.argv[0] = "cf"
 from cfcli.main import main
 main()
@@ -197,8 +206,8 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
 
     full = base.model.start_timestep() + 1 if base.cfg.retrieval else None
     settings = request.settings or default_settings(T, device.type, default_steps(base.cfg), full)
-    if request.compile:  # (on CUDA the default list already has the eager bf16 twin)
-        settings = settings + [s for s in compiled_settings() if s not in settings]
+    if request.compile:
+        settings = with_compiled(settings)
     pipes: dict[tuple[str, bool], Pipeline] = {("fp32", False): base}
 
     rows = []

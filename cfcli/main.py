@@ -126,6 +126,7 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", pre
                   compile: bool = False, shipped_examples: bool = False):
     """``shipped_examples``: retrieve from the shipped store only, without the user's rows
     (cf eval's figures must not depend on who runs it)."""
+    from core import threads
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from core.train.trainer import pick_device
@@ -133,6 +134,7 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", pre
     directory = resolve_model(model)
     if lang:  # before the weights load: a wrong language fails at once
         require_language(read_config(directory)["model"]["langs"], lang, directory)
+    threads.apply()  # the policy the command configured, now that torch is in (core/threads.py)
     examples = None
     if shipped_examples:
         from core.retrieval.user import shipped_store
@@ -192,6 +194,9 @@ def train(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
+    from core import threads
+
+    threads.configure("train")  # before torch loads
     from core.registry import resolve_model as resolve
     from core.train.trainer import TrainArgs, train as run
 
@@ -224,17 +229,13 @@ def generate(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
 ):
     """Generate ranked candidates for a prompt, without the TUI."""
-    from cfcli.ask import read_prompts
+    from cfcli.ask import generate_all, read_prompts
     from cfcli.userconfig import resolve_options
 
     opts = resolve_options(lang=lang.value if lang else None, model=model, top_k=top_k, steps=steps)
     prompts = read_prompts(prompt)
-    pipe = load_pipeline(opts.model, device.value, opts.lang)
-    for p in prompts:
-        note = pipe.cut_note(p, opts.lang)
-        if note:
-            err(f"cf: note: {note}")
-        res = pipe.generate(p, k=opts.top_k, steps=opts.steps, seed=seed)
+    # Through a running `cf serve` when one answers, else the model loaded here (cfcli/ask.py).
+    for res in generate_all(prompts, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed, device.value):
         if as_json:
             typer.echo(json.dumps(res.to_json()))
         else:
@@ -278,6 +279,9 @@ def evaluate(
                                              "of the schedule its examples are noised to (default: the model's)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
+    from core import threads
+
+    threads.configure("batch")  # before torch loads
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
     from core.metrics.python import CODEBERTSCORE_MODEL
 
@@ -466,6 +470,40 @@ def lsp_cmd(
         except ValueError as e:
             raise CFError(str(e)) from None
     serve(tcp, model, str(log_file) if log_file else None, verbose)
+
+
+@app.command("serve")
+def serve_cmd(
+    model: Optional[str] = typer.Option(None, help="The model to load at start (others load when first asked "
+                                        "for); default: `model` in the config file, else the shipped codefusion-small."),
+    status: bool = typer.Option(False, "--status", help="Say whether a server answers and which models it holds "
+                                "(exit 0), else exit 1."),
+    idle_minutes: Optional[float] = typer.Option(None, min=0.0, help="End after this long without a request "
+                                                 "(default: config serve_idle_minutes, else 30; 0: never)."),
+    device: Device = typer.Option(Device.auto, help="auto: CUDA when torch sees a GPU, else the CPU."),
+):
+    """Keep the models loaded for cf, the picker and the shell key, in the foreground (docs/serve.md).
+
+    A Unix socket private to you; it samples code and never runs any."""
+    if status:
+        from cfcli.client import socket_path, status as server_status
+
+        info = server_status()
+        if info is None:
+            err(f"cf serve: no server answers on {socket_path()}")
+            raise typer.Exit(1)
+        idle = f"ends after {info['idle_minutes']:g} min idle" if info["idle_minutes"] else "never ends on its own"
+        typer.echo(f"cf serve: pid {info['pid']} on {info['socket']}, {info['device']}, {idle}")
+        for name in info["models"] or ["(no model loaded yet)"]:
+            typer.echo(f"model      {name}")
+        return
+    from cfcli.serve import serve
+    from cfcli.userconfig import load_config
+
+    config = load_config()
+    idle = config.serve_idle_minutes if idle_minutes is None else idle_minutes
+    raise typer.Exit(serve(str(Path(resolve_model(model)).absolute()), device.value, idle,
+                           log=lambda s: err(f"cf serve: {s}")))
 
 
 # -- the example store (core/retrieval/) ---------------------------------------------------------

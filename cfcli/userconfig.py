@@ -9,6 +9,8 @@ user dirs (tests, portable installs). The config is optional; every key is optio
     top_k = 5
     key = "ctrl-g"             # the key `cf shell-init` binds
     learn_picks = true         # an accepted pick becomes one of your examples (`cf examples`)
+    serve = "auto"             # cf serve: auto, use or off (SERVE_MODES)
+    serve_idle_minutes = 30    # a server ends after this long without a request (0: never)
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from core.errors import CFError
 
 APP_NAME = "codefusion"
 LANGS = ("bash", "python", "cf")
+# How cf uses `cf serve` (docs/serve.md): "use" a running server, else load the model in-process;
+# "auto" as "use", and the picker, when none answered, starts one in the background as it exits
+# (for the next Ctrl-G); "off" always loads in-process.
+SERVE_MODES = ("auto", "use", "off")
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class UserConfig:
     top_k: int | None = None
     key: str = "ctrl-g"
     learn_picks: bool = True
+    serve: str = "auto"
+    serve_idle_minutes: float = 30
+
 
 
 def _home() -> Path | None:
@@ -49,6 +58,19 @@ def history_path() -> Path:
     import platformdirs
 
     return (_home() or Path(platformdirs.user_data_dir(APP_NAME))) / "history.jsonl"
+
+
+def serve_dir() -> Path:
+    """The folder of `cf serve`'s socket, lock and log (made 0700 by the server): under
+    $CODEFUSION_HOME when set, else $XDG_RUNTIME_DIR (per user, on a tmpfs), else the user data dir."""
+    home, runtime = _home(), os.environ.get("XDG_RUNTIME_DIR")
+    if home:
+        return home / "run"
+    if runtime:
+        return Path(runtime) / APP_NAME
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "run"
 
 
 def _toml():
@@ -69,16 +91,22 @@ def load_config(path: Path | None = None) -> UserConfig:
         raw = toml.loads(path.read_text(encoding="utf-8"))
     except (toml.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
         raise CFError(f"{path}: {e}") from None
-    types = {f.name: (int if f.name in ("steps", "top_k") else bool if f.name == "learn_picks" else str)
+    types = {f.name: (int if f.name in ("steps", "top_k") else bool if f.name == "learn_picks" else
+                      float if f.name == "serve_idle_minutes" else str)
              for f in fields(UserConfig)}
     for key, value in raw.items():
         if key not in types:
             raise CFError(f"{path}: unknown setting {key!r} (known: {', '.join(types)})")
-        if type(value) is not types[key] or (types[key] is int and value < 1):
+        if types[key] is float:  # minutes: 30 or 0.5, never negative
+            if type(value) not in (int, float) or not 0 <= value < float("inf"):
+                raise CFError(f"{path}: {key} must be a number of minutes (0: never), not {value!r}")
+        elif type(value) is not types[key] or (types[key] is int and value < 1):
             kind = {int: "a positive integer", bool: "true or false"}.get(types[key], "a string")
             raise CFError(f"{path}: {key} must be {kind}, not {value!r}")
     if raw.get("lang", "bash") not in LANGS:
         raise CFError(f"{path}: lang must be one of {', '.join(LANGS)}, not {raw['lang']!r}")
+    if raw.get("serve", "auto") not in SERVE_MODES:
+        raise CFError(f"{path}: serve must be one of {', '.join(SERVE_MODES)}, not {raw['serve']!r}")
     if "model" in raw:
         raw["model"] = str(Path(raw["model"]).expanduser())
     return UserConfig(**raw)

@@ -11,15 +11,16 @@ import contextlib
 import copy
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import torch
 
+from core import threads
 from core.data.literals import SLOT, Literals, mask_prompt, unmask
 from core.diffusion import make_scheduler
 from core.errors import CFError
+from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (callers import them from here too)
 from core.metrics import first_rule, syntax_valid
 from core.safety import code_warnings
 
@@ -162,47 +163,6 @@ def compiled_steps(model, device: torch.device) -> tuple[Callable, Callable]:
     return owned(denoise), owned(decode)
 
 
-class Cancelled(Exception):
-    """Raised from the iterator when the cancel callback returned True (checked between steps)."""
-
-
-@dataclass
-class Candidate:
-    code: str
-    score: float  # mean log-probability of the chosen tokens (through the first pad)
-    valid: bool = True  # parses as the target language (bashlex / ast / the CF rule parser)
-    warnings: list[str] = field(default_factory=list)  # what is dangerous about it (core.safety)
-
-
-@dataclass
-class Result:
-    prompt: str
-    lang: str
-    model: str
-    candidates: list[Candidate]
-    timings: dict[str, float] = field(default_factory=dict)
-    # A retrieval model's retrieved examples, nearest first ({"nl", "code", "source"}): candidate
-    # i was sampled from example i (the candidates are the model's, never these codes as such).
-    examples: list[dict] = field(default_factory=list)
-    # Set when fewer distinct candidates than asked exist, saying so (absent from the JSON otherwise).
-    note: str = ""
-
-    def to_json(self) -> dict:
-        out = asdict(self)
-        if not self.note:
-            del out["note"]
-        return out
-
-
-@dataclass
-class Step:
-    index: int  # 1-based
-    total: int
-    timestep: int
-    # texts[p][j]: candidate j of prompt p decoded from this step's x̂0; None when not previewed.
-    texts: list[list[str]] | None = None
-
-
 class Pipeline:
     def __init__(self, model, tokenizer, device: str | torch.device = "cpu", name: str = "", lang: str = "",
                  precision: str = "auto", owns_model: bool = False, compile: bool = False, examples=None):
@@ -248,6 +208,11 @@ class Pipeline:
 
             self._examples = open_examples()
         return self._examples
+
+    @examples.setter
+    def examples(self, store) -> None:
+        """Another store (`cf serve` reopens it when the user's examples change)."""
+        self._examples = store
 
     @property
     def compiled(self) -> bool:
@@ -417,6 +382,7 @@ class Pipeline:
         most, 2k candidates each; a retrieval model edits further examples) and say in
         ``Result.note`` when there are still fewer.
         """
+        threads.apply()  # the process's thread policy, for the machine's load now (core/threads.py)
         lang = lang or self.lang
         if isinstance(prompts, str):
             prompts = [prompts]

@@ -26,7 +26,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification, RPCRequest
 
-from core import __version__
+from core import __version__, threads
 from core.errors import CFError
 from lsp.edits import (
     CODE_ACTION_KIND,
@@ -383,6 +383,7 @@ def parse_host_port(value: str) -> tuple[str, int]:
 def serve(tcp: str | None = None, model: str | None = None, log_file: str | None = None,
           verbose: bool = False) -> None:
     """Run the server until the client says exit (or closes the connection)."""
+    threads.configure("server")  # cf's thread policy (core/threads.py), before torch loads
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler],
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -19,6 +19,8 @@ SHIPPED_MODELS = ROOT / "core" / "assets" / "models"
 os.environ["CODEFUSION_SHIPPED_MODELS"] = tempfile.mkdtemp(prefix="cf-no-shipped-models-")
 # Nothing a test does (accepted picks, `cf examples add`) reaches the real user data dir.
 os.environ["CODEFUSION_HOME"] = tempfile.mkdtemp(prefix="cf-home-")
+# No picker run by a test starts a `cf serve` that outlives it (tests/test_serve.py tests the default).
+(Path(os.environ["CODEFUSION_HOME"]) / "config.toml").write_text('serve = "off"\n')
 CANDIDATES = [os.environ.get("CODEFUSION_TEST_DATA", ""), str(ROOT.parent / "shared" / "data" / "codefusion")]
 
 

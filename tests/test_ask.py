@@ -38,6 +38,7 @@ def home(tmp_path, monkeypatch) -> Path:
 
 def test_cf_in_tmux_animates_then_enter_prints_the_chosen_candidate_on_stdout(tiny_model, tmp_path, home):
     out, status = tmp_path / "out.txt", tmp_path / "status"
+    (home / "config.toml").write_text('serve = "off"\n')  # in-process; tests/test_serve.py has the server
     command = " ".join(shlex.quote(w) for w in [*cf_command(), PROMPT, "--model", str(tiny_model), "--steps", "150",
                                                  "--seed", "1"])
     term = Tmux(["bash", "--norc", "--noprofile", "-c", f"{command} > {out}; echo $? > {status}"], {})

@@ -61,7 +61,8 @@ def test_key_binding_replaces_the_command_line_with_the_accepted_candidate(shell
     require("tmux", shell)
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text(f'model = "{tiny_model}"\nsteps = 4\ntop_k = 3\n')
+    # serve = "off": the model loads in the picker (tests/test_serve.py has the key with a server)
+    (home / "config.toml").write_text(f'model = "{tiny_model}"\nsteps = 4\ntop_k = 3\nserve = "off"\n')
     command, setup, load = SHELLS[shell]
     env = {"HOME": str(home), "CODEFUSION_HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
            "XDG_DATA_HOME": str(home / ".local/share")}
@@ -91,7 +92,7 @@ def test_key_binding_replaces_the_command_line_with_the_accepted_candidate(shell
 
 def test_cancel_leaves_the_command_line_as_it_was(tiny_model, tmp_path):
     require("tmux", "bash")
-    (tmp_path / "config.toml").write_text(f'model = "{tiny_model}"\nsteps = 400\n')
+    (tmp_path / "config.toml").write_text(f'model = "{tiny_model}"\nsteps = 400\nserve = "off"\n')
     term = Tmux(SHELLS["bash"][0], {"HOME": str(tmp_path), "CODEFUSION_HOME": str(tmp_path)})
     try:
         cf_words = " ".join(f"'{w}'" for w in CF)

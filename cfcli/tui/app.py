@@ -53,15 +53,6 @@ def new_seed() -> int:
     return random.SystemRandom().randrange(2**31)
 
 
-def leave_a_core_for_the_ui() -> None:
-    """Torch's OpenMP team spins at its barriers waiting for descheduled members; with the UI
-    thread on one of the cores, a team as large as the machine stalled: on a busy 2-core
-    machine the tiny model ran 1.6 steps/s in the picker, 28 with one thread."""
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
-
-
 class Rows(VerticalScroll, can_focus=False):
     """The candidate rows; they scroll when the terminal is too short for all of them. Never
     focused: the arrows must reach the app's bindings, not scroll the container."""
@@ -107,6 +98,7 @@ class PickerApp(App[str]):
     selected: reactive[int] = reactive(0)
 
     def __init__(self, request: PickRequest, load_pipeline: Callable[[], object], **app_options) -> None:
+        """``load_pipeline``: a core.generate.Pipeline, or cfcli.client.RemotePipeline (`cf serve`)."""
         if "NO_COLOR" in os.environ:  # set at all, as Textual reads it
             # Textual's own NO_COLOR filter turns colours grey, still as 256- or 24-bit colour
             # codes; with native ANSI colours it strips them (NoColor), leaving bold and reverse.
@@ -169,7 +161,7 @@ class PickerApp(App[str]):
     def _denoise(self, run: int, seed: int) -> None:
         """Runs Pipeline.stream; a re-roll or exit cancels it (polled before every step)."""
         from core.errors import CFError
-        from core.generate import Cancelled, Step
+        from core.events import Cancelled, Step
 
         worker = get_current_worker()
         req = self.request
@@ -177,8 +169,8 @@ class PickerApp(App[str]):
             pipe = self.pipeline.wait(lambda: worker.is_cancelled)
             if pipe is None:
                 return
+            # Threads: cfcli/ask.py configures the policy, with a core left for this UI thread.
             self.post_message(ModelReady(run, pipe.cut_note(req.prompt, req.lang)))
-            leave_a_core_for_the_ui()
             first = posted = None
             for event in pipe.stream([req.prompt], k=req.top_k, steps=req.steps, seed=seed,
                                      cancel=lambda: worker.is_cancelled, preview_every=1):
