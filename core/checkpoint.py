@@ -94,6 +94,8 @@ def save_model(directory: str | Path, model, tokenizer, meta: dict[str, Any] | N
 def read_config(directory: str | Path) -> dict[str, Any]:
     d = Path(directory)
     path = d / "config.json"
+    if d.exists() and not d.is_dir():
+        raise CFError(f"{d} is a file, not a model directory (a folder with config.json and model.safetensors)")
     if not d.is_dir():
         raise CFError(f"model directory {d} does not exist")
     if not path.exists():
@@ -248,8 +250,8 @@ def init_weights_from(model, tokenizer, directory: str | Path) -> int:
             if src[name].shape[int(by_token):] != dst.shape[int(by_token):]:
                 raise CFError(f"{d} does not match this model: {name} is {tuple(src[name].shape)}, "
                               f"not {tuple(dst.shape)} (train with the same --preset)")
-            if by_token:
-                dst[found] = src[name][src_rows[found]].to(dst.dtype)
+            if by_token:  # read on the CPU, written where the model is (a GPU refuses a CPU value)
+                dst[found.to(dst.device)] = src[name][src_rows[found]].to(dst.device, dst.dtype)
             else:
                 dst.copy_(src[name])
     return sum(name in src for name in state)

@@ -5,24 +5,47 @@
 # and returns the fp16 weights in 15 MB parts (the device returns files of at most 16 MiB).
 # Here, put the parts back together:  cat $FILES/model.part-* > model.safetensors
 # and check it against $FILES/model.sha256.
-set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD CODEFUSION_HOME=/tmp/cfhome PYTHONUNBUFFERED=1
-STEPS=${STEPS:-6000}
-PRESET=${PRESET:-small}
-RUN=${RUN:-/tmp/run}
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/device.txt"
+# A failing step ends the run: a failed training must not go on to evaluate an older checkpoint.
+#
+# Before spending device time, a dry run does the same steps on this machine's CPU in a few minutes
+# (tiny preset, 4 steps, 4 items, bench without its settings; data from DATA, default cf's data dir;
+# files in OUT, default a temporary folder removed at the end):
+#   DRY_RUN=1 bash benchmarks/gpu/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PYTHON=${PYTHON:-python3}
+if [ -n "${DRY_RUN:-}" ]; then
+  TMP=$(mktemp -d)
+  trap 'rm -rf "$TMP"' EXIT
+  OUT=${OUT:-$TMP/out}
+  mkdir -p "$OUT"
+  export PYTHONPATH=$PWD CODEFUSION_HOME=$TMP/cfhome PYTHONUNBUFFERED=1
+  DEVICE=cpu PRESET=${PRESET:-tiny} STEPS=${STEPS:-4} RUN=${RUN:-$TMP/run} EXPORT=$TMP/export
+  DATA=${DATA:-$("$PYTHON" -c 'from core.data.fetch import data_dir; print(data_dir())')}
+  EVAL=(--limit 4)
+  BENCH=(--cold-only)  # the settings themselves: tests/test_bench.py (the 1,200-step one takes minutes here)
+  echo "dry run on the CPU: preset $PRESET, $STEPS steps" | tee "$OUT/device.txt"
+else
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl
+  export PYTHONPATH=/tmp/site:$PWD CODEFUSION_HOME=/tmp/cfhome PYTHONUNBUFFERED=1
+  DEVICE=cuda PRESET=${PRESET:-small} STEPS=${STEPS:-6000} RUN=${RUN:-/tmp/run} EXPORT=/tmp/export DATA=.gpu/data
+  EVAL=()
+  BENCH=(--compile)
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/device.txt"
+fi
 date -u +%FT%TZ >> "$OUT/device.txt"
-python3 -m cfcli train --lang bash,python,cf --preset "$PRESET" --device cuda --out "$RUN" --max-steps "$STEPS" \
-  --data .gpu/data --save-every 500 --no-progress ${RESUME:+--resume} ${INIT:+--init-from "$INIT"} 2>&1 | tee "$OUT/train.log"
-cp "$RUN/metrics.jsonl" "$OUT/" 2>/dev/null
-[ -n "${TRAIN_ONLY:-}" ] && exit 0
-rm -rf /tmp/export
-python3 -m cfcli model add "$RUN" --name export --dtype fp16 --into /tmp/export || exit 1
-( cd /tmp/export/export && split -b 15M -d model.safetensors "$OUT/model.part-" && sha256sum model.safetensors > "$OUT/model.sha256"
+"$PYTHON" -m cfcli train --lang bash,python,cf --preset "$PRESET" --device "$DEVICE" --out "$RUN" --max-steps "$STEPS" \
+  --data "$DATA" --save-every 500 --no-progress ${RESUME:+--resume} ${INIT:+--init-from "$INIT"} 2>&1 | tee "$OUT/train.log"
+cp "$RUN/metrics.jsonl" "$OUT/"
+if [ -n "${TRAIN_ONLY:-}" ]; then exit 0; fi
+rm -rf "$EXPORT"
+"$PYTHON" -m cfcli model add "$RUN" --name export --dtype fp16 --into "$EXPORT"
+( cd "$EXPORT/export" && split -b 15M -d model.safetensors "$OUT/model.part-" && sha256sum model.safetensors > "$OUT/model.sha256"
   tar cf "$OUT/model-meta.tar" config.json tokenizer )
 for lang in bash python cf; do
-  python3 -m cfcli eval --lang "$lang" --model "$RUN" --device cuda --data .gpu/data --json --out "$OUT/eval-$lang.json" > /dev/null
+  "$PYTHON" -m cfcli eval --lang "$lang" --model "$RUN" --device "$DEVICE" --data "$DATA" "${EVAL[@]}" --json \
+    --out "$OUT/eval-$lang.json" > /dev/null
 done
-python3 -m cfcli bench --model "$RUN" --lang bash --device cuda --data .gpu/data --cold-runs 0 --compile --out "$OUT/bench-cuda.json" > /dev/null
+"$PYTHON" -m cfcli bench --model "$RUN" --lang bash --device "$DEVICE" --data "$DATA" --cold-runs 0 "${BENCH[@]}" \
+  --out "$OUT/bench-$DEVICE.json" > /dev/null
 ls -la "$OUT"

@@ -53,5 +53,8 @@ def build_python_corpus(out: str | Path, max_snippets: int = 60000, seed: int = 
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.writelines(s + "\n" for s in snippets)
+    from core.data.fetch import make_readable
+
+    make_readable(Path(tmp))
     os.replace(tmp, out)
     return len(snippets)

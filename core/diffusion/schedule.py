@@ -39,15 +39,23 @@ class SqrtDiffusionScheduler:
         self.betas = sqrt_betas(num_train_timesteps)
         self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)
         self.timesteps = torch.arange(num_train_timesteps - 1, -1, -1, device="cpu")
+        self._table: torch.Tensor | None = None  # alphas_cumprod where the model is
+
+    def table(self, device: torch.device) -> torch.Tensor:
+        """alphas_cumprod on ``device``: copied there once, not at every training step."""
+        table = self._table
+        if table is None or table.device != device:
+            table = self._table = self.alphas_cumprod.to(device)
+        return table
 
     # -- training --------------------------------------------------------------------------
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """q(x_t | x_0) = N(sqrt(ᾱ_t) x_0, (1 - ᾱ_t) I); t holds one step index per row."""
-        ab = self.alphas_cumprod.to(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.dim() - 1)))
+        ab = self.table(x0.device)[t].to(x0.dtype).view(-1, *([1] * (x0.dim() - 1)))
         return ab.sqrt() * x0 + (1.0 - ab).sqrt() * noise
 
     def eps_from_x0(self, x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        ab = self.alphas_cumprod.to(x_t.device)[t].to(x_t.dtype).view(-1, *([1] * (x_t.dim() - 1)))
+        ab = self.table(x_t.device)[t].to(x_t.dtype).view(-1, *([1] * (x_t.dim() - 1)))
         return (x_t - ab.sqrt() * x0) / (1.0 - ab).sqrt()
 
     # -- sampling --------------------------------------------------------------------------
@@ -95,7 +103,10 @@ class SqrtDiffusionScheduler:
         sigma = eta * math.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * math.sqrt(1.0 - ab_t / ab_prev)
         prev = math.sqrt(ab_prev) * x0 + math.sqrt(max(1.0 - ab_prev - sigma**2, 0.0)) * eps
         if sigma > 0:
-            noise = torch.randn(sample.shape, generator=generator, dtype=sample.dtype)
+            # Drawn where the sample is when the generator is there too (core/generate.py: why).
+            same = generator is None or generator.device.type == sample.device.type
+            noise = torch.randn(sample.shape, generator=generator, dtype=sample.dtype,
+                                device=sample.device if same else generator.device)
             prev = prev + sigma * noise.to(sample.device)
         return SchedulerOutput(prev_sample=prev, pred_original_sample=x0)
 

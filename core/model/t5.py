@@ -16,6 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# The bias of a padded key. Finite in bf16, unlike transformers' finfo(float32).min (-inf once cast
+# to bf16): a row whose every key is padding (an unconditional pre-training row's empty prompt)
+# then attends evenly instead of giving NaN in CUDA's kernels; a padded key beside a real one
+# still weighs exp(-1e9) = 0.
+MASKED = -1e9
+
+
 class T5LayerNorm(nn.Module):
     """RMS norm without a bias or mean subtraction, as T5 has it."""
 
@@ -164,8 +171,8 @@ class T5Encoder(nn.Module):
         h = self.encoder.dropout(self.shared(input_ids))
         first = self.encoder.block[0].layer[0].SelfAttention
         bias = first.position_bias(input_ids.shape[1], input_ids.device)
-        if attention_mask is not None:  # padding is a large negative bias, as in transformers
-            bias = bias + (1.0 - attention_mask[:, None, None, :].to(bias.dtype)) * torch.finfo(bias.dtype).min
+        if attention_mask is not None:  # padding is a large negative bias
+            bias = bias + (1.0 - attention_mask[:, None, None, :].to(bias.dtype)) * MASKED
         for block in self.encoder.block:
             h = block(h, bias)
         return self.encoder.dropout(self.encoder.final_layer_norm(h))

@@ -17,14 +17,23 @@ class Batch:
     code_ids: torch.Tensor
     prompt_ids: torch.Tensor
     prompt_mask: torch.Tensor
-    unconditional: torch.Tensor
+    # Pre-training rows whose prompt is noise (CodeFusion.forward); None when there are none, which
+    # the host knows as it builds the batch (the model need not ask the GPU).
+    unconditional: torch.Tensor | None
     example_ids: torch.Tensor | None = None  # retrieval: each row's example's code (B, L)
     edit: torch.Tensor | None = None  # retrieval: rows whose x_t is noised from the example
 
-    def to(self, device) -> "Batch":
-        return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in
+    def _map(self, fn) -> "Batch":
+        return Batch(*(None if t is None else fn(t) for t in
                        (self.code_ids, self.prompt_ids, self.prompt_mask, self.unconditional,
                         self.example_ids, self.edit)))
+
+    def to(self, device) -> "Batch":
+        return self._map(lambda t: t.to(device, non_blocking=True))
+
+    def pin_memory(self) -> "Batch":
+        """In page-locked memory, so that ``to(cuda)`` copies without making the host wait."""
+        return self._map(lambda t: t.pin_memory())
 
     def model_inputs(self) -> dict:
         extra = {} if self.example_ids is None else {"example_ids": self.example_ids, "edit": self.edit}
@@ -104,17 +113,16 @@ class TrainingSet:
             picked = [self.examples[i][rng.randrange(len(self.examples[i]))] for i in indices]
             ids, mask = pad_prompts([p[0] for p in picked], self.tok.pad_id)
             edit = torch.tensor([rng.random() < self.EDIT_RATE for _ in indices], dtype=torch.bool)
-            return Batch(code, ids, mask, torch.zeros(len(indices), dtype=torch.bool),
-                         torch.tensor([p[1] for p in picked], dtype=torch.long), edit)
+            return Batch(code, ids, mask, None, torch.tensor([p[1] for p in picked], dtype=torch.long), edit)
         if not self.pretraining:
             ids, mask = pad_prompts([self.prompt_rows[i] for i in indices], self.tok.pad_id)
-            return Batch(code, ids, mask, torch.zeros(len(indices), dtype=torch.bool))
+            return Batch(code, ids, mask, None)
         # Pre-training: each row is CPD with probability cpd_rate, else unconditional generation.
         cpd = [rng.random() < self.cpd_rate for _ in indices]
         texts = [mask_identifiers(self.codes[i], self.langs[i], rng) if c else "" for i, c in zip(indices, cpd)]
         rows = [r[: self.prompt_len] for r in self.tok.encode_batch(texts)]
         ids, mask = pad_prompts(rows, self.tok.pad_id)
-        return Batch(code, ids, mask, torch.tensor([not c for c in cpd], dtype=torch.bool))
+        return Batch(code, ids, mask, torch.tensor([not c for c in cpd], dtype=torch.bool) if not all(cpd) else None)
 
 
 @functools.lru_cache(maxsize=2)

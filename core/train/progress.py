@@ -25,5 +25,6 @@ class TrainProgress:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def update(self, step: int, loss: float, speed: float) -> None:
-        self.progress.update(self.task, completed=step, loss=loss, speed=speed)
+    def update(self, step: int, loss: float | None, speed: float) -> None:
+        """``loss``: None keeps the one shown (the trainer reads it at logged steps only)."""
+        self.progress.update(self.task, completed=step, speed=speed, **({} if loss is None else {"loss": loss}))

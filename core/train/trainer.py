@@ -1,6 +1,7 @@
 """The training loop: two stages (pre-training on snippets, fine-tuning on pairs), AdamW, warm-up +
-cosine, clipping, accumulation, bf16 autocast on CUDA, DDP under torchrun, JSONL metrics,
-atomic checkpoints and exact resume (every step reseeds from (seed, stage, step))."""
+cosine, clipping, accumulation, bf16 autocast where the hardware has bf16, DDP under torchrun, JSONL
+metrics, atomic checkpoints and exact resume (every step reseeds from (seed, stage, step)). On a GPU a
+step makes the host wait once per logged step (tests/test_device.py counts it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import random
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,17 +86,36 @@ class TrainArgs:
 
 
 def pick_device(name: str) -> torch.device:
+    """``auto``, ``cpu`` or ``cuda``, or one device of them (``cuda:1``; the tests' device check
+    gives ``cpu:0``, tests/device_check.py)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise CFError("--device cuda was asked for, but torch sees no CUDA device")
-    if name not in ("cpu", "cuda"):
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
         raise CFError(f"unknown device {name!r}; use auto, cpu or cuda")
-    return torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CFError(f"--device {name} was asked for, but torch sees no CUDA device")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise CFError(f"--device {name}: torch sees {torch.cuda.device_count()} CUDA devices")
+        if device.index is not None:
+            torch.cuda.set_device(device)  # the current device, which pick_precision asks about
+        use_cuda_defaults()
+    return device
+
+
+def use_cuda_defaults() -> None:
+    """TF32 for fp32 matmuls on CUDA (Ampere and later): fp32 generation, cf's default there, and
+    fp32 training run on the tensor cores (fp32 range and accumulation, 10-bit mantissa products)."""
+    torch.set_float32_matmul_precision("high")
 
 
 def pick_precision(name: str, device: torch.device) -> str:
-    """bf16 autocast on CUDA, and on CPUs with native bf16 matmuls (AVX512-BF16/AMX), where it
+    """bf16 autocast on GPUs with native bf16 (compute capability 8, Ampere, and later; older ones
+    emulate it, slower than fp32), and on CPUs with native bf16 matmuls (AVX512-BF16/AMX), where it
     measured 1.3x the fp32 examples/s for the small preset (1.9x with tune_allocator; README,
     "Measurements")."""
     if name not in ("auto", "fp32", "bf16"):
@@ -102,7 +123,8 @@ def pick_precision(name: str, device: torch.device) -> str:
     if name != "auto":
         return name
     if device.type == "cuda":
-        return "bf16"
+        # (of the current device: pick_device or DDP has set it)
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
     supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # private: may go away
     return "bf16" if supported is not None and supported() else "fp32"
 
@@ -266,6 +288,9 @@ class _Dist:
                 torch.cuda.set_device(self.local_rank)
                 self.device = torch.device("cuda", self.local_rank)
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            # Stopping is agreed over gloo, on the CPU: with NCCL, a flag on the GPU would make
+            # the host wait for every step's work.
+            self.control = dist.new_group(backend="gloo") if device.type == "cuda" else None
 
     @property
     def main(self) -> bool:
@@ -275,16 +300,27 @@ class _Dist:
         if self.world > 1:
             dist.barrier()
 
+    def agree(self, stop: bool) -> bool:
+        """True when any process was asked to stop, in every process: a process stopping alone
+        would wait in a barrier while the others wait in the gradient all-reduce, for ever."""
+        if self.world == 1:
+            return stop
+        flag = torch.tensor([int(stop)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.control)
+        return bool(flag.item())
+
     def close(self) -> None:
         if self.world > 1:
             dist.destroy_process_group()
 
 
 class _Stop:
-    """SIGTERM/SIGINT ask the loop to save and stop at the next step boundary."""
+    """SIGTERM/SIGINT ask the loop to save and stop at the next step boundary. ``requested``: this
+    process was asked; ``agreed``: every process stops (_Dist.agree), set by the loop."""
 
     def __init__(self):
         self.requested = False
+        self.agreed = False
         self._old = {}
 
     def __enter__(self):
@@ -386,7 +422,9 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         progress["trained_from"] = checkpoint.lineage(args.init_from)  # kept in state.json on resume
         if ddp.main:
             log(f"initialised from {args.init_from} ({n} tensors)")
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    # Fused on CUDA: one kernel for the whole update instead of several per parameter group.
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0,
+                            fused=device.type == "cuda" or None)
     if has_state:
         progress = checkpoint.load_train_state(out, model, opt)
         for key in ("model", "args"):
@@ -422,7 +460,7 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
                 stats = _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total,
                                    ddp, amp, stop, out, log, examples[stage].held, precision)
                 summary["stages"][stage] = stats
-                if stop.requested:
+                if stop.agreed:
                     raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
                                   "continue with --resume")
                 if ddp.main:
@@ -475,30 +513,44 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
     stage_seed = args.seed * 1000 + (0 if stage == "pretrain" else 500)
     metrics_path = out / "metrics.jsonl"
     bar = TrainProgress(stage, total, progress["step"], enabled=args.progress and ddp.main)
-    window: dict[str, float] = {}
+    window: dict[str, torch.Tensor] = {}  # loss terms summed on the device, read at each logged step
     window_n, window_t, window_ex = 0, time.perf_counter(), 0
     started, start_step = time.perf_counter(), progress["step"]
     model.train()
-    with bar:
+
+    def step_batches(step: int) -> list:
+        """This process's micro-batches of a step. Its CPD masks and retrieved examples derive
+        from (seed, stage, step, rank) alone, so they may be built ahead, in another thread."""
+        rng = random.Random(stage_seed * 1_000_003 + step * world + ddp.rank)
+        idx = global_indices(len(data), step * args.batch_size, args.batch_size, stage_seed)
+        mine = idx[ddp.rank * micro * accum:(ddp.rank + 1) * micro * accum]
+        batches = [data.batch(mine[a * micro:(a + 1) * micro], rng) for a in range(accum)]
+        return [b.pin_memory() for b in batches] if ddp.device.type == "cuda" else batches
+
+    # On a GPU the next step's batches are built (tokenising, masking: Python) while the GPU runs
+    # this one, in pinned memory, so that their copies need not wait. On the CPU, which does both,
+    # that would only share its cores.
+    ahead = ThreadPoolExecutor(1) if ddp.device != torch.device("cpu") else None
+    with bar, ahead or contextlib.nullcontext():
         end = min(total, args.stop_at or total)
-        while progress["step"] < end and not stop.requested:
+        pending = None
+        while progress["step"] < end and not stop.agreed:
             step = progress["step"]
             # Everything random in this step (timesteps, noise, dropout, CPD masks) derives from
             # (seed, stage, step, rank): a resumed run replays exactly what an unbroken one does.
             torch.manual_seed(stage_seed * 1_000_003 + step * world + ddp.rank)
-            rng = random.Random(stage_seed * 1_000_003 + step * world + ddp.rank)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, args, total)
-            idx = global_indices(len(data), step * args.batch_size, args.batch_size, stage_seed)
-            mine = idx[ddp.rank * micro * accum:(ddp.rank + 1) * micro * accum]
-            for a in range(accum):
-                batch = data.batch(mine[a * micro:(a + 1) * micro], rng).to(ddp.device)
+            batches = pending.result() if pending is not None else step_batches(step)
+            pending = ahead.submit(step_batches, step + 1) if ahead is not None and step + 1 < end else None
+            for a, batch in enumerate(batches):
+                batch = batch.to(ddp.device)
                 sync = a == accum - 1 or world == 1
                 ctx = ddp_model.no_sync() if (world > 1 and not sync) else contextlib.nullcontext()
                 with ctx, amp():
                     out_loss = ddp_model(batch.code_ids, batch.prompt_ids, batch.prompt_mask, **batch.model_inputs())
                     (out_loss.loss / accum).backward()
-                for k, v in out_loss.items().items():
+                for k, v in out_loss.terms().items():
                     window[k] = window.get(k, 0.0) + v / accum
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             opt.step()
@@ -507,23 +559,29 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
             progress["examples"] += args.batch_size
             window_n += 1
             window_ex += args.batch_size
-            if ddp.main:
-                bar.update(progress["step"], window["loss"] / window_n,
+            logged = None
+            if progress["step"] % args.log_every == 0 or progress["step"] == total:
+                if ddp.main:  # the step's one wait for the GPU: every term at once
+                    values = torch.stack([*window.values(), grad_norm.float()]).tolist()
+                    now = time.perf_counter()
+                    row = {"stage": stage, "step": progress["step"],
+                           **{k: v / window_n for k, v in zip(window, values)},
+                           "lr": opt.param_groups[0]["lr"], "grad_norm": values[-1],
+                           "examples_per_s": window_ex / (now - window_t), "examples": progress["examples"],
+                           "time": time.time()}
+                    with open(metrics_path, "a", encoding="utf-8") as f:
+                        f.write(json.dumps(row) + "\n")
+                    logged, window_t = row["loss"], now
+                window, window_n, window_ex = {}, 0, 0
+            if ddp.main:  # (the loss shown is the last logged one)
+                bar.update(progress["step"], logged,
                            (progress["step"] - start_step) * args.batch_size / (time.perf_counter() - started))
-            if ddp.main and (progress["step"] % args.log_every == 0 or progress["step"] == total):
-                now = time.perf_counter()
-                row = {"stage": stage, "step": progress["step"], **{k: v / window_n for k, v in window.items()},
-                       "lr": opt.param_groups[0]["lr"], "grad_norm": float(grad_norm),
-                       "examples_per_s": window_ex / (now - window_t), "examples": progress["examples"],
-                       "time": time.time()}
-                with open(metrics_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
-                window, window_n, window_t, window_ex = {}, 0, now, 0
-            if progress["step"] % args.save_every == 0 or stop.requested:
+            stop.agreed = ddp.agree(stop.requested)
+            if progress["step"] % args.save_every == 0 or stop.agreed:
                 if ddp.main:
                     _save(out, model, opt, tokenizer, progress, args)
                 ddp.barrier()
-            if held and not stop.requested and (progress["step"] % args.save_every == 0 or progress["step"] == end):
+            if held and not stop.agreed and (progress["step"] % args.save_every == 0 or progress["step"] == end):
                 if ddp.main:  # the next metrics row's examples/s counts training time only
                     window_t += _log_validation(stage, progress, model, tokenizer, held, ddp.device, precision,
                                                 metrics_path, log, val_examples)
