@@ -26,20 +26,22 @@ class ThreadPolicy:
 
 
 # Spinning at a barrier only hurts when a team member is descheduled, i.e. when the team is larger
-# than the cores left free: "free" never builds such a team, and on a quiet machine it is torch's
-# default (all cores, spinning). The candidates do not depend on the count (1 and 2 threads gave
-# identical candidates and scores, the tiny and the shipped model, 8 prompts, one at a time and
-# batched). benchmarks/threads.py measures every choice; not yet on a quiet machine.
+# than the cores left free. Measured in one run on 2 cores (benchmarks/threads.py, 2026-12-03,
+# docs/results/threads-serve-cpu.json; beside two busy processes / idle): torch's defaults took
+# 4.0x as long warm, 3.9x cold, 4.1x for a batch; free cores with PASSIVE waiting 1.6x, 1.4x,
+# 2.1x, for 9% more warm time idle (the best ratios of the seven settings within 10% of idle).
+# The candidates do not depend on the count (1 and 2 threads gave identical candidates and scores).
 POLICIES = {
     # One prompt at a time, a person waiting: cf ask, cf generate, the picker (which reserves a
     # core for its UI thread: with a team as large as the machine, the tiny model ran 1.6
     # steps/s in the picker on a busy 2-core machine, 28 with one thread).
-    "interactive": ThreadPolicy("free"),
+    "interactive": ThreadPolicy("free", "PASSIVE"),
     # The same, in a resident process: cf serve and the language server.
-    "server": ThreadPolicy("free"),
-    # cf eval: torch's defaults until measured under load (larger work per barrier).
-    "batch": ThreadPolicy("cores"),
-    # cf train: large matmuls keep every thread busy between barriers; torch's defaults.
+    "server": ThreadPolicy("free", "PASSIVE"),
+    # cf eval: batches; torch's defaults took 4.1x as long beside a load, free + PASSIVE 2.1x.
+    "batch": ThreadPolicy("free", "PASSIVE"),
+    # cf train: large matmuls keep every thread busy between barriers; torch's defaults (not
+    # measured under load).
     "train": ThreadPolicy("cores"),
 }
 
