@@ -1,0 +1,159 @@
+"""Can a better order of the retrieved examples lift Bash's top-1 above the lookup table's?
+
+    python benchmarks/bash_rerank.py --data ../shared/data/codefusion [--split test|train] [--limit N]
+        [--model codefusion-small --model-items 400]
+
+Lookup tables only (no model), each the codes of train rows, top-1 / top-5:
+- bm25: the store's bm25 order (cf eval --baseline lookup);
+- tfidf-words / tfidf-chars: bm25's 100 nearest re-ordered by TF-IDF cosine of the prompts
+  (words; character 3-5-grams mixed with the bm25 rank);
+- consensus: bm25's 10 nearest re-ordered by how much each code's template agrees with the
+  others' (weighted by rank), plus its own rank weight (a minimum-Bayes-risk choice).
+``--split train`` scores 800 random train prompts against the store without their own rows.
+``--model NAME`` also orders the retrieval model's 5 examples by its own denoising loss (the
+cross-entropy of rebuilding each example's code from noise at 20% and 50% of the schedule,
+reading the prompt and that example), on the first ``--model-items`` test items.
+Prints Bash template match, exact match, template accuracy (top-1), template match and exact
+match (top-5), in percent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import random
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    from cfcli.evaluate import load_items
+    from core.metrics.bash import _cosine, bash_template
+    from core.metrics.exact import exact_match
+    from core.retrieval.user import shipped_store
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", help="the published data folder")
+    p.add_argument("--split", choices=("test", "train"), default="test")
+    p.add_argument("--limit", type=int, help="the first N items only")
+    p.add_argument("--model", help="also order a retrieval model's examples by its denoising loss")
+    p.add_argument("--model-items", type=int, default=400)
+    a = p.parse_args()
+
+    store = shipped_store()
+    items = load_items("bash", a.split, a.data)
+    if a.split == "train":
+        items = random.Random(0).sample(items, 800)
+    items = items[: a.limit]
+    rows = [e for e in store.all_rows() if e.lang == "bash" and e.source == "train"]
+
+    @functools.lru_cache(None)
+    def bag(code: str) -> Counter:
+        return Counter(bash_template(code))
+
+    def scores(codes: list[str], ref: str) -> tuple[float, ...]:
+        tm = [_cosine(bag(c), bag(ref)) for c in codes[:5]]
+        em = [float(exact_match(c, ref)) for c in codes[:5]]
+        ta = float(bool(bag(codes[0])) and bag(codes[0]) == bag(ref))
+        return tm[0], em[0], ta, max(tm), max(em)
+
+    words = lambda t: re.findall(r"[^\W_]+", t.lower())  # noqa: E731
+
+    def features(text: str, kind: str) -> Counter:
+        w = words(text)
+        if kind == "words":
+            return Counter(w)
+        s = " " + " ".join(w) + " "
+        return Counter(s[i:i + n] for n in (3, 4, 5) for i in range(len(s) - n + 1))
+
+    df = {kind: Counter() for kind in ("words", "chars")}
+    for r in rows:
+        for kind in df:
+            df[kind].update(set(features(r.nl, kind)))
+
+    def vector(text: str, kind: str) -> dict:
+        v = {x: (1 + math.log(c)) * (math.log((len(rows) + 1) / (df[kind].get(x, 0) + 1)) + 1)
+             for x, c in features(text, kind).items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {x: y / norm for x, y in v.items()}
+
+    def distinct(order) -> list[str]:
+        out: list[str] = []
+        for e in order:
+            if e.code not in out:
+                out.append(e.code)
+        return out
+
+    table: dict[str, list[tuple[float, ...]]] = {}
+    for it in items:
+        exclude = it.nl if a.split == "train" else None
+        found = store.search(it.nl, "bash", 100, exclude_nl=exclude, sources=["train"], distinct_code=False)
+        if not found:
+            continue
+        rank = {e.id: i for i, e in enumerate(found)}
+        variants = {"bm25": distinct(found)}
+        for kind in ("words", "chars"):
+            q = vector(it.nl, kind)
+            sim = {}
+            for e in found:
+                v = vector(e.nl, kind)
+                sim[e.id] = sum(w * v.get(x, 0.0) for x, w in q.items())
+            mix = 0.0 if kind == "words" else 0.5  # characters alone were worse than bm25 on both splits
+            variants[f"tfidf-{kind}"] = distinct(sorted(found, key=lambda e: -(sim[e.id] + mix / (1 + rank[e.id]) ** 0.5)))
+        near = variants["bm25"][:10]
+        weight = [1.0 / (1 + j) for j in range(len(near))]
+        agree = [sum(weight[j] * _cosine(bag(c), bag(d)) for j, d in enumerate(near) if j != i) + weight[i]
+                 for i, c in enumerate(near)]
+        variants["consensus"] = [near[i] for i in sorted(range(len(near)), key=lambda i: -agree[i])]
+        for name, codes in variants.items():
+            table.setdefault(name, []).append(scores(codes, it.reference))
+    if a.model:
+        table.update(model_order(a.model, load_items("bash", "test", a.data)[: a.model_items], scores))
+    print(f"{'bash, ' + a.split:24} {'TM@1':>6} {'EM@1':>6} {'TA@1':>6} {'TM@5':>6} {'EM@5':>6}  items")
+    for name, rows_ in table.items():
+        means = [100 * sum(r[i] for r in rows_) / len(rows_) for i in range(5)]
+        print(f"{name:24} " + " ".join(f"{m:6.1f}" for m in means) + f"  {len(rows_)}")
+    return 0
+
+
+def model_order(model: str, items, scores) -> dict[str, list[tuple[float, ...]]]:
+    """The retrieval model's 5 examples in bm25 order, and ordered by the model's denoising loss."""
+    import torch
+    import torch.nn.functional as F
+
+    from core.generate import Pipeline
+    from core.registry import resolve_model
+    from core.retrieval.user import shipped_store
+
+    pipe = Pipeline.from_pretrained(resolve_model(model), "cpu", lang="bash", precision="fp32", examples=shipped_store())
+    m, steps = pipe.model, pipe.cfg.diffusion_steps
+    gen = torch.Generator().manual_seed(0)
+    out: dict[str, list[tuple[float, ...]]] = {}
+    with torch.inference_mode():
+        for it in items:
+            ids, mask, codes, found, _ = pipe._retrieve([it.nl], pipe._literals([it.nl]), "bash", 5)
+            texts = [e.code for e in found[0]]
+            dn, dec = m.cross(m.encode(ids, mask), mask)
+            x0 = m.embed(codes).float()
+            loss = torch.zeros(len(codes))
+            for frac in (0.2, 0.5):
+                t = torch.full((len(codes),), round(frac * (steps - 1)), dtype=torch.long)
+                x_t = m.scheduler.add_noise(x0, torch.randn(x0.shape, generator=gen), t)
+                logits = m.logits(m.decode(m.denoise(x_t, t, dn, x0), dec)).float()
+                keep = m.scored_positions(codes)
+                ce = F.cross_entropy(logits.transpose(1, 2), codes, reduction="none")
+                loss += (ce * keep).sum(1) / keep.sum(1)
+            order = sorted(range(len(texts)), key=lambda j: loss[j].item())
+            out.setdefault("model: examples, bm25", []).append(scores(texts, it.reference))
+            out.setdefault("model: examples, by loss", []).append(scores([texts[j] for j in order], it.reference))
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
