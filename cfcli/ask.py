@@ -77,16 +77,17 @@ def run_ask(opts: AskOptions) -> int:
     interactive = not (opts.as_json or opts.plain or opts.prompt == "-") and sys.stdin.isatty() \
         and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
     if not interactive:
-        print_candidates(prompts, model, lang, top_k, steps, opts)
+        print_candidates(prompts, model, lang, top_k, steps, opts.seed, opts.device, opts.as_json)
         return 0
     return pick(prompts[0], model, lang, top_k, steps, opts)
 
 
-def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, steps: int | None,
-                     opts: AskOptions) -> None:
-    """No terminal: like `cf generate` (--json is its schema; otherwise one candidate a line)."""
-    for result in generate_all(prompts, model, lang, top_k, steps, opts.seed, opts.device):
-        if opts.as_json:
+def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, steps: int | None, seed: int | None,
+                     device: str, as_json: bool) -> None:
+    """`cf generate`, and `cf "…"` without a terminal: one JSON object per prompt (--json), else
+    one candidate a line."""
+    for result in generate_all(prompts, model, lang, top_k, steps, seed, device):
+        if as_json:
             print(json.dumps(result.to_json()), flush=True)
         else:
             for candidate in result.candidates:

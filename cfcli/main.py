@@ -229,18 +229,13 @@ def generate(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
 ):
     """Generate ranked candidates for a prompt, without the TUI."""
-    from cfcli.ask import generate_all, read_prompts
+    from cfcli.ask import print_candidates, read_prompts
     from cfcli.userconfig import resolve_options
 
     opts = resolve_options(lang=lang.value if lang else None, model=model, top_k=top_k, steps=steps)
     prompts = read_prompts(prompt)
     # Through a running `cf serve` when one answers, else the model loaded here (cfcli/ask.py).
-    for res in generate_all(prompts, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed, device.value):
-        if as_json:
-            typer.echo(json.dumps(res.to_json()))
-        else:
-            for c in res.candidates:
-                typer.echo(c.code)
+    print_candidates(prompts, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed, device.value, as_json)
 
 
 @app.command("eval")

@@ -42,7 +42,6 @@ class UserConfig:
     serve_idle_minutes: float = 30
 
 
-
 def _home() -> Path | None:
     home = os.environ.get("CODEFUSION_HOME")
     return Path(home).expanduser() if home else None

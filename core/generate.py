@@ -521,8 +521,7 @@ class Pipeline:
                 res = results[i]
                 have = {c.code for c in res.candidates}
                 res.candidates += [c for c in extra.candidates if c.code not in have][: k - len(res.candidates)]
-                if self.valid_first:
-                    res.candidates.sort(key=lambda c: not c.valid)  # stable: first draws first
+                self._rank(res.candidates)
                 seen = {(e["nl"], e["code"]) for e in res.examples}
                 res.examples += [e for e in extra.examples if (e["nl"], e["code"]) not in seen]
                 res.timings["fill_ms"] = round(res.timings.get("fill_ms", 0.0)
@@ -567,6 +566,12 @@ class Pipeline:
         return [[self._text(rows[j], lits[p], example_lits and example_lits[j]) for j in range(p * k, (p + 1) * k)]
                 for p in range(len(lits))]
 
+    def _rank(self, candidates: list[Candidate]) -> None:
+        """With ``valid_first``, those that parse first, in place; stable, so each group keeps its
+        order (the examples', the scores', first draws before later ones)."""
+        if self.valid_first:
+            candidates.sort(key=lambda c: not c.valid)
+
     def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int,
                  found=None, example_lits: list[Literals] | None = None) -> Iterator[Result]:
         """Ranked, de-duplicated candidates per prompt; timings per prompt in ms. A retrieval
@@ -585,8 +590,7 @@ class Pipeline:
                     best[code] = scores[j]
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
-            if self.valid_first:
-                cands.sort(key=lambda c: not c.valid)  # stable: the examples' (or scores') order within each group
+            self._rank(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
             yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps}, examples)
 
