@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cf
+from conftest import CANDIDATES, ROOT, cf
 
-TLDR = ROOT.parent / "shared" / "data" / "tldr" / "tldr-pages-common-linux.tar.gz"
+# tldr-pages sit beside the published data (../shared/data/tldr, or beside $CODEFUSION_TEST_DATA).
+TLDR = next((t for t in (Path(c).parent / "tldr" / "tldr-pages-common-linux.tar.gz" for c in CANDIDATES if c)
+             if t.exists()), ROOT.parent / "shared" / "data" / "tldr" / "tldr-pages-common-linux.tar.gz")
 needs_tldr = pytest.mark.skipif(not TLDR.exists(), reason=f"tldr-pages not found at {TLDR}")
 
 
