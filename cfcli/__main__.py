@@ -1,3 +1,3 @@
-from cfcli.main import main
+from cfcli.launch import main
 
 main()

@@ -67,8 +67,7 @@ def check_model_dir(model: str, lang: str) -> str:
 
 def run_ask(opts: AskOptions) -> int:
     """The exit status: 0 accepted (or printed), 1 cancelled."""
-    from cfcli.main import resolve_model
-    from cfcli.userconfig import resolve_options
+    from cfcli.userconfig import resolve_model, resolve_options
 
     chosen = resolve_options(opts.lang, opts.model, opts.top_k, opts.steps)
     lang, top_k, steps = chosen.lang, chosen.top_k, chosen.steps
@@ -99,11 +98,10 @@ def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: i
     """Each prompt's Result (core.events), from a running `cf serve` when one answers (config
     ``serve``), else from the model loaded here, once; notes go to stderr."""
     from cfcli.client import NoServer, server_pipeline
-    from cfcli.main import err, load_pipeline
 
     def note(text: str) -> None:
         if text:
-            err(f"cf: note: {text}")
+            print(f"cf: note: {text}", file=sys.stderr)
 
     remote = server_pipeline(model, lang, device)
     pipe = None
@@ -116,6 +114,7 @@ def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: i
                 remote = None
         if result is None:
             if pipe is None:
+                from cfcli.main import load_pipeline
                 from core import threads
 
                 threads.configure("interactive")  # before torch loads
@@ -139,7 +138,6 @@ def learn_pick(prompt: str, code: str, lang: str) -> None:
 def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts: AskOptions) -> int:
     from cfcli.client import server_pipeline
     from cfcli.history import append_history
-    from cfcli.main import load_pipeline
     from cfcli.tui.app import PickerApp, PickRequest
     from cfcli.tui.driver import stderr_sized_driver
 
@@ -149,14 +147,16 @@ def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts
         from core import threads
 
         threads.configure("interactive", reserve=1)  # a core for the UI thread; before torch loads
-    app = PickerApp(request, (lambda: remote) if remote else (lambda: load_pipeline(model, opts.device, lang)),
-                    driver_class=stderr_sized_driver())
+    def load_here():
+        from cfcli.main import load_pipeline  # typer comes with it: not before the first frame
+
+        return load_pipeline(model, opts.device, lang)
+
+    app = PickerApp(request, (lambda: remote) if remote else load_here, driver_class=stderr_sized_driver())
     code = app.run()
     status = 0
     if app.error:
-        from cfcli.main import err
-
-        err(f"cf: error: {app.error}")
+        print(f"cf: error: {app.error}", file=sys.stderr)
         status = 2
     elif code is None:
         status = 1

@@ -4,10 +4,12 @@ picker that finds a server answers in a fraction of a second.
 The protocol: JSON lines over the server's Unix socket, one request per connection.
 Request (one line, at most MAX_REQUEST_BYTES): {"op": "generate", "prompt", "lang", "model" (a
 model directory), "top_k", "steps", "seed", "previews"}; {"op": "note", "prompt", "lang",
-"model"} (the prompt-cut note alone); {"op": "status"}.
+"model"} (the prompt-cut note alone); {"op": "status"}; {"op": "stop"} (it ends once the answer
+{"stopping": true} is sent: how a client that finds a server running other code, one started
+before an upgrade, retires it).
 Answers: for generate, {"note"}, then {"step": {"index", "total", "texts"}} per denoising step
 ("texts" only when previews are asked for), then {"result": Result.to_json()}; for note,
-{"note"}; for status, {"status": {"pid", "version", "models", …}}; {"error": MESSAGE} instead of
+{"note"}; for status, {"status": {"pid", "version", "stamp", "models", …}}; {"error": MESSAGE} instead of
 any of them. Closing the connection (or sending anything more) cancels the request.
 """
 
@@ -19,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -45,6 +48,25 @@ class NoServer(CFError):
 
     def __init__(self, why: str) -> None:
         super().__init__(f"cf serve did not answer ({why}); run the command again")
+
+
+@lru_cache(maxsize=1)
+def code_stamp() -> str:
+    """Which code this is: the version and the newest modification time of cf's own modules. A
+    server whose stamp differs from its client's was started before an upgrade (or an edit of an
+    editable install) and would answer with the old code until it went idle."""
+    import cfcli
+    import core
+    from core import __version__
+
+    newest = 0
+    for package in (core, cfcli):
+        for root, dirs, names in os.walk(os.path.dirname(package.__file__)):
+            dirs[:] = [d for d in dirs if d not in ("__pycache__", "assets")]  # no code there
+            for name in names:
+                if name.endswith(".py"):
+                    newest = max(newest, os.stat(os.path.join(root, name)).st_mtime_ns)
+    return f"{__version__}:{newest}"
 
 
 def socket_path() -> Path:
@@ -121,16 +143,17 @@ def ask(request: dict, cancel: Callable[[], bool] | None = None, timeout: float 
             if "error" in answer:
                 raise CFError(answer["error"])
             yield answer
-            if "result" in answer or "status" in answer or (request.get("op") == "note" and "note" in answer):
+            if "result" in answer or "status" in answer or "stopping" in answer or \
+                    (request.get("op") == "note" and "note" in answer):
                 return
     finally:
         sock.close()
 
 
-def status() -> dict | None:
+def status(timeout: float = 5.0) -> dict | None:
     """The server's status, or None when none answers."""
     try:
-        for answer in ask({"op": "status"}, timeout=5.0):  # answered at once, even mid-generation
+        for answer in ask({"op": "status"}, timeout=timeout):  # answered at once, even mid-generation
             return answer["status"]
     except (CFError, ValueError, KeyError):  # NoServer is a CFError
         return None
@@ -178,16 +201,30 @@ class RemotePipeline:
         raise NoServer("no result")
 
 
+def stop() -> bool:
+    """Ask the running server to end; True when one said it would."""
+    try:
+        for answer in ask({"op": "stop"}, timeout=5.0):
+            return bool(answer.get("stopping"))
+    except (CFError, ValueError):
+        return False
+    return False
+
+
 def server_pipeline(model: str, lang: str, device: str = "auto") -> RemotePipeline | None:
     """A pipeline through a running server, when the config lets cf use one (``serve``) and one
-    answers; None: load the model in-process. Only for the default device: a server picks its own."""
+    answers with this code; None: load the model in-process. A server running other code (started
+    before an upgrade) is told to end, so that the next one started runs this code. Only for the
+    default device: a server picks its own."""
     from cfcli.userconfig import load_config
 
     if device != "auto" or load_config().serve == "off":
         return None
-    try:
-        connect(timeout=0.5).close()
-    except NoServer:
+    info = status(timeout=0.5)
+    if info is None:
+        return None
+    if info.get("stamp") != code_stamp():
+        stop()
         return None
     return RemotePipeline(model, lang)
 

@@ -12,6 +12,8 @@ from typing import Optional
 import typer
 import typer.core
 
+from cfcli.launch import end_process
+from cfcli.userconfig import resolve_model
 from core.errors import CFError
 
 def _tidy_help(params) -> None:
@@ -112,14 +114,6 @@ class Device(str, Enum):
 
 def err(msg: str) -> None:
     typer.echo(msg, err=True)
-
-
-def resolve_model(model: Optional[str]) -> str:
-    """--model NAME|DIR (None: the config file's `model`, else the shipped default) -> a directory."""
-    from cfcli.userconfig import load_config
-    from core.registry import resolve_model as resolve
-
-    return str(resolve(model or load_config().model))
 
 
 def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "auto",
@@ -481,7 +475,7 @@ def serve_cmd(
 
     A Unix socket private to you; it samples code and never runs any."""
     if status:
-        from cfcli.client import socket_path, status as server_status
+        from cfcli.client import code_stamp, socket_path, status as server_status
 
         info = server_status()
         if info is None:
@@ -489,6 +483,9 @@ def serve_cmd(
             raise typer.Exit(1)
         idle = f"ends after {info['idle_minutes']:g} min idle" if info["idle_minutes"] else "never ends on its own"
         typer.echo(f"cf serve: pid {info['pid']} on {info['socket']}, {info['device']}, {idle}")
+        if info.get("stamp") != code_stamp():
+            typer.echo("cf serve: it runs other code than this cf (started before an upgrade); "
+                       "the next cf that would use it stops it")
         for name in info["models"] or ["(no model loaded yet)"]:
             typer.echo(f"model      {name}")
         return
@@ -667,21 +664,6 @@ def route_prompt(argv: list[str]) -> list[str]:
 
 # Commands a user waits on from the shell or an editor: they end without the interpreter's teardown.
 ONE_SHOT = ("ask", "generate")
-
-
-def end_process(code) -> None:
-    """Exit now with ``code`` (SystemExit's), once stdout and stderr are flushed: tearing down the
-    interpreter that holds torch and a model took 1.2-1.6 s of a cold `cf PROMPT --json` on a busy
-    2-core machine (0.05-0.1 s this way), and a one-shot command has nothing left to clean up."""
-    if isinstance(code, str):
-        err(code)
-    status = code if isinstance(code, int) else (0 if code is None else 1)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
-            pass
-    os._exit(status)
 
 
 def usage_error(e) -> str:

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from cfcli.client import LOCK_NAME, MAX_REQUEST_BYTES, check_socket_path, socket_path
+from cfcli.client import LOCK_NAME, MAX_REQUEST_BYTES, check_socket_path, code_stamp, socket_path
 from cfcli.userconfig import LANGS
 from core.errors import CFError
 
@@ -126,6 +126,8 @@ class ModelServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cf-serve-generate",
                                          initializer=_worker_threads)
         self.inode = None
+        self.stamp = code_stamp()  # the code as it was when it started
+        self.end: Callable[[str], None] = lambda reason: None  # serve() sets it
         super().__init__(str(path), ServeHandler, bind_and_activate=False)
 
     def listen(self) -> None:
@@ -189,7 +191,7 @@ class ModelServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def status(self) -> dict:
         from core import __version__
 
-        return {"pid": os.getpid(), "version": __version__, "models": self.models.names(),
+        return {"pid": os.getpid(), "version": __version__, "stamp": self.stamp, "models": self.models.names(),
                 "device": self.models.device, "idle_minutes": self.idle_s / 60, "socket": self.server_address,
                 "generating": self.generating, "generated": self.generated, "cancelled": self.cancelled}
 
@@ -211,9 +213,9 @@ def check_request(raw: bytes) -> dict:
     if not isinstance(req, dict):
         raise CFError("the request is not a JSON object on one line")
     op = req.get("op", "generate")
-    if op not in ("generate", "note", "status"):
-        raise CFError(f"unknown op {op!r}; choose generate, note or status")
-    if op == "status":
+    if op not in ("generate", "note", "status", "stop"):
+        raise CFError(f"unknown op {op!r}; choose generate, note, status or stop")
+    if op in ("status", "stop"):
         return {"op": op}
     prompt, lang, model = req.get("prompt"), req.get("lang", "bash"), req.get("model")
     if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:
@@ -301,6 +303,10 @@ class ServeHandler(socketserver.StreamRequestHandler):
         if req["op"] == "status":
             self.send({"status": self.server.status()})
             return
+        if req["op"] == "stop":
+            self.send({"stopping": True})
+            self.server.end("a client asked it to stop")
+            return
         self.connection.settimeout(None)
         job = Job(req)
         self.server.worker.submit(self.server.run_job, job)
@@ -353,6 +359,7 @@ def serve(model: str | None, device: str, idle_minutes: float, log: Callable[[st
                 # shutdown() waits for serve_forever, which runs on this (the signalled) thread
                 threading.Thread(target=server.shutdown, daemon=True).start()
 
+        server.end = end
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: end(signal.Signals(signum).name))
         if idle_minutes:

@@ -111,6 +111,13 @@ def load_config(path: Path | None = None) -> UserConfig:
     return UserConfig(**raw)
 
 
+def resolve_model(model: str | None) -> str:
+    """--model NAME|DIR (None: the config file's `model`, else the shipped default) -> a directory."""
+    from core.registry import resolve_model as resolve
+
+    return str(resolve(model or load_config().model))
+
+
 @dataclass(frozen=True)
 class Options:
     """What a generating command uses: each from its flag, else the config file, else the default."""

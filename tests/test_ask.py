@@ -119,6 +119,17 @@ def test_commands_still_route_and_prompts_reach_the_picker():
     assert route_prompt(["remove directory tree", "--steps", "5"]) == ["ask", "remove directory tree", "--steps", "5"]
     assert route_prompt(["--model", "m", "list files"]) == ["ask", "--model", "m", "list files"]
     assert route_prompt(["-"]) == ["ask", "-"]
+    # a bare prompt skips typer (cfcli/launch.py): its list of commands must be typer's
+    import typer.main
+
+    from cfcli.launch import COMMANDS, bare_prompt
+    from cfcli.main import app
+
+    assert COMMANDS == set(typer.main.get_command(app).commands)
+    assert bare_prompt(["list files"]) == "list files" and bare_prompt(["ask", "--", "-rf"]) == "-rf"
+    assert bare_prompt(["ask", "list files"]) == "list files"
+    for argv in (["train"], ["-"], ["--help"], [], ["list files", "--steps", "5"], ["ask", "--json", "x"]):
+        assert bare_prompt(argv) is None, argv
     helps = cf("--help"), cf("train", "--help"), cf("ask", "--help")
     assert all(r.returncode == 0 for r in helps)
     assert "shell-init" in helps[0].stdout.decode() and "--preset" in helps[1].stdout.decode()

@@ -173,6 +173,44 @@ def test_cf_generate_uses_the_server_without_importing_torch(server, tiny_model)
         (server / "config.toml").unlink()
 
 
+def test_a_bare_prompt_with_a_server_up_imports_neither_typer_nor_torch(server, tiny_model):
+    before = server_status()["generated"]
+    (server / "config.toml").write_text(f"model = {json.dumps(str(tiny_model))}\n")
+    try:
+        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "cfcli", PROMPT], capture_output=True, cwd=ROOT,
+                           env={**os.environ, "CODEFUSION_HOME": str(server)}, stdin=subprocess.DEVNULL, timeout=120)
+    finally:
+        (server / "config.toml").unlink()
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.decode().splitlines()
+                if line.startswith("import time")}
+    assert "cfcli" in imported and not imported & {"typer", "pydantic", "torch"}
+    assert r.stdout.decode().strip() and server_status()["generated"] == before + 1
+
+
+def test_a_server_running_other_code_is_stopped_and_the_model_loads_here(tiny_model, monkeypatch):
+    from cfcli import client
+
+    home = new_home()
+    proc = start_server(tiny_model, home, "--idle-minutes", "0")
+    try:
+        with home_env(home):
+            info = wait_until(lambda: server_status() or proc.poll() is not None, 120, "the server")
+            assert proc.poll() is None and info["stamp"] == client.code_stamp()
+            assert client.server_pipeline(str(tiny_model), "bash") is not None  # the same code: used
+            r = cf("serve", "--status", env={"CODEFUSION_HOME": str(home)})
+            assert r.returncode == 0 and "other code" not in r.stdout.decode()
+            # a client of another version (as after an upgrade) asks it to end, and loads its own
+            monkeypatch.setattr(client, "code_stamp", lambda: "0.0.0:1")
+            assert client.server_pipeline(str(tiny_model), "bash") is None
+            proc.wait(30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "ending (a client asked it to stop)" in proc.stderr.read().decode()
+    assert not (home / "run" / "serve.sock").exists()
+
+
 def test_a_client_killed_mid_request_cancels_it(server, tiny_model):
     cancelled = server_status()["cancelled"]
     client = subprocess.Popen([sys.executable, "-m", "cfcli", "generate", PROMPT, "--model", str(tiny_model),
