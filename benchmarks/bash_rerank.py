@@ -10,6 +10,10 @@ Lookup tables only (no model), each the codes of train rows, top-1 / top-5:
 - consensus: bm25's 10 nearest re-ordered by how much each code's template agrees with the
   others' (weighted by rank), plus its own rank weight (a minimum-Bayes-risk choice).
 ``--split train`` scores 800 random train prompts against the store without their own rows.
+``--lexicon`` chooses core/retrieval/rerank.py's weights: its tables learned from the train split
+less 800 held-out prompts, a grid of weights scored on those prompts' bm25 pools (POOL nearest,
+without their own rows), then the shipped weights on the test split's pools (lookup tables: the
+first 5 of the re-ordered pool).
 ``--model NAME`` also orders the retrieval model's 5 examples by its own denoising loss (the
 cross-entropy of rebuilding each example's code from noise at 20% and 50% of the schedule,
 reading the prompt and that example), on the first ``--model-items`` test items.
@@ -26,6 +30,7 @@ import random
 import re
 import sys
 from collections import Counter
+from dataclasses import astuple
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +49,10 @@ def main() -> int:
     p.add_argument("--limit", type=int, help="the first N items only")
     p.add_argument("--model", help="also order a retrieval model's examples by its denoising loss")
     p.add_argument("--model-items", type=int, default=400)
+    p.add_argument("--lexicon", action="store_true", help="choose the re-ranking weights (see above)")
     a = p.parse_args()
+    if a.lexicon:
+        return lexicon_study(a.data)
 
     store = shipped_store()
     items = load_items("bash", a.split, a.data)
@@ -119,6 +127,69 @@ def main() -> int:
     for name, rows_ in table.items():
         means = [100 * sum(r[i] for r in rows_) / len(rows_) for i in range(5)]
         print(f"{name:24} " + " ".join(f"{m:6.1f}" for m in means) + f"  {len(rows_)}")
+    return 0
+
+
+def lexicon_study(data: str | None) -> int:
+    import itertools
+    import sqlite3
+
+    from cfcli.evaluate import load_items
+    from core.metrics.bash import _cosine, bash_template
+    from core.metrics.exact import exact_match
+    from core.retrieval.rerank import POOL, SCHEMA_LEXICON, WEIGHTS, Lexicon, Weights, lexicon_rows, ranked
+    from core.retrieval.user import shipped_store
+
+    store = shipped_store()
+    train = load_items("bash", "train", data)
+    held = set(random.Random(1).sample(sorted({it.nl for it in train}), 800))
+    con = sqlite3.connect(":memory:")
+    con.executescript(SCHEMA_LEXICON)
+    con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)",
+                    lexicon_rows("bash", [(it.nl, it.reference) for it in train if it.nl not in held]))
+    lexicon = Lexicon(con, "bash")
+
+    @functools.lru_cache(None)
+    def bag(code: str) -> Counter:
+        return Counter(bash_template(code))
+
+    def figures(codes: list[str], ref: str) -> tuple[float, ...]:
+        bags = [bag(c) for c in codes[:5]]
+        want = bag(ref)
+        tm = [_cosine(b, want) for b in bags] or [0.0]
+        em = [float(exact_match(c, ref)) for c in codes[:5]] or [0.0]
+        return tm[0], em[0], float(bool(bags) and bool(bags[0]) and bags[0] == want), max(tm), max(em)
+
+    def pools(items, leave_out: bool):
+        out = []
+        for it in items:
+            codes = [e.code for e in store.search(it.nl, "bash", POOL, exclude_nl=it.nl if leave_out else None,
+                                                  sources=["train"])]
+            if codes:
+                out.append((it.reference, codes, lexicon.features(it.nl, codes)))
+        return out
+
+    def mean(rows, w: Weights) -> list[float]:
+        scored = [figures([codes[j] for j in ranked(f, w)], ref) for ref, codes, f in rows]
+        return [100 * sum(r[i] for r in scored) / len(scored) for i in range(5)]
+
+    first = {}
+    for it in train:
+        if it.nl in held:
+            first.setdefault(it.nl, it)
+    heldout = pools(first.values(), leave_out=True)
+    grid = [Weights(*w) for w in itertools.product((0.5, 1), (0.5, 1, 2), (0.25, 0.5, 1, 2), (0, 0.5, 1, 2),
+                                                   (0, 0.25, 0.5, 1))]
+    results = sorted(((mean(heldout, w), w) for w in grid), key=lambda r: -(r[0][0] + r[0][1] + r[0][2]))
+    bm25 = Weights(0, 0, 1, 0, 0)
+    head = f"{'':44} {'TM@1':>6} {'EM@1':>6} {'TA@1':>6} {'TM@5':>6} {'EM@5':>6}"
+    print(f"held-out train prompts ({len(heldout)}), best by TM@1 + EM@1 + TA@1 of {len(grid)} weights\n{head}")
+    for name, m in [("bm25", mean(heldout, bm25))] + [(str(tuple(astuple(w))), m) for m, w in results[:5]]:
+        print(f"{name:44} " + " ".join(f"{x:6.1f}" for x in m))
+    test = pools(load_items("bash", "test", data), leave_out=False)
+    print(f"test split ({len(test)}), lookup tables\n{head}")
+    for name, w in (("bm25", bm25), (f"re-ordered, shipped weights {tuple(astuple(WEIGHTS))}", WEIGHTS)):
+        print(f"{name:44} " + " ".join(f"{x:6.1f}" for x in mean(test, w)))
     return 0
 
 

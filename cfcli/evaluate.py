@@ -393,7 +393,9 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     }
     if pipe.cfg.retrieval:
         report["retrieval"] = {"strength": request.strength or pipe.cfg.retrieval_strength,
-                               "copy_rate": copy_rate(candidates, retrieved)}
+                               "copy_rate": copy_rate(candidates, retrieved),
+                               # examples and candidates re-ordered by the store's lexicon (core/retrieval/rerank.py)
+                               "reordered": pipe.lexicon(lang) is not None}
         for record, codes in zip(records, retrieved):
             record["retrieved"] = codes
     _finish_report(report, request, all_items, seen)

@@ -196,6 +196,7 @@ class Pipeline:
         # Beam search (the t5-ar baseline) has no denoising loop to compile.
         self._compiled = compiled_steps(model, self.device) if compile and self.cfg.arch != "t5-ar" else None
         self._examples = examples
+        self._lexicons: dict[str, object] = {}  # lang -> the store's re-ranking tables, or None
         # Candidates that parse come before those that do not (for a retrieval model it raised
         # top-1 validity and the scores: docs/results.md, "Retrieval").
         self.valid_first = True
@@ -213,6 +214,15 @@ class Pipeline:
     def examples(self, store) -> None:
         """Another store (`cf serve` reopens it when the user's examples change)."""
         self._examples = store
+        self._lexicons = {}
+
+    def lexicon(self, lang: str):
+        """A retrieval model's re-ranking tables for ``lang`` (core/retrieval/rerank.py), or None:
+        bm25's order then stands, for the examples and for the candidates."""
+        if lang not in self._lexicons:
+            find = getattr(self.examples, "lexicon", None) if self.cfg.retrieval else None
+            self._lexicons[lang] = find(lang) if find is not None else None
+        return self._lexicons[lang]
 
     @property
     def compiled(self) -> bool:
@@ -273,7 +283,17 @@ class Pipeline:
         from core.retrieval.condition import aligned_example, example_input
         from core.train.data import pad_prompts
 
-        found = [self.examples.retrieve(p, lang, k) for p in prompts]
+        lexicon = self.lexicon(lang)
+        if lexicon is None:
+            found = [self.examples.retrieve(p, lang, k) for p in prompts]
+        else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
+            from core.retrieval.rerank import POOL, keeping
+
+            found = []
+            for p in prompts:
+                pool = self.examples.retrieve(p, lang, max(k, POOL))
+                order = keeping(lexicon.order(p, [e.code for e in pool]), [j for j, e in enumerate(pool) if e.source == "user"])
+                found.append([pool[j] for j in order][:k])
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
         example_lits = None
@@ -576,10 +596,12 @@ class Pipeline:
                  found=None, example_lits: list[Literals] | None = None) -> Iterator[Result]:
         """Ranked, de-duplicated candidates per prompt; timings per prompt in ms. A retrieval
         model's candidates keep the order of the examples they edit (retrieval ranked better
-        than the model's own score; docs/results.md), others are ranked by score."""
+        than the model's own score; docs/results.md), re-ordered as its examples were where the
+        store has a lexicon for the language; others are ranked by score."""
         timings = {name: round(1000 * v / len(prompts), 2) for name, v in seconds.items()}
         for p, prompt in enumerate(prompts):
             best: dict[str, float] = {}
+            edits: dict[str, int] = {}  # code -> the example its first draw edited
             for j in range(p * k, (p + 1) * k):
                 code = self._text(rows[j], lits[p], example_lits and example_lits[j])
                 if lang == "cf":  # a rule is one expression: what follows it is noise
@@ -588,7 +610,14 @@ class Pipeline:
                     continue
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
+                    edits.setdefault(code, j - p * k)
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
+            lexicon = self.lexicon(lang) if found is not None else None
+            if lexicon is not None and len(ranked) > 1:  # the same order as the examples', now of the edits
+                from core.retrieval.rerank import keeping
+
+                mine = [i for i, (c, _) in enumerate(ranked) if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
+                ranked = [ranked[j] for j in keeping(lexicon.order(prompt, [c for c, _ in ranked]), mine)]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
             self._rank(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]

@@ -12,7 +12,7 @@ from typing import Iterator
 from core.config import LANGS
 from core.retrieval.store import create
 
-STORE_VERSION = "1"
+STORE_VERSION = "2"  # 2: the lexicon table (core/retrieval/rerank.py)
 
 
 def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, str, str]]:
@@ -30,13 +30,19 @@ def tldr_rows(tarball: str | Path) -> Iterator[tuple[str, str, str, str, str]]:
         yield "bash", p.nl, p.code, "tldr", p.id
 
 
-def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Path | None = None) -> dict[str, int]:
+def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Path | None = None,
+                lexicon: bool = True) -> dict[str, int]:
     """Build the store at ``out`` from the train splits in ``data`` (cf data fetch's folder by
-    default) and, when given, the tldr-pages tarball. Returns the row count of each source."""
+    default) and, when given, the tldr-pages tarball, with the re-ranking tables learned from the
+    train splits (``lexicon``; about 30 s). Returns the row count of each source."""
+    from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
+
     rows = list(train_rows(data))
+    lexicon = [r for lang in LEXICON_LANGS if lexicon
+               for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, _, _ in rows if lg == lang])]
     if tldr:
         rows += list(tldr_rows(tldr))
-    create(out, rows, {"version": STORE_VERSION, "sources": "train" + (",tldr" if tldr else "")})
+    create(out, rows, {"version": STORE_VERSION, "sources": "train" + (",tldr" if tldr else "")}, lexicon)
     counts: dict[str, int] = {}
     from core.retrieval.store import ExampleStore
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from core.errors import CFError
+from core.retrieval.rerank import SCHEMA_LEXICON
 
 SHIPPED_STORE = Path(__file__).resolve().parent.parent / "assets" / "examples.sqlite"
 SOURCES = ("train", "tldr", "django", "user")
@@ -44,6 +45,7 @@ CREATE TRIGGER IF NOT EXISTS examples_ai AFTER INSERT ON examples BEGIN
 CREATE TRIGGER IF NOT EXISTS examples_ad AFTER DELETE ON examples BEGIN
   INSERT INTO examples_fts(examples_fts, rowid, nl) VALUES ('delete', old.id, old.nl); END;
 """
+SCHEMA += SCHEMA_LEXICON  # the re-ranking tables (core/retrieval/rerank.py)
 # A query is the prompt's words OR-ed; more than this many adds time and little else.
 MAX_QUERY_WORDS = 32
 
@@ -74,9 +76,11 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     return con
 
 
-def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], meta: dict[str, str] | None = None) -> int:
+def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], meta: dict[str, str] | None = None,
+           lexicon: Iterable[tuple[str, str, str, str, float]] = ()) -> int:
     """Write a new store at ``path`` (atomically: a temporary file renamed over it) from
-    ``(lang, nl, code, source, ref)`` rows, de-duplicated on (lang, nl, code). Returns the count."""
+    ``(lang, nl, code, source, ref)`` rows, de-duplicated on (lang, nl, code), and the re-ranking
+    tables (core/retrieval/rerank.py's lexicon_rows). Returns the count of rows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -91,6 +95,7 @@ def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], met
                 seen.add((lang, nl, code))
                 unique.append((lang, nl, code, source, ref))
         con.executemany("INSERT INTO examples(lang, nl, code, source, ref) VALUES (?, ?, ?, ?, ?)", unique)
+        con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)", lexicon)
         con.executemany("INSERT INTO meta VALUES (?, ?)", sorted((meta or {}).items()))
         con.execute("INSERT INTO examples_fts(examples_fts) VALUES ('optimize')")
         con.commit()
@@ -133,6 +138,23 @@ class ExampleStore:
 
     def meta(self) -> dict[str, str]:
         return dict(self._con.execute("SELECT key, value FROM meta"))
+
+    def lexicon_rows(self) -> list[tuple[str, str, str, str, float]]:
+        try:
+            return self._con.execute("SELECT lang, direction, src, tgt, p FROM lexicon").fetchall()
+        except sqlite3.OperationalError:  # a store built before the table existed
+            return []
+
+    def lexicon(self, lang: str):
+        """The re-ranking tables of ``lang`` (core/retrieval/rerank.py), or None when the store
+        has none for it."""
+        from core.retrieval.rerank import Lexicon
+
+        try:
+            found = self._con.execute("SELECT 1 FROM lexicon WHERE lang = ? LIMIT 1", [lang]).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return Lexicon(self._con, lang) if found else None
 
     def search(self, prompt: str, lang: str, k: int = 5, exclude_nl: str | None = None,
                sources: Sequence[str] | None = None, distinct_code: bool = True) -> list[Example]:
@@ -201,6 +223,9 @@ class LeaveOut:
 
     def retrieve(self, prompt: str, lang: str, k: int) -> list[Example]:
         return self.store.retrieve(prompt, lang, k, exclude_nl=prompt)
+
+    def lexicon(self, lang: str):
+        return self.store.lexicon(lang)
 
 
 def fingerprint(path: Path) -> str:

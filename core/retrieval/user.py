@@ -176,7 +176,8 @@ def searchable_store(user: UserExamples | None = None) -> ExampleStore:
             pass  # a damaged cache is rebuilt
     base = ExampleStore(shipped)
     rows = [(e.lang, e.nl, e.code, e.source, e.ref) for e in base.all_rows()]
+    lexicon = base.lexicon_rows()
     base.close()
     rows += [(e.lang, e.nl, e.code, "user", e.ref) for e in user.rows()]
-    create(index, rows, {"built_from": stamp})
+    create(index, rows, {"built_from": stamp}, lexicon)
     return ExampleStore(index)
