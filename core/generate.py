@@ -292,7 +292,8 @@ class Pipeline:
             found = []
             for p in prompts:
                 pool = self.examples.retrieve(p, lang, max(k, POOL))
-                order = keeping(lexicon.order(p, [e.code for e in pool]), [j for j, e in enumerate(pool) if e.source == "user"])
+                mine = [j for j, e in enumerate(pool) if e.source == "user"]
+                order = keeping(lexicon.order(p, [e.code for e in pool]), mine)
                 found.append([pool[j] for j in order][:k])
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
@@ -616,7 +617,8 @@ class Pipeline:
             if lexicon is not None and len(ranked) > 1:  # the same order as the examples', now of the edits
                 from core.retrieval.rerank import keeping
 
-                mine = [i for i, (c, _) in enumerate(ranked) if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
+                mine = [i for i, (c, _) in enumerate(ranked)
+                        if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
                 ranked = [ranked[j] for j in keeping(lexicon.order(prompt, [c for c, _ in ranked]), mine)]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
             self._rank(cands)

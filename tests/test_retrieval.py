@@ -144,7 +144,8 @@ def test_ibm1_learns_which_word_brings_which_flag():
     from core.retrieval.rerank import ibm1
 
     pairs = [(["list", "directories"], ["find", "-type", "d"]), (["list", "files"], ["find", "-type", "f"]),
-             (["count", "files"], ["find", "-type", "f", "wc"]), (["count", "directories"], ["find", "-type", "d", "wc"])]
+             (["count", "files"], ["find", "-type", "f", "wc"]),
+             (["count", "directories"], ["find", "-type", "d", "wc"])]
     p = ibm1(pairs)
     assert p[("d", "directories")] > 0.3 > p.get(("d", "files"), 0.0)
     assert p[("f", "files")] > p.get(("f", "directories"), 0.0)
@@ -236,7 +237,8 @@ def test_eval_reports_the_lookup_row_and_the_copy_rate(tiny_retrieval_model, tin
            "--json", env=env)
     assert r.returncode == 0, r.stderr.decode()
     report = json.loads(r.stdout)
-    assert 0.0 <= report["retrieval"]["copy_rate"] <= 100.0 and report["retrieval"]["reordered"] is True  # the store has Bash tables
+    assert 0.0 <= report["retrieval"]["copy_rate"] <= 100.0
+    assert report["retrieval"]["reordered"] is True  # the store has Bash tables
     r = cf("eval", "--baseline", "nothing", "--lang", "bash", "--data", str(data_dir), env=env)
     assert r.returncode == 2 and b"unknown baseline" in r.stderr
 

@@ -1,7 +1,7 @@
 """Ordering Bash examples and candidates by what the prompt says, not only by bm25.
 
 bm25 ranks train prompts by shared words, so "display all directories in /myfiles" finds "find
-all symlinks in the /myfiles directory tree" first. Three signals put the right command first:
+all symlinks in the /myfiles directory tree" first. These signals put the right command first:
 
 - a lexical translation model (IBM Model 1, Brown et al. 1993) between the prompt's words and a
   command's template tokens (core.metrics.bash: utilities, flags, argument kinds), learned from
@@ -12,8 +12,9 @@ all symlinks in the /myfiles directory tree" first. Three signals put the right 
   agree on) and the bm25 rank.
 
 `order` ranks the pool a retrieval model edits from (POOL nearest by bm25) and then its
-candidates; the user's own examples keep bm25's place (`keeping`). The weights were chosen on 800 train prompts held out of the tables, each retrieving
-without its own rows (`python benchmarks/bash_rerank.py --lexicon`, docs/results.md "Retrieval").
+candidates; the user's own examples keep bm25's place (`keeping`). The weights were chosen on 800
+train prompts held out of the tables, each retrieving without its own rows (`python
+benchmarks/bash_rerank.py --lexicon`, docs/results.md "Retrieval").
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ LEXICON_LANGS = ("bash",)
 POOL = 20
 NULL = "<null>"  # IBM Model 1's empty word: a token no word of the other side explains
 FLOOR = 1e-6  # a pair the tables do not hold
-KEEP = 1e-3  # pairs below this are not stored (at most 0.1 points of any held-out figure)
+KEEP = 1e-3  # pairs below this are not stored (they count as FLOOR): 84k pairs, 2.9 MB
 EM_ROUNDS = 8
 SCHEMA_LEXICON = """
 CREATE TABLE IF NOT EXISTS lexicon(
@@ -78,7 +79,8 @@ def _value(word: str) -> str:
 def shared_values(prompt: str, code: str) -> int:
     """How many of the command's values (paths, globs, numbers) the prompt names."""
     said = {_value(w.strip("\"'`.,;:?!()")) for w in prompt.split()}
-    words = {_value(w) for w in re.split(r"[\s'\"=|;&()<>`$,]+", code) if w and (not w.startswith("-") or _NUMBER.fullmatch(w))}
+    words = {_value(w) for w in re.split(r"[\s'\"=|;&()<>`$,]+", code)
+             if w and (not w.startswith("-") or _NUMBER.fullmatch(w))}  # flags are not values; -60 is
     return len({w for w in words if _VALUE.search(w) and w not in (".", "/", "{}", "\\;")} & said)
 
 
