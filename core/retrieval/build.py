@@ -34,15 +34,15 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
                 lexicon: bool = True) -> dict[str, int]:
     """Build the store at ``out`` from the train splits in ``data`` (cf data fetch's folder by
     default) and, when given, the tldr-pages tarball, with the re-ranking tables learned from the
-    train splits (``lexicon``; about 30 s). Returns the row count of each source."""
+    train splits (``lexicon``; about 20 s). Returns the row count of each source."""
     from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
 
     rows = list(train_rows(data))
-    lexicon = [r for lang in LEXICON_LANGS if lexicon
-               for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, _, _ in rows if lg == lang])]
+    tables = [r for lang in (LEXICON_LANGS if lexicon else ())
+              for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, _, _ in rows if lg == lang])]
     if tldr:
         rows += list(tldr_rows(tldr))
-    create(out, rows, {"version": STORE_VERSION, "sources": "train" + (",tldr" if tldr else "")}, lexicon)
+    create(out, rows, {"version": STORE_VERSION, "sources": "train" + (",tldr" if tldr else "")}, tables)
     counts: dict[str, int] = {}
     from core.retrieval.store import ExampleStore
 
