@@ -37,10 +37,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+@functools.lru_cache(None)
+def bag(code: str) -> Counter:
+    from core.metrics.bash import bash_template
+
+    return Counter(bash_template(code))
+
+
+def scores(codes: list[str], ref: str) -> tuple[float, ...]:
+    """Top-1 template match, exact match, template accuracy; top-5 template match, exact match."""
+    from core.metrics.bash import _cosine
+    from core.metrics.exact import exact_match
+
+    tm = [_cosine(bag(c), bag(ref)) for c in codes[:5]] or [0.0]
+    em = [float(exact_match(c, ref)) for c in codes[:5]] or [0.0]
+    ta = float(bool(codes) and bool(bag(codes[0])) and bag(codes[0]) == bag(ref))
+    return tm[0], em[0], ta, max(tm), max(em)
+
+
 def main() -> int:
     from cfcli.evaluate import load_items
-    from core.metrics.bash import _cosine, bash_template
-    from core.metrics.exact import exact_match
+    from core.metrics.bash import _cosine
     from core.retrieval.user import shipped_store
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -60,16 +77,6 @@ def main() -> int:
         items = random.Random(0).sample(items, 800)
     items = items[: a.limit]
     rows = [e for e in store.all_rows() if e.lang == "bash" and e.source == "train"]
-
-    @functools.lru_cache(None)
-    def bag(code: str) -> Counter:
-        return Counter(bash_template(code))
-
-    def scores(codes: list[str], ref: str) -> tuple[float, ...]:
-        tm = [_cosine(bag(c), bag(ref)) for c in codes[:5]]
-        em = [float(exact_match(c, ref)) for c in codes[:5]]
-        ta = float(bool(bag(codes[0])) and bag(codes[0]) == bag(ref))
-        return tm[0], em[0], ta, max(tm), max(em)
 
     words = lambda t: re.findall(r"[^\W_]+", t.lower())  # noqa: E731
 
@@ -122,7 +129,7 @@ def main() -> int:
         for name, codes in variants.items():
             table.setdefault(name, []).append(scores(codes, it.reference))
     if a.model:
-        table.update(model_order(a.model, load_items("bash", "test", a.data)[: a.model_items], scores))
+        table.update(model_order(a.model, load_items("bash", "test", a.data)[: a.model_items]))
     print(f"{'bash, ' + a.split:24} {'TM@1':>6} {'EM@1':>6} {'TA@1':>6} {'TM@5':>6} {'EM@5':>6}  items")
     for name, rows_ in table.items():
         means = [100 * sum(r[i] for r in rows_) / len(rows_) for i in range(5)]
@@ -135,8 +142,6 @@ def lexicon_study(data: str | None) -> int:
     import sqlite3
 
     from cfcli.evaluate import load_items
-    from core.metrics.bash import _cosine, bash_template
-    from core.metrics.exact import exact_match
     from core.retrieval.rerank import POOL, SCHEMA_LEXICON, WEIGHTS, Lexicon, Weights, lexicon_rows, ranked
     from core.retrieval.user import shipped_store
 
@@ -149,17 +154,6 @@ def lexicon_study(data: str | None) -> int:
                     lexicon_rows("bash", [(it.nl, it.reference) for it in train if it.nl not in held]))
     lexicon = Lexicon(con, "bash")
 
-    @functools.lru_cache(None)
-    def bag(code: str) -> Counter:
-        return Counter(bash_template(code))
-
-    def figures(codes: list[str], ref: str) -> tuple[float, ...]:
-        bags = [bag(c) for c in codes[:5]]
-        want = bag(ref)
-        tm = [_cosine(b, want) for b in bags] or [0.0]
-        em = [float(exact_match(c, ref)) for c in codes[:5]] or [0.0]
-        return tm[0], em[0], float(bool(bags) and bool(bags[0]) and bags[0] == want), max(tm), max(em)
-
     def pools(items, leave_out: bool):
         out = []
         for it in items:
@@ -170,7 +164,7 @@ def lexicon_study(data: str | None) -> int:
         return out
 
     def mean(rows, w: Weights) -> list[float]:
-        scored = [figures([codes[j] for j in ranked(f, w)], ref) for ref, codes, f in rows]
+        scored = [scores([codes[j] for j in ranked(f, w)], ref) for ref, codes, f in rows]
         return [100 * sum(r[i] for r in scored) / len(scored) for i in range(5)]
 
     first = {}
@@ -193,7 +187,7 @@ def lexicon_study(data: str | None) -> int:
     return 0
 
 
-def model_order(model: str, items, scores) -> dict[str, list[tuple[float, ...]]]:
+def model_order(model: str, items) -> dict[str, list[tuple[float, ...]]]:
     """The retrieval model's 5 examples in bm25 order, and ordered by the model's denoising loss."""
     import torch
     import torch.nn.functional as F

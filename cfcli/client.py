@@ -150,14 +150,20 @@ def ask(request: dict, cancel: Callable[[], bool] | None = None, timeout: float 
         sock.close()
 
 
-def status(timeout: float = 5.0) -> dict | None:
-    """The server's status, or None when none answers."""
+def _answer(op: str, timeout: float) -> dict | None:
+    """The one answer to a status or stop request, or None when no server answers."""
     try:
-        for answer in ask({"op": "status"}, timeout=timeout):  # answered at once, even mid-generation
-            return answer["status"]
-    except (CFError, ValueError, KeyError):  # NoServer is a CFError
+        for answer in ask({"op": op}, timeout=timeout):  # answered at once, even mid-generation
+            return answer
+    except (CFError, ValueError):  # NoServer is a CFError
         return None
     return None
+
+
+def status(timeout: float = 5.0) -> dict | None:
+    """The server's status, or None when none answers."""
+    answer = _answer("status", timeout)
+    return answer.get("status") if answer else None
 
 
 class RemotePipeline:
@@ -203,12 +209,8 @@ class RemotePipeline:
 
 def stop() -> bool:
     """Ask the running server to end; True when one said it would."""
-    try:
-        for answer in ask({"op": "stop"}, timeout=5.0):
-            return bool(answer.get("stopping"))
-    except (CFError, ValueError):
-        return False
-    return False
+    answer = _answer("stop", 5.0)
+    return bool(answer and answer.get("stopping"))
 
 
 def server_pipeline(model: str, lang: str, device: str = "auto") -> RemotePipeline | None:

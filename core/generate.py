@@ -600,6 +600,7 @@ class Pipeline:
         than the model's own score; docs/results.md), re-ordered as its examples were where the
         store has a lexicon for the language; others are ranked by score."""
         timings = {name: round(1000 * v / len(prompts), 2) for name, v in seconds.items()}
+        lexicon = self.lexicon(lang) if found is not None else None
         for p, prompt in enumerate(prompts):
             best: dict[str, float] = {}
             edits: dict[str, int] = {}  # code -> the example its first draw edited
@@ -613,7 +614,6 @@ class Pipeline:
                     best[code] = scores[j]
                     edits.setdefault(code, j - p * k)
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
-            lexicon = self.lexicon(lang) if found is not None else None
             if lexicon is not None and len(ranked) > 1:  # the same order as the examples', now of the edits
                 from core.retrieval.rerank import keeping
 

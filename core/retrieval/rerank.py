@@ -23,6 +23,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import astuple, dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 # Languages with a lexicon: Bash only. Python and CF were already well above the lookup table.
@@ -60,14 +61,16 @@ def prompt_words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", text.lower())
 
 
-def template_tokens(code: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def template_tokens(code: str) -> tuple[str, ...]:
+    """Cached: a prompt's candidates are mostly its examples unchanged, parsed once already."""
     from core.metrics.bash import bash_template
     from core.metrics.python import MetricUnavailable
 
     try:
-        return bash_template(code)
+        return tuple(bash_template(code))
     except MetricUnavailable:
-        return []
+        return ()
 
 
 def _value(word: str) -> str:
@@ -76,15 +79,20 @@ def _value(word: str) -> str:
     return "#" + m.group(1) if m else word
 
 
-def shared_values(prompt: str, code: str) -> int:
-    """How many of the command's values (paths, globs, numbers) the prompt names."""
-    said = {_value(w.strip("\"'`.,;:?!()")) for w in prompt.split()}
+def prompt_values(prompt: str) -> set[str]:
+    return {_value(w.strip("\"'`.,;:?!()")) for w in prompt.split()}
+
+
+def shared_values(said: set[str], code: str) -> int:
+    """How many of the command's values (paths, globs, numbers) the prompt names (``said``:
+    prompt_values of the prompt)."""
     words = {_value(w) for w in re.split(r"[\s'\"=|;&()<>`$,]+", code)
              if w and (not w.startswith("-") or _NUMBER.fullmatch(w))}  # flags are not values; -60 is
     return len({w for w in words if _VALUE.search(w) and w not in (".", "/", "{}", "\\;")} & said)
 
 
-def ibm1(pairs: Sequence[tuple[list[str], list[str]]], rounds: int = EM_ROUNDS) -> dict[tuple[str, str], float]:
+def ibm1(pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
+         rounds: int = EM_ROUNDS) -> dict[tuple[str, str], float]:
     """p(target token | source word) by expectation-maximisation over (source, target) pairs."""
     targets = {t for _, ts in pairs for t in ts}
     p: dict[tuple[str, str], float] = defaultdict(lambda: 1.0 / max(1, len(targets)))
@@ -138,10 +146,11 @@ class Lexicon:
         forward = self._table("w2t", set(words))
         backward = self._table("t2w", {t for ts in tokens for t in ts}, set(words))
         bags = [Counter(ts) for ts in tokens]
+        said = prompt_values(prompt)
         rank_weight = [1.0 / (1 + j) for j in range(len(codes))]
         return [(_mean_log(ts, [*words, NULL], forward), _mean_log(words, [*ts, NULL], backward), -math.log(1 + j),
                  sum(rank_weight[i] * _cosine(bags[j], bags[i]) for i in range(len(codes)) if i != j),
-                 float(shared_values(prompt, code)))
+                 float(shared_values(said, code)))
                 for j, (code, ts) in enumerate(zip(codes, tokens))]
 
     def order(self, prompt: str, codes: Sequence[str], weights: Weights = WEIGHTS) -> list[int]:
