@@ -2,6 +2,7 @@
 
     python benchmarks/bash_rerank.py --data ../shared/data/codefusion [--split test|train] [--limit N]
         [--model codefusion-small --model-items 400]
+    python benchmarks/bash_rerank.py --lexicon | --candidates --data ../shared/data/codefusion
 
 Lookup tables only (no model), each the codes of train rows, top-1 / top-5:
 - bm25: the store's bm25 order (cf eval --baseline lookup);
@@ -11,9 +12,11 @@ Lookup tables only (no model), each the codes of train rows, top-1 / top-5:
   others' (weighted by rank), plus its own rank weight (a minimum-Bayes-risk choice).
 ``--split train`` scores 800 random train prompts against the store without their own rows.
 ``--lexicon`` chooses core/retrieval/rerank.py's weights: its tables learned from the train split
-less 800 held-out prompts, a grid of weights scored on those prompts' bm25 pools (POOL nearest,
-without their own rows), then the shipped weights on the test split's pools (lookup tables: the
-first 5 of the re-ordered pool).
+less 800 held-out prompts, weights found by coordinate ascent (``ascend``) on those prompts' bm25
+pools (POOL nearest, without their own rows), then the shipped weights on the test split's pools
+(lookup tables: the first 5 of the re-ordered pool).
+``--candidates [--model NAME]`` chooses the weights of the retrieval model's candidates: the
+model on those held-out prompts, its candidates re-ordered with a few rank weights.
 ``--model NAME`` also orders the retrieval model's 5 examples by its own denoising loss (the
 cross-entropy of rebuilding each example's code from noise at 20% and 50% of the schedule,
 reading the prompt and that example), on the first ``--model-items`` test items.
@@ -67,9 +70,12 @@ def main() -> int:
     p.add_argument("--model", help="also order a retrieval model's examples by its denoising loss")
     p.add_argument("--model-items", type=int, default=400)
     p.add_argument("--lexicon", action="store_true", help="choose the re-ranking weights (see above)")
+    p.add_argument("--candidates", action="store_true", help="choose the candidates' rank weight (see above)")
     a = p.parse_args()
     if a.lexicon:
         return lexicon_study(a.data)
+    if a.candidates:
+        return candidate_study(a.data, a.model or "codefusion-small")
 
     store = shipped_store()
     items = load_items("bash", a.split, a.data)
@@ -137,22 +143,33 @@ def main() -> int:
     return 0
 
 
-def lexicon_study(data: str | None) -> int:
-    import itertools
+def held_out(data: str | None):
+    """800 train prompts (their first item each) and re-ranking tables learned without them."""
     import sqlite3
 
     from cfcli.evaluate import load_items
-    from core.retrieval.rerank import POOL, SCHEMA_LEXICON, WEIGHTS, Lexicon, Weights, lexicon_rows, ranked
-    from core.retrieval.user import shipped_store
+    from core.retrieval.rerank import SCHEMA_LEXICON, Lexicon, lexicon_rows
 
-    store = shipped_store()
     train = load_items("bash", "train", data)
     held = set(random.Random(1).sample(sorted({it.nl for it in train}), 800))
     con = sqlite3.connect(":memory:")
     con.executescript(SCHEMA_LEXICON)
     con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)",
                     lexicon_rows("bash", [(it.nl, it.reference) for it in train if it.nl not in held]))
-    lexicon = Lexicon(con, "bash")
+    first = {}
+    for it in train:
+        if it.nl in held:
+            first.setdefault(it.nl, it)
+    return list(first.values()), Lexicon(con, "bash")
+
+
+def lexicon_study(data: str | None) -> int:
+    from cfcli.evaluate import load_items
+    from core.retrieval.rerank import POOL, WEIGHTS, Weights, ranked
+    from core.retrieval.user import shipped_store
+
+    store = shipped_store()
+    held, lexicon = held_out(data)
 
     def pools(items, leave_out: bool):
         out = []
@@ -167,23 +184,82 @@ def lexicon_study(data: str | None) -> int:
         scored = [scores([codes[j] for j in ranked(f, w)], ref) for ref, codes, f in rows]
         return [100 * sum(r[i] for r in scored) / len(scored) for i in range(5)]
 
-    first = {}
-    for it in train:
-        if it.nl in held:
-            first.setdefault(it.nl, it)
-    heldout = pools(first.values(), leave_out=True)
-    grid = [Weights(*w) for w in itertools.product((0.5, 1), (0.5, 1, 2), (0.25, 0.5, 1, 2), (0, 0.5, 1, 2),
-                                                   (0, 0.25, 0.5, 1))]
-    results = sorted(((mean(heldout, w), w) for w in grid), key=lambda r: -(r[0][0] + r[0][1] + r[0][2]))
-    bm25 = Weights(0, 0, 1, 0, 0)
-    head = f"{'':44} {'TM@1':>6} {'EM@1':>6} {'TA@1':>6} {'TM@5':>6} {'EM@5':>6}"
-    print(f"held-out train prompts ({len(heldout)}), best by TM@1 + EM@1 + TA@1 of {len(grid)} weights\n{head}")
-    for name, m in [("bm25", mean(heldout, bm25))] + [(str(tuple(astuple(w))), m) for m, w in results[:5]]:
-        print(f"{name:44} " + " ".join(f"{x:6.1f}" for x in m))
+    heldout = pools(held, leave_out=True)
+    objective = lambda m: m[0] + EXACT * m[1] + m[2]  # noqa: E731
+    found = ascend(lambda w: objective(mean(heldout, w)), Weights(0.5, 2, 1, 2, 1, 0, 0))
+    bm25 = Weights(0, 0, 1, 0, 0, 0, 0)
+    head = f"{'':60} {'TM@1':>6} {'EM@1':>6} {'TA@1':>6} {'TM@5':>6} {'EM@5':>6}"
+    print(f"held-out train prompts ({len(heldout)}), weights by coordinate ascent on TM@1 + {EXACT} EM@1 + TA@1\n{head}")
+    for name, w in (("bm25", bm25), (f"found {tuple(astuple(found))}", found)):
+        print(f"{name:60} " + " ".join(f"{x:6.1f}" for x in mean(heldout, w)))
     test = pools(load_items("bash", "test", data), leave_out=False)
     print(f"test split ({len(test)}), lookup tables\n{head}")
     for name, w in (("bm25", bm25), (f"re-ordered, shipped weights {tuple(astuple(WEIGHTS))}", WEIGHTS)):
-        print(f"{name:44} " + " ".join(f"{x:6.1f}" for x in mean(test, w)))
+        print(f"{name:60} " + " ".join(f"{x:6.1f}" for x in mean(test, w)))
+    return 0
+
+
+EXACT = 3  # exact match counts three times in the objective: the figure the lookup table led on
+STEPS = (-2, -1, -0.5, -0.25, 0.25, 0.5, 1, 2)
+
+
+def ascend(objective, start, rounds: int = 4):
+    """Coordinate ascent: each weight in turn moved by each of STEPS while that gains more than
+    0.05; stops after a round with no gain."""
+    import dataclasses
+
+    best, value = start, objective(start)
+    for _ in range(rounds):
+        moved = False
+        for field in dataclasses.fields(best):
+            for step in STEPS:
+                w = dataclasses.replace(best, **{field.name: getattr(best, field.name) + step})
+                v = objective(w)
+                if v > value + 0.05:
+                    best, value, moved = w, v, True
+        if not moved:
+            break
+    return best
+
+
+def candidate_study(data: str | None, model: str) -> int:
+    """The retrieval model on the held-out prompts (searching without their own rows, with tables
+    learned without them), its candidates in the order of the examples they edit, then re-ordered
+    with each rank weight of a few (core/retrieval/rerank.py's CANDIDATE_WEIGHTS)."""
+    import dataclasses
+
+    from cfcli.evaluate import generate_candidates
+    from cfcli.main import load_pipeline
+    from core.generate import DEFAULT_SAMPLER, default_early_stop, default_shrink, default_steps
+    from core.retrieval.rerank import CANDIDATE_WEIGHTS, WEIGHTS
+
+    held, lexicon = held_out(data)
+
+    class HeldOut:  # the shipped rows less the prompt's own, and the held-out tables
+        def __init__(self, store):
+            self.store = store
+
+        def retrieve(self, prompt: str, lang: str, k: int):
+            return self.store.retrieve(prompt, lang, k, exclude_nl=prompt)
+
+        def lexicon(self, lang: str):
+            return lexicon if lang == "bash" else None
+
+    pipe = load_pipeline(model, "cpu", "bash", "auto", False, shipped_examples=True)
+    pipe.examples = HeldOut(pipe.examples)
+    pipe.reorder_candidates = False
+    candidates = generate_candidates(pipe, [it.nl for it in held], top_k=5, steps=default_steps(pipe.cfg), seed=0,
+                                     batch=16, sampler=DEFAULT_SAMPLER, early_stop=default_early_stop(None, "decoder"),
+                                     clamp="decoder", rounding="decoder", shrink=default_shrink(None, "decoder"))
+    print(f"{model} on held-out train prompts ({len(held)}), candidates re-ordered with rank weight"
+          f" (shipped: {CANDIDATE_WEIGHTS.rank})\n{'':24} {'TM@1':>6} {'EM@1':>6} {'TA@1':>6} {'TM@5':>6} {'EM@5':>6}")
+    rows = {"examples' order": [scores(c, it.reference) for it, c in zip(held, candidates)]}
+    for rank in (0.5, 1, 1.5, 2, 3):
+        w = dataclasses.replace(WEIGHTS, rank=rank)
+        rows[f"rank {rank}"] = [scores([c[j] for j in lexicon.order(it.nl, c, w)] if c else [], it.reference)
+                                for it, c in zip(held, candidates)]
+    for name, r in rows.items():
+        print(f"{name:24} " + " ".join(f"{100 * sum(x[i] for x in r) / len(r):6.1f}" for i in range(5)))
     return 0
 
 

@@ -566,7 +566,7 @@ def examples_build(
     tldr: Optional[Path] = typer.Option(None, help="tldr-pages tarball or folder (pages/common, pages/linux)."),
 ):
     """Build an example store from the published train splits and tldr-pages (never the test splits),
-    with the Bash re-ranking lexicon learned from the train split (about 20 s)."""
+    with the Bash re-ranking lexicon learned from the train split (about 40 s)."""
     from core.retrieval.build import build_store
 
     counts = build_store(out, str(data) if data else None, tldr)

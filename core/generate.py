@@ -200,6 +200,9 @@ class Pipeline:
         # Candidates that parse come before those that do not (for a retrieval model it raised
         # top-1 validity and the scores: docs/results.md, "Retrieval").
         self.valid_first = True
+        # A retrieval model's candidates re-ordered as its examples were (where the store has a
+        # lexicon); off, they keep the examples' order (benchmarks/bash_rerank.py --candidates).
+        self.reorder_candidates = True
 
     @property
     def examples(self):
@@ -614,12 +617,13 @@ class Pipeline:
                     best[code] = scores[j]
                     edits.setdefault(code, j - p * k)
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
-            if lexicon is not None and len(ranked) > 1:  # the same order as the examples', now of the edits
-                from core.retrieval.rerank import keeping
+            if lexicon is not None and self.reorder_candidates and len(ranked) > 1:
+                from core.retrieval.rerank import CANDIDATE_WEIGHTS, keeping
 
                 mine = [i for i, (c, _) in enumerate(ranked)
                         if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
-                ranked = [ranked[j] for j in keeping(lexicon.order(prompt, [c for c, _ in ranked]), mine)]
+                order = lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS)
+                ranked = [ranked[j] for j in keeping(order, mine)]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
             self._rank(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]

@@ -171,6 +171,22 @@ def test_reordering_the_bm25_pool_beats_bm25s_order_on_test_prompts(tiny_store, 
     assert after > before + 4  # template match points summed over 200 items: +2 points of the mean
 
 
+def test_the_commands_words_tell_apart_neighbours_with_one_template(tiny_store):
+    """The template tables cannot tell `*.py` from `*.pl` or `~` from `/`: the written-word tables can."""
+    from core.retrieval.store import ExampleStore
+
+    lexicon = ExampleStore(tiny_store).lexicon("bash")
+    pairs = {"find . -name '*.py'": "find all the python files in the current folder",
+             "find . -name '*.pl'": "find all the perl files in the current folder",
+             "find / -mmin -10": "list the files modified in the last 10 minutes in the file system",
+             "find ~ -mmin -10": "list the files modified in the last 10 minutes in my home directory"}
+    codes = list(pairs)
+    for first, other in ((0, 1), (2, 3)):
+        for want in (first, other):
+            order = lexicon.order(pairs[codes[want]], [codes[first], codes[other]])
+            assert [codes[first], codes[other]][order[0]] == codes[want]
+
+
 def test_the_users_combined_index_keeps_the_tables(tmp_path, monkeypatch, tiny_store):
     from core.retrieval.user import UserExamples, searchable_store
 

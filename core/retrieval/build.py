@@ -12,7 +12,7 @@ from typing import Iterator
 from core.config import LANGS
 from core.retrieval.store import create
 
-STORE_VERSION = "2"  # 2: the lexicon table (core/retrieval/rerank.py)
+STORE_VERSION = "3"  # 2: the lexicon table (core/retrieval/rerank.py); 3: its tables of command words
 
 
 def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, str, str]]:
@@ -34,7 +34,7 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
                 lexicon: bool = True) -> dict[str, int]:
     """Build the store at ``out`` from the train splits in ``data`` (cf data fetch's folder by
     default) and, when given, the tldr-pages tarball, with the re-ranking tables learned from the
-    train splits (``lexicon``; about 20 s). Returns the row count of each source."""
+    train splits (``lexicon``; about 40 s). Returns the row count of each source."""
     from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
 
     rows = list(train_rows(data))

@@ -3,18 +3,20 @@
 bm25 ranks train prompts by shared words, so "display all directories in /myfiles" finds "find
 all symlinks in the /myfiles directory tree" first. These signals put the right command first:
 
-- a lexical translation model (IBM Model 1, Brown et al. 1993) between the prompt's words and a
-  command's template tokens (core.metrics.bash: utilities, flags, argument kinds), learned from
-  the train split in both directions, when the store is built: how well the prompt explains the
-  command (`-type d` from "directories") and the command the prompt;
+- lexical translation models (IBM Model 1, Brown et al. 1993) between the prompt's words and a
+  command, learned from the train split in both directions when the store is built: how well the
+  prompt explains the command and the command the prompt. One reads the command's template
+  (core.metrics.bash: utilities, flags, argument kinds; `-type d` from "directories"), one its
+  words and symbols as written (`*.pl` from "perl", `/` from "file system", `~` from "home"),
+  which is what tells apart the neighbours that share a template;
 - the prompt's values found in the command (`/myfiles`, `60` for `-mmin -60`);
 - agreement between the commands (a minimum-Bayes-risk choice: the template most of the nearest
   agree on) and the bm25 rank.
 
 `order` ranks the pool a retrieval model edits from (POOL nearest by bm25) and then its
-candidates; the user's own examples keep bm25's place (`keeping`). The weights were chosen on 800
-train prompts held out of the tables, each retrieving without its own rows (`python
-benchmarks/bash_rerank.py --lexicon`, docs/results.md "Retrieval").
+candidates (CANDIDATE_WEIGHTS); the user's own examples keep bm25's place (`keeping`). The weights
+were chosen on 800 train prompts held out of the tables, each retrieving without its own rows
+(`python benchmarks/bash_rerank.py --lexicon` and `--candidates`, docs/results.md "Retrieval").
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ LEXICON_LANGS = ("bash",)
 POOL = 20
 NULL = "<null>"  # IBM Model 1's empty word: a token no word of the other side explains
 FLOOR = 1e-6  # a pair the tables do not hold
-KEEP = 1e-3  # pairs below this are not stored (they count as FLOOR): 84k pairs, 2.9 MB
+KEEP = 1e-3  # pairs below this are not stored (they count as FLOOR)
 EM_ROUNDS = 8
 SCHEMA_LEXICON = """
 CREATE TABLE IF NOT EXISTS lexicon(
@@ -43,22 +45,35 @@ CREATE TABLE IF NOT EXISTS lexicon(
 
 @dataclass(frozen=True)
 class Weights:
-    """The best of 384 on the held-out prompts by top-1 template match + exact match + template
-    accuracy (benchmarks/bash_rerank.py --lexicon)."""
-    forward: float = 0.5  # mean log p(command's tokens | prompt's words)
-    backward: float = 2.0  # mean log p(prompt's words | command's tokens)
-    rank: float = 1.0  # -log(1 + bm25 rank)
+    """Chosen on the held-out prompts by coordinate ascent on top-1 template match + 3 x exact
+    match + template accuracy (benchmarks/bash_rerank.py --lexicon): exact match, the figure the
+    lookup table led on, counts three times."""
+    forward: float = 0.5  # mean log p(command's template tokens | prompt's words)
+    backward: float = 2.0  # mean log p(prompt's words | command's template tokens)
+    rank: float = 0.5  # -log(1 + bm25 rank)
     agreement: float = 2.0  # rank-weighted template cosine with the other commands
     values: float = 1.0  # prompt values the command has
+    forward_words: float = 1.0  # mean log p(command's words | prompt's words)
+    backward_words: float = 1.5  # mean log p(prompt's words | command's words)
 
 
 WEIGHTS = Weights()
+# The model's candidates, each an edit of one of those examples (or the example kept): the same
+# score with more weight on the place of the example edited. 1.5 was the best of 0.5 (the
+# examples' own), 1, 1.5, 2 and 3 on the held-out prompts (benchmarks/bash_rerank.py --candidates).
+CANDIDATE_WEIGHTS = Weights(rank=1.5)
 _NUMBER = re.compile(r"[+-]?(\d+(?:\.\d+)?)[a-zA-Z]{0,2}")
 _VALUE = re.compile(r"[./*~0-9]")
 
 
 def prompt_words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", text.lower())
+
+
+def code_words(code: str) -> list[str]:
+    """A command as written, in words and single symbols: `find ~ -name *.pl` ->
+    find ~ - name * . pl."""
+    return re.findall(r"[^\W_]+|[^\w\s]", code.lower())
 
 
 @lru_cache(maxsize=4096)
@@ -112,12 +127,15 @@ def ibm1(pairs: Sequence[tuple[Sequence[str], Sequence[str]]],
 
 
 def lexicon_rows(lang: str, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str, str, str, float]]:
-    """The stored tables of (nl, code) pairs: (lang, direction, source, target, p), both ways."""
-    both = [(prompt_words(nl), template_tokens(code)) for nl, code in pairs]
-    both = [(w, t) for w, t in both if w and t]
+    """The stored tables of (nl, code) pairs: (lang, direction, source, target, p), both ways,
+    for template tokens (w2t, t2w) and the command's words (w2c, c2w)."""
+    pairs = list(pairs)
     rows = []
-    for direction, table in (("w2t", ibm1(both)), ("t2w", ibm1([(t, w) for w, t in both]))):
-        rows += [(lang, direction, s, t, p) for (t, s), p in table.items() if p >= KEEP]
+    for forward, backward, side in (("w2t", "t2w", template_tokens), ("w2c", "c2w", code_words)):
+        both = [(prompt_words(nl), side(code)) for nl, code in pairs]
+        both = [(w, t) for w, t in both if w and t]
+        for direction, table in ((forward, ibm1(both)), (backward, ibm1([(t, w) for w, t in both]))):
+            rows += [(lang, direction, s, t, p) for (t, s), p in table.items() if p >= KEEP]
     return rows
 
 
@@ -137,21 +155,25 @@ class Lexicon:
             args += sorted(targets)
         return {(t, s): p for s, t, p in self._con.execute(sql, args)}
 
-    def features(self, prompt: str, codes: Sequence[str]) -> list[tuple[float, float, float, float, float]]:
+    def features(self, prompt: str, codes: Sequence[str]) -> list[tuple[float, ...]]:
         """Each code's signals for the prompt, in Weights' order; ``codes`` in bm25 (or example) order."""
         from core.metrics.bash import _cosine
 
         words = prompt_words(prompt)
         tokens = [template_tokens(c) for c in codes]
+        written = [code_words(c) for c in codes]
         forward = self._table("w2t", set(words))
         backward = self._table("t2w", {t for ts in tokens for t in ts}, set(words))
+        forward_words = self._table("w2c", set(words))
+        backward_words = self._table("c2w", {t for ts in written for t in ts}, set(words))
         bags = [Counter(ts) for ts in tokens]
         said = prompt_values(prompt)
         rank_weight = [1.0 / (1 + j) for j in range(len(codes))]
         return [(_mean_log(ts, [*words, NULL], forward), _mean_log(words, [*ts, NULL], backward), -math.log(1 + j),
                  sum(rank_weight[i] * _cosine(bags[j], bags[i]) for i in range(len(codes)) if i != j),
-                 float(shared_values(said, code)))
-                for j, (code, ts) in enumerate(zip(codes, tokens))]
+                 float(shared_values(said, code)),
+                 _mean_log(cs, [*words, NULL], forward_words), _mean_log(words, [*cs, NULL], backward_words))
+                for j, (code, ts, cs) in enumerate(zip(codes, tokens, written))]
 
     def order(self, prompt: str, codes: Sequence[str], weights: Weights = WEIGHTS) -> list[int]:
         """Indices of ``codes``, best first (ties keep their order)."""
