@@ -71,9 +71,10 @@ def main() -> int:
     p.add_argument("--model-items", type=int, default=400)
     p.add_argument("--lexicon", action="store_true", help="choose the re-ranking weights (see above)")
     p.add_argument("--candidates", action="store_true", help="choose the candidates' rank weight (see above)")
+    p.add_argument("--pool", type=int, help="--lexicon: pools of this many (default: rerank.POOL)")
     a = p.parse_args()
     if a.lexicon:
-        return lexicon_study(a.data)
+        return lexicon_study(a.data, a.pool)
     if a.candidates:
         return candidate_study(a.data, a.model or "codefusion-small")
 
@@ -163,9 +164,11 @@ def held_out(data: str | None):
     return list(first.values()), Lexicon(con, "bash")
 
 
-def lexicon_study(data: str | None) -> int:
+def lexicon_study(data: str | None, pool: int | None = None) -> int:
     from cfcli.evaluate import load_items
     from core.retrieval.rerank import POOL, WEIGHTS, Weights, ranked
+
+    pool = pool or POOL
     from core.retrieval.user import shipped_store
 
     store = shipped_store()
@@ -174,7 +177,7 @@ def lexicon_study(data: str | None) -> int:
     def pools(items, leave_out: bool):
         out = []
         for it in items:
-            codes = [e.code for e in store.search(it.nl, "bash", POOL, exclude_nl=it.nl if leave_out else None,
+            codes = [e.code for e in store.search(it.nl, "bash", pool, exclude_nl=it.nl if leave_out else None,
                                                   sources=["train"])]
             if codes:
                 out.append((it.reference, codes, lexicon.features(it.nl, codes)))
@@ -189,12 +192,15 @@ def lexicon_study(data: str | None) -> int:
     found = ascend(lambda w: objective(mean(heldout, w)), Weights(0.5, 2, 1, 2, 1, 0, 0))
     bm25 = Weights(0, 0, 1, 0, 0, 0, 0)
     head = f"{'':60} {'TM@1':>6} {'EM@1':>6} {'TA@1':>6} {'TM@5':>6} {'EM@5':>6}"
-    print(f"held-out train prompts ({len(heldout)}), weights by coordinate ascent on TM@1 + {EXACT} EM@1 + TA@1\n{head}")
-    for name, w in (("bm25", bm25), (f"found {tuple(astuple(found))}", found)):
+    print(f"held-out train prompts ({len(heldout)}), pools of {pool}, weights by coordinate ascent on TM@1 + "
+          f"{EXACT} EM@1 + TA@1 (found: {objective(mean(heldout, found)):.1f})\n{head}")
+    for name, w in (("bm25", bm25), (f"shipped {tuple(astuple(WEIGHTS))}", WEIGHTS),
+                    (f"found {tuple(astuple(found))}", found)):
         print(f"{name:60} " + " ".join(f"{x:6.1f}" for x in mean(heldout, w)))
     test = pools(load_items("bash", "test", data), leave_out=False)
     print(f"test split ({len(test)}), lookup tables\n{head}")
-    for name, w in (("bm25", bm25), (f"re-ordered, shipped weights {tuple(astuple(WEIGHTS))}", WEIGHTS)):
+    for name, w in (("bm25", bm25), (f"re-ordered, shipped weights {tuple(astuple(WEIGHTS))}", WEIGHTS),
+                    (f"re-ordered, found weights {tuple(astuple(found))}", found)):
         print(f"{name:60} " + " ".join(f"{x:6.1f}" for x in mean(test, w)))
     return 0
 
