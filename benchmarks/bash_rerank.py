@@ -13,8 +13,8 @@ Lookup tables only (no model), each the codes of train rows, top-1 / top-5:
 ``--split train`` scores 800 random train prompts against the store without their own rows.
 ``--lexicon`` chooses core/retrieval/rerank.py's weights: its tables learned from the train split
 less 800 held-out prompts, weights found by coordinate ascent (``ascend``) on those prompts' bm25
-pools (POOL nearest, without their own rows), then the shipped weights on the test split's pools
-(lookup tables: the first 5 of the re-ordered pool).
+pools (POOL nearest, or ``--pool N``, without their own rows), beside the shipped weights; then
+both on the test split's pools (lookup tables: the first 5 of the re-ordered pool).
 ``--candidates [--model NAME]`` chooses the weights of the retrieval model's candidates: the
 model on those held-out prompts, its candidates re-ordered with a few rank weights.
 ``--model NAME`` also orders the retrieval model's 5 examples by its own denoising loss (the
@@ -167,10 +167,9 @@ def held_out(data: str | None):
 def lexicon_study(data: str | None, pool: int | None = None) -> int:
     from cfcli.evaluate import load_items
     from core.retrieval.rerank import POOL, WEIGHTS, Weights, ranked
-
-    pool = pool or POOL
     from core.retrieval.user import shipped_store
 
+    pool = pool or POOL
     store = shipped_store()
     held, lexicon = held_out(data)
 
