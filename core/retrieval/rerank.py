@@ -62,7 +62,8 @@ class Weights:
 WEIGHTS = Weights()
 # The model's candidates, each an edit of one of those examples (or the example kept): the same
 # score with more weight on the place of the example edited. 1.5 was the best of 0.5 (the
-# examples' own), 1, 1.5, 2 and 3 on the held-out prompts (benchmarks/bash_rerank.py --candidates).
+# examples' own), 1, 1.5, 2 and 3 on the held-out prompts with pools of 20, and ties with the
+# examples' order with pools of 40 (benchmarks/bash_rerank.py --candidates).
 CANDIDATE_WEIGHTS = Weights(rank=1.5)
 _NUMBER = re.compile(r"[+-]?(\d+(?:\.\d+)?)[a-zA-Z]{0,2}")
 _VALUE = re.compile(r"[./*~0-9]")
