@@ -290,13 +290,13 @@ class Pipeline:
         if lexicon is None:
             found = [self.examples.retrieve(p, lang, k) for p in prompts]
         else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
-            from core.retrieval.rerank import POOL, keeping
+            from core.retrieval.rerank import POOL
 
             found = []
             for p in prompts:
                 pool = self.examples.retrieve(p, lang, max(k, POOL))
                 mine = [j for j, e in enumerate(pool) if e.source == "user"]
-                order = keeping(lexicon.order(p, [e.code for e in pool]), mine)
+                order = lexicon.order(p, [e.code for e in pool], pinned=mine)
                 found.append([pool[j] for j in order][:k])
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
@@ -618,12 +618,11 @@ class Pipeline:
                     edits.setdefault(code, j - p * k)
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
             if lexicon is not None and self.reorder_candidates and len(ranked) > 1:
-                from core.retrieval.rerank import CANDIDATE_WEIGHTS, keeping
+                from core.retrieval.rerank import CANDIDATE_WEIGHTS
 
                 mine = [i for i, (c, _) in enumerate(ranked)
                         if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
-                order = lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS)
-                ranked = [ranked[j] for j in keeping(order, mine)]
+                ranked = [ranked[j] for j in lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS, mine)]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
             self._rank(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]

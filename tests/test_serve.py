@@ -77,6 +77,14 @@ def server_status():
     return status()
 
 
+def assert_ended_cleanly(proc: subprocess.Popen, home: Path, why: str | None = None) -> None:
+    """It exited 0, said why it ended (when ``why`` is given) and removed its socket."""
+    assert proc.returncode == 0
+    if why is not None:
+        assert f"ending ({why})" in proc.stderr.read().decode()
+    assert not (home / "run" / "serve.sock").exists()
+
+
 @pytest.fixture(scope="module")
 def server(tiny_model):
     """A server on the tiny model that never ends on its own; yields its home folder."""
@@ -90,8 +98,7 @@ def server(tiny_model):
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
-    assert proc.returncode == 0
-    assert not (home / "run" / "serve.sock").exists()  # it removes its socket as it ends
+    assert_ended_cleanly(proc, home)
 
 
 def raw_request(home: Path, payload: bytes) -> list[dict]:
@@ -206,9 +213,7 @@ def test_a_server_running_other_code_is_stopped_and_the_model_loads_here(tiny_mo
             proc.wait(30)
     finally:
         proc.kill()
-    assert proc.returncode == 0
-    assert "ending (a client asked it to stop)" in proc.stderr.read().decode()
-    assert not (home / "run" / "serve.sock").exists()
+    assert_ended_cleanly(proc, home, "a client asked it to stop")
 
 
 def test_a_client_killed_mid_request_cancels_it(server, tiny_model):
@@ -276,9 +281,7 @@ def test_it_ends_after_its_idle_time(tiny_model):
         proc.wait(120)
     finally:
         proc.kill()
-    assert proc.returncode == 0
-    assert "ending (idle for 0.02 min)" in proc.stderr.read().decode()
-    assert not (home / "run" / "serve.sock").exists()
+    assert_ended_cleanly(proc, home, "idle for 0.02 min")
 
 
 def test_without_a_server_cf_generate_loads_the_model_itself(tiny_model):

@@ -178,9 +178,11 @@ class Lexicon:
                  _mean_log(cs, [*words, NULL], forward_words), _mean_log(words, [*cs, NULL], backward_words))
                 for j, (code, ts, cs) in enumerate(zip(codes, tokens, written))]
 
-    def order(self, prompt: str, codes: Sequence[str], weights: Weights = WEIGHTS) -> list[int]:
-        """Indices of ``codes``, best first (ties keep their order)."""
-        return ranked(self.features(prompt, codes), weights)
+    def order(self, prompt: str, codes: Sequence[str], weights: Weights = WEIGHTS,
+              pinned: Iterable[int] = ()) -> list[int]:
+        """Indices of ``codes``, best first (ties keep their order); each ``pinned`` index keeps
+        its own place (``keeping``)."""
+        return keeping(ranked(self.features(prompt, codes), weights), pinned)
 
 
 def keeping(order: Sequence[int], pinned: Iterable[int]) -> list[int]:
