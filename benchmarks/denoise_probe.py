@@ -29,7 +29,8 @@ def main() -> None:
     from core.data import load_pairs, tag_prompt
     from core.data.literals import mask_pair
     from core.registry import resolve_model
-    from core.train.data import TrainingSet, pad_prompts
+    from core.tokenizer import pad_prompts
+    from core.train.data import TrainingSet
 
     m, tok, _ = load_model(resolve_model(a.model))  # fp32, eval mode
     steps = [int(t) for t in a.steps.split(",")]

@@ -33,7 +33,8 @@ def one(preset: str, steps: int, warmup: int, data: str | None, precision: str, 
     from core.model import CodeFusion
     from core.tokenizer import CodeTokenizer
     from core.train.data import TrainingSet
-    from core.train.trainer import autocast, tune_allocator as tune
+    from core.device import autocast
+    from core.train.trainer import tune_allocator as tune
 
     if tune_allocator:
         tune()
@@ -49,7 +50,7 @@ def one(preset: str, steps: int, warmup: int, data: str | None, precision: str, 
 
     def step(i: int) -> None:
         batch = ds.batch(list(range(i * 64, (i + 1) * 64)), rng)
-        with autocast(precision, device):
+        with autocast(precision, device, training=True):
             loss = model(batch.code_ids, batch.prompt_ids, batch.prompt_mask, batch.unconditional).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

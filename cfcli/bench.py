@@ -172,7 +172,7 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
     from cfcli.main import resolve_model
-    from core.train.trainer import pick_device
+    from core.device import pick_device
 
     directory = resolve_model(request.model)
     require_language(read_config(directory)["model"]["langs"], request.lang, directory)

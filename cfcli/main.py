@@ -13,7 +13,10 @@ import typer.core
 
 from cfcli.launch import end_process
 from cfcli.userconfig import resolve_model
+from core.config import LANGS
 from core.errors import CFError
+from core.train.args import TrainArgs
+
 
 def _tidy_help(params) -> None:
     """Help as a user reads it: the prompt is `PROMPT` (not typer's `{prompt}`) and a flag shows
@@ -81,10 +84,7 @@ MODEL_HELP = ("Model name (`cf model list`) or directory; default: `model` in th
               "shipped codefusion-small.")
 
 
-class Lang(str, Enum):
-    bash = "bash"
-    python = "python"
-    cf = "cf"
+Lang = Enum("Lang", {lang: lang for lang in LANGS}, type=str)  # core.config.LANGS, as typer's choices
 
 
 class Preset(str, Enum):
@@ -122,7 +122,7 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", pre
     from core import threads
     from core.checkpoint import read_config, require_language
     from core.generate import Pipeline
-    from core.train.trainer import pick_device
+    from core.device import pick_device
 
     directory = resolve_model(model)
     if lang:  # before the weights load: a wrong language fails at once
@@ -139,59 +139,59 @@ def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", pre
 
 @app.command()
 def train(
-    lang: str = typer.Option("bash", help="Target language: bash, python or cf; several, comma-separated "
+    lang: str = typer.Option(TrainArgs.lang, help="Target language: bash, python or cf; several, comma-separated "
                              "(bash,python,cf), train one model for all."),
-    preset: Preset = typer.Option(Preset.small, help="Model size."),
-    stage: Stage = typer.Option(Stage.finetune, help="Pre-training on snippets, fine-tuning on pairs, or both."),
+    preset: Preset = typer.Option(TrainArgs.preset, help="Model size."),
+    stage: Stage = typer.Option(TrainArgs.stage, help="Pre-training on snippets, fine-tuning on pairs, or both."),
     out: Path = typer.Option(..., help="Run directory: the model, its training state and metrics.jsonl."),
-    max_steps: Optional[int] = typer.Option(None, min=1, help="Optimizer steps per stage (default: the preset's)."),
-    resume: bool = typer.Option(False, help="Continue the run saved in --out."),
-    stop_at: Optional[int] = typer.Option(None, min=1, help="End after this step of the stage (saved, resumable); "
+    max_steps: Optional[int] = typer.Option(TrainArgs.max_steps, min=1, help="Optimizer steps per stage (default: the preset's)."),
+    resume: bool = typer.Option(TrainArgs.resume, help="Continue the run saved in --out."),
+    stop_at: Optional[int] = typer.Option(TrainArgs.stop_at, min=1, help="End after this step of the stage (saved, resumable); "
                                           "the learning-rate schedule still runs to --max-steps."),
-    device: Device = typer.Option(Device.auto),
-    batch_size: int = typer.Option(64, min=1, help="Global batch size (paper: 64)."),
-    grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
-    lr: float = typer.Option(5e-4, help="Peak learning rate (paper: 5e-4)."),
-    warmup: int = typer.Option(500, min=0, help="Warm-up steps."),
-    save_every: int = typer.Option(200, min=1, help="Save the training state every N steps."),
-    log_every: int = typer.Option(10, min=1, help="Write a metrics.jsonl row every N steps."),
-    seed: int = typer.Option(0),
-    data: Optional[Path] = typer.Option(None, help="Data directory (default: where `cf data fetch` puts it)."),
-    train_file: Optional[Path] = typer.Option(None, help="Fine-tune on a JSONL of {\"nl\", \"code\"} instead."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Use only the first N training examples of each language."),
-    encoder: Optional[str] = typer.Option(None, help="Pretrained CodeT5 encoder (hub name or local path)."),
-    precision: Precision = typer.Option(Precision.auto, help="bf16 autocast on CUDA and on CPUs with bf16 matmuls, else fp32."),
-    vocab: str = typer.Option("auto", help="data: rows only for the tokens the data uses (smaller, faster); "
+    device: Device = typer.Option(TrainArgs.device),
+    batch_size: int = typer.Option(TrainArgs.batch_size, min=1, help="Global batch size (paper: 64)."),
+    grad_accum: int = typer.Option(TrainArgs.grad_accum, min=1, help="Gradient accumulation steps."),
+    lr: float = typer.Option(TrainArgs.lr, help="Peak learning rate (paper: 5e-4)."),
+    warmup: int = typer.Option(TrainArgs.warmup, min=0, help="Warm-up steps."),
+    save_every: int = typer.Option(TrainArgs.save_every, min=1, help="Save the training state every N steps."),
+    log_every: int = typer.Option(TrainArgs.log_every, min=1, help="Write a metrics.jsonl row every N steps."),
+    seed: int = typer.Option(TrainArgs.seed),
+    data: Optional[Path] = typer.Option(TrainArgs.data, help="Data directory (default: where `cf data fetch` puts it)."),
+    train_file: Optional[Path] = typer.Option(TrainArgs.train_file, help="Fine-tune on a JSONL of {\"nl\", \"code\"} instead."),
+    limit: Optional[int] = typer.Option(TrainArgs.limit, min=1, help="Use only the first N training examples of each language."),
+    encoder: Optional[str] = typer.Option(TrainArgs.encoder, help="Pretrained CodeT5 encoder (hub name or local path)."),
+    precision: Precision = typer.Option(TrainArgs.precision, help="bf16 autocast on CUDA and on CPUs with bf16 matmuls, else fp32."),
+    vocab: str = typer.Option(TrainArgs.vocab, help="data: rows only for the tokens the data uses (smaller, faster); "
                               "full: all CodeT5 ids; auto: data, or full with --encoder."),
-    init_from: Optional[str] = typer.Option(None, help="Start from this model's weights, a name from `cf model "
+    init_from: Optional[str] = typer.Option(TrainArgs.init_from, help="Start from this model's weights, a name from `cf model "
                                             "list` or a directory (same preset; token rows matched across vocabularies)."),
-    arch: str = typer.Option("codefusion", help="codefusion, or t5-ar: the autoregressive T5 baseline of the "
+    arch: str = typer.Option(TrainArgs.arch, help="codefusion, or t5-ar: the autoregressive T5 baseline of the "
                              "same size (beam search for top-k)."),
-    cpd_rate: float = typer.Option(0.5, help="Pre-training rows that are CPD, the rest unconditional generation "
+    cpd_rate: float = typer.Option(TrainArgs.cpd_rate, help="Pre-training rows that are CPD, the rest unconditional generation "
                                    "(1: the paper's ablation without code generation, 0: without CPD)."),
     dropout: Optional[float] = typer.Option(None, min=0.0, max=0.9, help="Dropout (default: the preset's; "
                                             "a resumed run keeps its own)."),
-    holdout: int = typer.Option(0, min=0, help="Keep N prompts of each language out of fine-tuning and sample "
+    holdout: int = typer.Option(TrainArgs.holdout, min=0, help="Keep N prompts of each language out of fine-tuning and sample "
                                 "them at every save (held-out top-1 in metrics.jsonl)."),
-    self_cond: bool = typer.Option(False, "--self-cond", help="Self-conditioning: the denoiser also reads its "
+    self_cond: bool = typer.Option(TrainArgs.self_cond, "--self-cond", help="Self-conditioning: the denoiser also reads its "
                                    "previous prediction (not in the paper; docs/results.md)."),
-    literal_slots: bool = typer.Option(False, "--literal-slots", help="The prompt's quoted strings and numbers "
+    literal_slots: bool = typer.Option(TrainArgs.literal_slots, "--literal-slots", help="The prompt's quoted strings and numbers "
                                        "become placeholders the model copies (not in the paper; docs/results.md)."),
-    flag_tokens: bool = typer.Option(False, "--flag-tokens", help="The Bash train split's frequent flags "
+    flag_tokens: bool = typer.Option(TrainArgs.flag_tokens, "--flag-tokens", help="The Bash train split's frequent flags "
                                      "(-name, -type, …) become whole tokens (not in the paper; docs/results.md)."),
-    retrieval: bool = typer.Option(False, "--retrieval", help="Each candidate edits a retrieved example: the "
+    retrieval: bool = typer.Option(TrainArgs.retrieval, "--retrieval", help="Each candidate edits a retrieved example: the "
                                    "model reads the prompt with one of its nearest examples and starts sampling "
                                    "from it (not in the paper; docs/results.md)."),
-    store: Optional[Path] = typer.Option(None, help="The example store --retrieval trains with (default: the "
+    store: Optional[Path] = typer.Option(TrainArgs.store, help="The example store --retrieval trains with (default: the "
                                          "shipped one; `cf examples build` makes one)."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    no_progress: bool = typer.Option(not TrainArgs.progress, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
     from core import threads
 
     threads.configure("train")  # before torch loads
     from core.registry import resolve_model as resolve
-    from core.train.trainer import TrainArgs, train as run
+    from core.train.trainer import train as run
 
     summary = run(TrainArgs(
         lang=lang, preset=preset.value, stage=stage.value, out=str(out), max_steps=max_steps,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from cfcli.client import LOCK_NAME, MAX_REQUEST_BYTES, check_socket_path, code_stamp, socket_path
-from cfcli.userconfig import LANGS
+from core.config import LANGS
 from core.errors import CFError
 
 # Connections served at once; more get an error at once rather than a thread each.
@@ -74,7 +74,7 @@ class Models:
         held = self._loaded.pop(directory, None)
         if held is None or held[0] != stamp:
             from core.generate import Pipeline
-            from core.train.trainer import pick_device
+            from core.device import pick_device
 
             torch_device = pick_device(self.device)
             held = (stamp, Pipeline.from_pretrained(directory, torch_device))

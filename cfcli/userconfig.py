@@ -20,10 +20,10 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from core.config import LANGS
 from core.errors import CFError
 
 APP_NAME = "codefusion"
-LANGS = ("bash", "python", "cf")
 # How cf uses `cf serve` (docs/serve.md): "use" a running server, else load the model in-process;
 # "auto" as "use", and the picker, when none answered, starts one in the background as it exits
 # (for the next Ctrl-G); "off" always loads in-process.

@@ -7,7 +7,6 @@ current predicted clean code of every candidate when previews are asked for), th
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import secrets
 import time
@@ -18,11 +17,13 @@ import torch
 
 from core import threads
 from core.data.literals import SLOT, Literals, mask_prompt, unmask
+from core.device import autocast, generator_on, randn
 from core.diffusion import make_scheduler
 from core.errors import CFError
 from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (callers import them from here too)
 from core.metrics import first_rule, syntax_valid
 from core.safety import code_warnings
+from core.tokenizer import pad_prompts
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -257,10 +258,7 @@ class Pipeline:
         return other
 
     def _amp(self):
-        # Per call, never around a yield: autocast state is per thread and would leak to the caller.
-        if self.precision != "bf16":
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return autocast(self.precision, self.device)
 
     def _literals(self, prompts: Sequence[str]) -> list[Literals]:
         """What the model reads of each prompt: with literal slots, placeholders for its values."""
@@ -270,8 +268,6 @@ class Pipeline:
 
     def _encode_prompts(self, lits: Sequence[Literals], lang: str):
         from core.data import tag_prompt
-        from core.train.data import pad_prompts
-
         tagged = [tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits]
         rows = [r[: self.cfg.prompt_len] for r in self.tok.encode_batch(tagged)]
         ids, mask = pad_prompts(rows, self.tok.pad_id)
@@ -284,8 +280,6 @@ class Pipeline:
         each row's example literals."""
         from core.data import tag_prompt
         from core.retrieval.condition import aligned_example, example_input
-        from core.train.data import pad_prompts
-
         lexicon = self.lexicon(lang)
         if lexicon is None:
             found = [self.examples.retrieve(p, lang, k) for p in prompts]
@@ -466,16 +460,10 @@ class Pipeline:
                 dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
         t_enc = time.perf_counter()
 
-        # The start noise comes from the CPU generator: a seed starts every device alike (and gives
-        # the same candidates, up to rounding, with the deterministic samplers: DPM++, DDIM at eta
-        # 0). The noise DDPM adds at every step (eta > 0: the paper's 1,200-step sampler) is drawn
-        # on the model's device, from a generator seeded alike: drawn on the CPU it took 0.6 ms a
-        # step for the paper preset's 5 candidates and 9.7 ms for an eval batch of 80 (2 shared
-        # cores, 2026-12-03), seconds per run that a GPU would wait for, plus a blocking copy.
-        cuda = self.device.type == "cuda"
-        x = torch.randn(shape, generator=gen, pin_memory=cuda).to(self.device, non_blocking=cuda)
-        step_gen = gen if self.device == torch.device("cpu") else \
-            torch.Generator(self.device).manual_seed(gen.initial_seed())
+        # Start noise from the CPU generator (a seed starts every device alike); the noise DDPM adds
+        # at every step from one on the model's device (core/device.py: why).
+        x = randn(shape, gen, self.device)
+        step_gen = generator_on(self.device, gen)
         if guess is not None:  # SDEdit: start from the example, noised to the first timestep
             x = self.model.scheduler.add_noise(guess, x, sched.timesteps[:1].to(self.device).expand(n))
         x0, before, unchanged, done = x, None, 0, 0

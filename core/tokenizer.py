@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from tokenizers import AddedToken, ByteLevelBPETokenizer
 
 from core.errors import CFError
+
+if TYPE_CHECKING:
+    import torch
 
 ASSET_DIR = Path(__file__).parent / "assets" / "tokenizer"
 FILES = ("vocab.json", "merges.txt", "LICENSE.txt")
@@ -121,3 +124,16 @@ class CodeTokenizer:
             (out / ADDED_FILE).write_text(json.dumps(list(self.added)) + "\n", encoding="utf-8")
         else:
             (out / ADDED_FILE).unlink(missing_ok=True)
+
+
+def pad_prompts(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad to the longest row of the batch (not to prompt_len): attention is masked anyway."""
+    import torch  # here: the tokenizer itself is read without torch (the picker, the shell)
+
+    width = max(1, max(len(r) for r in rows))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return ids, mask

@@ -126,7 +126,7 @@ class Engine:
             return
         from core.checkpoint import load_model
         from core.generate import Pipeline
-        from core.train.trainer import pick_device
+        from core.device import pick_device
 
         torch_device = pick_device(device)
         model, tok, _meta = load_model(Path(directory), torch_device)

@@ -23,7 +23,8 @@ from core.config import preset
 from core.generate import Pipeline
 from core.model import CodeFusion, build_model
 from core.tokenizer import CodeTokenizer
-from core.train.trainer import TrainArgs, pick_precision, train, use_cuda_defaults
+from core.device import pick_precision, use_cuda_defaults
+from core.train.trainer import TrainArgs, train
 from tests.conftest import ROOT
 from tests.device_check import DEVICE, DeviceCheck, DeviceMixing
 

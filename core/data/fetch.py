@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -50,28 +49,17 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def make_readable(path: Path) -> None:
-    """The mode a plain open() gives (0644 under the usual umask): mkstemp makes its files 0600,
-    and a data file is for every user of the machine to read, as `cf data fetch` installs it."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def _install(src_reader: Callable[[Path], None], name: str, dest_dir: Path) -> None:
     """Write to a temporary file beside the target, verify, then rename: never a half file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=dest_dir)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        src_reader(tmp_path)
-        got = sha256_of(tmp_path)
+    from core.checkpoint import atomic_write_bytes
+
+    def write_verified(tmp: Path) -> None:
+        src_reader(tmp)
+        got = sha256_of(tmp)
         if got != SHA256[name]:
             raise CFError(f"checksum mismatch for {name}: expected {SHA256[name][:12]}…, got {got[:12]}…")
-        make_readable(tmp_path)
-        os.replace(tmp_path, dest_dir / name)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+
+    atomic_write_bytes(dest_dir / name, write_verified)
 
 
 def fetch(dest: str | Path | None = None, source_dir: str | Path | None = None,

@@ -8,10 +8,8 @@ statements of this interpreter's standard library, deduplicated, one per line.
 from __future__ import annotations
 
 import ast
-import os
 import random
 import sysconfig
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -49,12 +47,7 @@ def build_python_corpus(out: str | Path, max_snippets: int = 60000, seed: int = 
     snippets = stdlib_snippets()
     if len(snippets) > max_snippets:
         snippets = random.Random(seed).sample(snippets, max_snippets)
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.writelines(s + "\n" for s in snippets)
-    from core.data.fetch import make_readable
+    from core.checkpoint import atomic_write_bytes
 
-    make_readable(Path(tmp))
-    os.replace(tmp, out)
+    atomic_write_bytes(Path(out), lambda p: p.write_text("".join(s + "\n" for s in snippets), encoding="utf-8"))
     return len(snippets)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from core.device import randn
+
 
 def sqrt_alpha_bar(s: float, offset: float = 1e-4) -> float:
     """ᾱ as a function of s = t/T in [0, 1]: 1 - sqrt(s + offset) (Li et al. 2022)."""
@@ -103,11 +105,7 @@ class SqrtDiffusionScheduler:
         sigma = eta * math.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * math.sqrt(1.0 - ab_t / ab_prev)
         prev = math.sqrt(ab_prev) * x0 + math.sqrt(max(1.0 - ab_prev - sigma**2, 0.0)) * eps
         if sigma > 0:
-            # Drawn where the sample is when the generator is there too (core/generate.py: why).
-            same = generator is None or generator.device.type == sample.device.type
-            noise = torch.randn(sample.shape, generator=generator, dtype=sample.dtype,
-                                device=sample.device if same else generator.device)
-            prev = prev + sigma * noise.to(sample.device)
+            prev = prev + sigma * randn(sample.shape, generator, sample.device, sample.dtype)
         return SchedulerOutput(prev_sample=prev, pred_original_sample=x0)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from core.data.masking import mask_identifiers
-from core.tokenizer import CodeTokenizer
+from core.tokenizer import CodeTokenizer, pad_prompts
 
 
 @dataclass
@@ -38,17 +38,6 @@ class Batch:
     def model_inputs(self) -> dict:
         extra = {} if self.example_ids is None else {"example_ids": self.example_ids, "edit": self.edit}
         return {"unconditional": self.unconditional, **extra}
-
-
-def pad_prompts(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad to the longest row of the batch (not to prompt_len): attention is masked anyway."""
-    width = max(1, max(len(r) for r in rows))
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, : len(r)] = 1
-    return ids, mask
 
 
 class TrainingSet:

@@ -22,7 +22,9 @@ import torch.distributed as dist
 
 from core import checkpoint
 from core.config import LANGS, ModelConfig, preset
+from core.device import autocast, pick_device, pick_precision
 from core.errors import CFError
+from core.train.args import TrainArgs
 from core.train.data import TrainingSet, global_indices
 from core.train.validate import HeldOut, headline, split_holdout, validate
 
@@ -30,117 +32,6 @@ from core.train.validate import HeldOut, headline, split_holdout, validate
 DEFAULT_STEPS = {"tiny": (200, 300), "small": (20000, 20000), "paper": (100000, 50000)}
 STAGES = {"pretrain": ["pretrain"], "finetune": ["finetune"], "all": ["pretrain", "finetune"]}
 ORDER = STAGES["all"]
-
-
-@dataclass
-class TrainArgs:
-    lang: str = "bash"
-    preset: str = "small"
-    stage: str = "finetune"
-    out: str = "runs/model"
-    max_steps: int | None = None
-    resume: bool = False
-    device: str = "auto"
-    batch_size: int = 64
-    grad_accum: int = 1
-    lr: float = 5e-4
-    warmup: int = 500
-    min_lr_ratio: float = 0.1
-    clip: float = 1.0
-    save_every: int = 200
-    log_every: int = 10
-    seed: int = 0
-    data: str | None = None
-    train_file: str | None = None
-    limit: int | None = None
-    encoder: str | None = None
-    progress: bool = True
-    precision: str = "auto"
-    # "data": embeddings and head only for the tokens the training data uses (smaller, faster);
-    # "full": all of CodeT5's ids; "auto": data, or full with a pretrained --encoder.
-    vocab: str = "auto"
-    # Start from another model's weights (rows matched by token, so vocabularies may differ).
-    init_from: str | None = None
-    arch: str = "codefusion"  # or "t5-ar", the autoregressive baseline
-    # Share of pre-training rows that are CPD (the rest: unconditional generation). The paper's
-    # Table 4 ablations: 1.0 is "M - Code Generation", 0.0 is "M - CPD Objective".
-    cpd_rate: float = 0.5
-    # Self-conditioning (ModelConfig.self_cond); a resumed run keeps what it was started with.
-    self_cond: bool = False
-    # Literal slots (ModelConfig.literal_slots); a resumed run keeps what it was started with.
-    literal_slots: bool = False
-    # The Bash train split's frequent flags as whole tokens (core/data/flags.py); kept in the
-    # run's tokenizer, so a resumed run keeps them.
-    flag_tokens: bool = False
-    # Prompts of each language kept out of fine-tuning (with all their pairs) and sampled at every
-    # save (core/train/validate.py).
-    holdout: int = 0
-    # End this invocation after this step of the stage, saved and resumable; the learning-rate
-    # schedule still runs to max_steps (a checkpoint partway through a longer schedule).
-    stop_at: int | None = None
-    # Retrieval (ModelConfig.retrieval): every pair reads one of its nearest examples from the
-    # example store ``store`` (default: the shipped one), its own prompt's rows left out.
-    retrieval: bool = False
-    store: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto``, ``cpu`` or ``cuda``, or one device of them (``cuda:1``; the tests' device check
-    gives ``cpu:0``, tests/device_check.py)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise CFError(f"unknown device {name!r}; use auto, cpu or cuda")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise CFError(f"--device {name} was asked for, but torch sees no CUDA device")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise CFError(f"--device {name}: torch sees {torch.cuda.device_count()} CUDA devices")
-        if device.index is not None:
-            torch.cuda.set_device(device)  # the current device, which pick_precision asks about
-        use_cuda_defaults()
-    return device
-
-
-def use_cuda_defaults() -> None:
-    """TF32 for fp32 matmuls on CUDA (Ampere and later): fp32 generation, cf's default there, and
-    fp32 training run on the tensor cores (fp32 range and accumulation, 10-bit mantissa products)."""
-    torch.set_float32_matmul_precision("high")
-
-
-def pick_precision(name: str, device: torch.device) -> str:
-    """bf16 autocast on GPUs with native bf16 (compute capability 8, Ampere, and later; older ones
-    emulate it, slower than fp32), and on CPUs with native bf16 matmuls (AVX512-BF16/AMX), where it
-    measured 1.3x the fp32 examples/s for the small preset (1.9x with tune_allocator; README,
-    "Measurements")."""
-    if name not in ("auto", "fp32", "bf16"):
-        raise CFError(f"unknown precision {name!r}; use auto, fp32 or bf16")
-    if name != "auto":
-        return name
-    if device.type == "cuda":
-        # (of the current device: pick_device or DDP has set it)
-        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
-    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # private: may go away
-    return "bf16" if supported is not None and supported() else "fp32"
-
-
-def autocast(precision: str, device: torch.device):
-    if precision != "bf16":
-        return contextlib.nullcontext()
-    if device.type == "cpu":
-        # The CPU flash-attention kernel's bf16 backward is slower than the plain math one.
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-
-        stack = contextlib.ExitStack()
-        stack.enter_context(sdpa_kernel(SDPBackend.MATH))
-        stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
-        return stack
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def tune_allocator() -> None:
@@ -341,9 +232,9 @@ class _Stop:
             signal.signal(sig, old)
 
 
-def train(args: TrainArgs, log=print) -> dict[str, Any]:
-    from core.model import ARCHS, build_model
-    from core.tokenizer import CodeTokenizer
+def check_args(args: TrainArgs) -> list[str]:
+    """The command line's contradictions, before anything is read or built: its languages."""
+    from core.model import ARCHS
 
     langs = parse_langs(args.lang)
     if args.train_file and len(langs) > 1:
@@ -369,9 +260,14 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         raise CFError("--retrieval trains a CodeFusion model on pairs (--stage finetune)")
     if args.stage not in STAGES:
         raise CFError(f"unknown stage {args.stage!r}; choose one of: {', '.join(STAGES)}")
-    out = Path(args.out)
-    if args.init_from and Path(args.init_from).resolve() == out.resolve():
+    if args.init_from and Path(args.init_from).resolve() == Path(args.out).resolve():
         raise CFError("--init-from and --out are the same directory")
+    return langs
+
+
+def check_out(args: TrainArgs) -> bool:
+    """Whether --out holds a run to resume; refuses a run without --resume, and a model."""
+    out = Path(args.out)
     has_state = checkpoint.train_state_dir(out) is not None
     if has_state and not args.resume:
         raise CFError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
@@ -379,7 +275,96 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
         raise CFError(f"--resume: no training state in {out}")
     if not has_state and (out / "config.json").exists():
         raise CFError(f"{out} holds a model (not a training run); choose another --out, or --init-from it")
+    return has_state
 
+
+@dataclass
+class _Run:
+    """What every stage of one run shares (the model, its optimizer, where it saves)."""
+    args: TrainArgs
+    out: Path
+    ddp: _Dist
+    model: Any
+    ddp_model: Any
+    opt: torch.optim.Optimizer
+    tokenizer: Any
+    progress: dict[str, Any]
+    precision: str
+    log: Any = print
+    stop: _Stop | None = None
+
+    def amp(self):
+        return autocast(self.precision, self.ddp.device, training=True)  # a fresh context per micro-step
+
+    def save(self) -> None:
+        _save(self.out, self.model, self.opt, self.tokenizer, self.progress, self.args)
+
+
+def _resumed_config(args: TrainArgs, out: Path, langs: list[str], log) -> ModelConfig:
+    """A resumed run's model configuration; what its data is made of comes from the run, not from
+    this command line (``args`` is updated to match)."""
+    meta = json.loads((checkpoint.train_state_dir(out) / "state.json").read_text())
+    cfg = ModelConfig.from_dict(meta["model"])
+    if langs != cfg.langs:
+        log(f"resuming a {','.join(cfg.langs)} run (--lang {args.lang} ignored)")
+    args.cpd_rate = meta.get("args", {}).get("cpd_rate", args.cpd_rate)
+    args.holdout = meta.get("args", {}).get("holdout", 0)
+    args.literal_slots = cfg.literal_slots
+    args.retrieval = cfg.retrieval
+    args.store = args.store or meta.get("args", {}).get("store")
+    return cfg
+
+
+def _config_and_tokenizer(args: TrainArgs, out: Path, langs: list[str], has_state: bool, log):
+    """The model configuration, every stage's rows (read once: they make the vocabulary and the
+    training sets, and a missing data set fails before the model is built) and the tokenizer."""
+    from core.tokenizer import CodeTokenizer
+
+    cfg = _resumed_config(args, out, langs, log) if has_state else None
+    langs = cfg.langs if cfg is not None else langs
+    examples = {stage: stage_examples(stage, args, langs) for stage in STAGES[args.stage]}
+    if has_state:
+        tok_dir = out / "tokenizer"  # the run's own vocabulary, saved with its first checkpoint
+        tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
+        return cfg, examples, tokenizer
+    tokenizer = pick_tokenizer(args, [examples[stage] for stage in STAGES[args.stage]])
+    vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None or tokenizer.added else {}
+    cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
+                 self_cond=args.self_cond or args.retrieval, literal_slots=args.literal_slots,
+                 retrieval=args.retrieval, **{**vocab, **retrieval_shape(args), **args.overrides})
+    return cfg, examples, tokenizer
+
+
+def _build(args: TrainArgs, cfg: ModelConfig, tokenizer, ddp: _Dist, has_state: bool, log):
+    """The model (warm-started with --init-from), its optimizer and the progress a run resumes."""
+    from core.model import build_model
+
+    progress: dict[str, Any] = {"stage": STAGES[args.stage][0], "step": 0, "examples": 0}
+    torch.manual_seed(args.seed)
+    model = build_model(cfg).to(ddp.device)
+    if args.init_from and not has_state:
+        n = checkpoint.init_weights_from(model, tokenizer, args.init_from)
+        progress["trained_from"] = checkpoint.lineage(args.init_from)  # kept in state.json on resume
+        if ddp.main:
+            log(f"initialised from {args.init_from} ({n} tensors)")
+    # Fused on CUDA: one kernel for the whole update instead of several per parameter group.
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0,
+                            fused=ddp.device.type == "cuda" or None)
+    if has_state:
+        progress = checkpoint.load_train_state(args.out, model, opt)
+        for key in ("model", "args"):
+            progress.pop(key, None)
+    ddp_model = model
+    if ddp.world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ddp.local_rank] if ddp.device.type == "cuda" else None)
+    return model, ddp_model, opt, progress
+
+
+def train(args: TrainArgs, log=print) -> dict[str, Any]:
+    langs = check_args(args)
+    has_state = check_out(args)
+    out = Path(args.out)
     ddp = _Dist(pick_device(args.device))
     device = ddp.device
     precision = pick_precision(args.precision, device)
@@ -389,90 +374,54 @@ def train(args: TrainArgs, log=print) -> dict[str, Any]:
     if micro * ddp.world * args.grad_accum != args.batch_size or micro == 0:
         raise CFError(f"--batch-size {args.batch_size} must divide into {ddp.world} processes × "
                       f"{args.grad_accum} accumulation steps")
-    progress: dict[str, Any] = {"stage": STAGES[args.stage][0], "step": 0, "examples": 0}
-    if has_state:
-        meta = json.loads((checkpoint.train_state_dir(out) / "state.json").read_text())
-        cfg = ModelConfig.from_dict(meta["model"])
-        # What the data is made of comes from the run, not from this command line.
-        if langs != cfg.langs:
-            log(f"resuming a {','.join(cfg.langs)} run (--lang {args.lang} ignored)")
-        langs = cfg.langs
-        args.cpd_rate = meta.get("args", {}).get("cpd_rate", args.cpd_rate)
-        args.holdout = meta.get("args", {}).get("holdout", 0)
-        args.literal_slots = cfg.literal_slots
-        args.retrieval = cfg.retrieval
-        args.store = args.store or meta.get("args", {}).get("store")
-    # Every stage's rows, read once: they make the vocabulary and the training sets, and a
-    # missing data set fails before the model is built.
-    examples = {stage: stage_examples(stage, args, langs) for stage in STAGES[args.stage]}
-    if has_state:
-        tok_dir = out / "tokenizer"  # the run's own vocabulary, saved with its first checkpoint
-        tokenizer = CodeTokenizer(tok_dir) if (tok_dir / "vocab.json").exists() else CodeTokenizer()
-    else:
-        tokenizer = pick_tokenizer(args, [examples[stage] for stage in STAGES[args.stage]])
-        vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer.subset is not None or tokenizer.added else {}
-        cfg = preset(args.preset, langs=langs, encoder_name_or_path=args.encoder, arch=args.arch,
-                     self_cond=args.self_cond or args.retrieval, literal_slots=args.literal_slots,
-                     retrieval=args.retrieval, **{**vocab, **retrieval_shape(args), **args.overrides})
+    cfg, examples, tokenizer = _config_and_tokenizer(args, out, langs, has_state, log)
     first_data = load_stage_data(examples[STAGES[args.stage][0]], args, cfg, tokenizer)
-    torch.manual_seed(args.seed)
-    model = build_model(cfg).to(device)
-    if args.init_from and not has_state:
-        n = checkpoint.init_weights_from(model, tokenizer, args.init_from)
-        progress["trained_from"] = checkpoint.lineage(args.init_from)  # kept in state.json on resume
-        if ddp.main:
-            log(f"initialised from {args.init_from} ({n} tensors)")
-    # Fused on CUDA: one kernel for the whole update instead of several per parameter group.
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0,
-                            fused=device.type == "cuda" or None)
-    if has_state:
-        progress = checkpoint.load_train_state(out, model, opt)
-        for key in ("model", "args"):
-            progress.pop(key, None)
-    ddp_model = model
-    if ddp.world > 1:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[ddp.local_rank] if device.type == "cuda" else None)
-
+    model, ddp_model, opt, progress = _build(args, cfg, tokenizer, ddp, has_state, log)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         if not has_state:  # before any train_state: a resumed run must find its vocabulary
             tokenizer.save(out / "tokenizer")
         log(f"model: {cfg.arch}, {model.num_parameters() / 1e6:.1f}M parameters, preset {args.preset}, "
-            f"{', '.join(langs)}, vocabulary {cfg.vocab_size}, "
+            f"{', '.join(cfg.langs)}, vocabulary {cfg.vocab_size}, "
             f"device {device}{f' × {ddp.world} processes' if ddp.world > 1 else ''}, {precision}")
-    summary: dict[str, Any] = {"out": str(out), "stages": {}}
-    amp = lambda: autocast(precision, device)  # noqa: E731 (a fresh context per micro-step)
+    run = _Run(args, out, ddp, model, ddp_model, opt, tokenizer, progress, precision, log)
     try:
         with _Stop() as stop:
-            for stage in STAGES[args.stage]:
-                if ORDER.index(progress["stage"]) > ORDER.index(stage):
-                    continue  # a resumed run already moved past this stage
-                if progress["stage"] != stage:
-                    progress.update(stage=stage, step=0)
-                total = args.max_steps or DEFAULT_STEPS.get(args.preset, DEFAULT_STEPS["small"])[stage == "finetune"]
-                data = first_data if stage == STAGES[args.stage][0] else load_stage_data(examples[stage], args, cfg, tokenizer)
-                if len(data) == 0:
-                    raise CFError(f"no {stage} examples fit the model's code length {cfg.code_len}")
-                if ddp.main:
-                    log(f"{stage}: {len(data)} examples ({data.dropped} longer than {cfg.code_len - 1} "
-                        f"tokens left out), steps {progress['step']} → {total}")
-                stats = _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total,
-                                   ddp, amp, stop, out, log, examples[stage].held, precision)
-                summary["stages"][stage] = stats
-                if stop.agreed:
-                    raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {out}, "
-                                  "continue with --resume")
-                if ddp.main:
-                    _save(out, model, opt, tokenizer, progress, args)
-                if args.stop_at and progress["step"] < total:
-                    if ddp.main:
-                        log(f"stopped at {stage} step {progress['step']} of {total} (--stop-at); "
-                            "continue with --resume")
-                    summary["stopped_at"] = progress["step"]
-                    break
+            run.stop = stop
+            return _run_stages(run, examples, first_data)
     finally:
         ddp.close()
+
+
+def _run_stages(run: _Run, examples: dict[str, StageExamples], first_data) -> dict[str, Any]:
+    """Each stage of the run in turn (a resumed run skips those it has finished)."""
+    args, progress, cfg = run.args, run.progress, run.model.cfg
+    summary: dict[str, Any] = {"out": str(run.out), "stages": {}}
+    for stage in STAGES[args.stage]:
+        if ORDER.index(progress["stage"]) > ORDER.index(stage):
+            continue  # a resumed run already moved past this stage
+        if progress["stage"] != stage:
+            progress.update(stage=stage, step=0)
+        total = args.max_steps or DEFAULT_STEPS.get(args.preset, DEFAULT_STEPS["small"])[stage == "finetune"]
+        data = first_data if stage == STAGES[args.stage][0] else load_stage_data(examples[stage], args, cfg,
+                                                                                run.tokenizer)
+        if len(data) == 0:
+            raise CFError(f"no {stage} examples fit the model's code length {cfg.code_len}")
+        if run.ddp.main:
+            run.log(f"{stage}: {len(data)} examples ({data.dropped} longer than {cfg.code_len - 1} "
+                    f"tokens left out), steps {progress['step']} → {total}")
+        summary["stages"][stage] = _run_stage(run, stage, data, total, examples[stage].held)
+        if run.stop.agreed:
+            raise CFError(f"stopped at {stage} step {progress['step']}; state saved in {run.out}, "
+                          "continue with --resume")
+        if run.ddp.main:
+            run.save()
+        if args.stop_at and progress["step"] < total:
+            if run.ddp.main:
+                run.log(f"stopped at {stage} step {progress['step']} of {total} (--stop-at); "
+                        "continue with --resume")
+            summary["stopped_at"] = progress["step"]
+            break
     return summary
 
 
@@ -500,33 +449,81 @@ def _log_validation(stage, progress, model, tokenizer, held, device, precision, 
     return row["seconds"]
 
 
-def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, total, ddp, amp, stop, out, log,
-               held: HeldOut, precision: str):
-    # A retrieval model's held-out prompts retrieve from the store without their own rows.
-    from core.retrieval import LeaveOut
+class _Window:
+    """The loss terms summed on the device between two logged steps, read once at the second."""
 
-    val_examples = LeaveOut(open_training_store(args)) if held and model.cfg.retrieval else None
-    from core.train.progress import TrainProgress
+    def __init__(self):
+        self.terms: dict[str, torch.Tensor] = {}
+        self.steps, self.examples, self.since = 0, 0, time.perf_counter()
 
-    world, accum = ddp.world, args.grad_accum
-    micro = args.batch_size // (world * accum)
-    stage_seed = args.seed * 1000 + (0 if stage == "pretrain" else 500)
-    metrics_path = out / "metrics.jsonl"
-    bar = TrainProgress(stage, total, progress["step"], enabled=args.progress and ddp.main)
-    window: dict[str, torch.Tensor] = {}  # loss terms summed on the device, read at each logged step
-    window_n, window_t, window_ex = 0, time.perf_counter(), 0
-    started, start_step = time.perf_counter(), progress["step"]
-    model.train()
+    def add(self, terms: dict[str, torch.Tensor], accum: int) -> None:
+        for k, v in terms.items():
+            self.terms[k] = self.terms.get(k, 0.0) + v / accum
+
+    def row(self, run: _Run, stage: str, grad_norm: torch.Tensor) -> dict[str, Any]:
+        """The metrics.jsonl row: the step's one wait for the GPU, every term at once."""
+        values = torch.stack([*self.terms.values(), grad_norm.float()]).tolist()
+        now = time.perf_counter()
+        row = {"stage": stage, "step": run.progress["step"],
+               **{k: v / self.steps for k, v in zip(self.terms, values)},
+               "lr": run.opt.param_groups[0]["lr"], "grad_norm": values[-1],
+               "examples_per_s": self.examples / (now - self.since), "examples": run.progress["examples"],
+               "time": time.time()}
+        self.since = now
+        return row
+
+    def reset(self) -> None:
+        self.terms, self.steps, self.examples = {}, 0, 0
+
+
+def _batch_maker(run: _Run, data, stage_seed: int):
+    world, accum, rank = run.ddp.world, run.args.grad_accum, run.ddp.rank
+    micro = run.args.batch_size // (world * accum)
 
     def step_batches(step: int) -> list:
         """This process's micro-batches of a step. Its CPD masks and retrieved examples derive
         from (seed, stage, step, rank) alone, so they may be built ahead, in another thread."""
-        rng = random.Random(stage_seed * 1_000_003 + step * world + ddp.rank)
-        idx = global_indices(len(data), step * args.batch_size, args.batch_size, stage_seed)
-        mine = idx[ddp.rank * micro * accum:(ddp.rank + 1) * micro * accum]
+        rng = random.Random(stage_seed * 1_000_003 + step * world + rank)
+        idx = global_indices(len(data), step * run.args.batch_size, run.args.batch_size, stage_seed)
+        mine = idx[rank * micro * accum:(rank + 1) * micro * accum]
         batches = [data.batch(mine[a * micro:(a + 1) * micro], rng) for a in range(accum)]
-        return [b.pin_memory() for b in batches] if ddp.device.type == "cuda" else batches
+        return [b.pin_memory() for b in batches] if run.ddp.device.type == "cuda" else batches
 
+    return step_batches
+
+
+def _optimise(run: _Run, batches: list, window: _Window) -> torch.Tensor:
+    """One optimiser step over a step's micro-batches (gradients all-reduced at the last); the
+    gradient norm before clipping."""
+    world, accum = run.ddp.world, run.args.grad_accum
+    for a, batch in enumerate(batches):
+        batch = batch.to(run.ddp.device)
+        sync = a == accum - 1 or world == 1
+        ctx = run.ddp_model.no_sync() if (world > 1 and not sync) else contextlib.nullcontext()
+        with ctx, run.amp():
+            out_loss = run.ddp_model(batch.code_ids, batch.prompt_ids, batch.prompt_mask, **batch.model_inputs())
+            (out_loss.loss / accum).backward()
+        window.add(out_loss.terms(), accum)
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.args.clip)
+    run.opt.step()
+    run.opt.zero_grad(set_to_none=True)
+    return grad_norm
+
+
+def _run_stage(run: _Run, stage: str, data, total: int, held: HeldOut) -> dict[str, Any]:
+    # A retrieval model's held-out prompts retrieve from the store without their own rows.
+    from core.retrieval import LeaveOut
+    from core.train.progress import TrainProgress
+
+    args, progress, ddp = run.args, run.progress, run.ddp
+    val_examples = LeaveOut(open_training_store(args)) if held and run.model.cfg.retrieval else None
+    stage_seed = args.seed * 1000 + (0 if stage == "pretrain" else 500)
+    metrics_path = run.out / "metrics.jsonl"
+    bar = TrainProgress(stage, total, progress["step"], enabled=args.progress and ddp.main)
+    window = _Window()
+    started, start_step = time.perf_counter(), progress["step"]
+    run.model.train()
+    step_batches = _batch_maker(run, data, stage_seed)
     # On a GPU the next step's batches are built (tokenising, masking: Python) while the GPU runs
     # this one, in pinned memory, so that their copies need not wait. On the CPU, which does both,
     # that would only share its cores.
@@ -534,57 +531,40 @@ def _run_stage(stage, data, ddp_model, model, opt, tokenizer, args, progress, to
     with bar, ahead or contextlib.nullcontext():
         end = min(total, args.stop_at or total)
         pending = None
-        while progress["step"] < end and not stop.agreed:
+        while progress["step"] < end and not run.stop.agreed:
             step = progress["step"]
             # Everything random in this step (timesteps, noise, dropout, CPD masks) derives from
             # (seed, stage, step, rank): a resumed run replays exactly what an unbroken one does.
-            torch.manual_seed(stage_seed * 1_000_003 + step * world + ddp.rank)
-            for g in opt.param_groups:
+            torch.manual_seed(stage_seed * 1_000_003 + step * ddp.world + ddp.rank)
+            for g in run.opt.param_groups:
                 g["lr"] = lr_at(step, args, total)
             batches = pending.result() if pending is not None else step_batches(step)
             pending = ahead.submit(step_batches, step + 1) if ahead is not None and step + 1 < end else None
-            for a, batch in enumerate(batches):
-                batch = batch.to(ddp.device)
-                sync = a == accum - 1 or world == 1
-                ctx = ddp_model.no_sync() if (world > 1 and not sync) else contextlib.nullcontext()
-                with ctx, amp():
-                    out_loss = ddp_model(batch.code_ids, batch.prompt_ids, batch.prompt_mask, **batch.model_inputs())
-                    (out_loss.loss / accum).backward()
-                for k, v in out_loss.terms().items():
-                    window[k] = window.get(k, 0.0) + v / accum
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            grad_norm = _optimise(run, batches, window)
             progress["step"] = step + 1
             progress["examples"] += args.batch_size
-            window_n += 1
-            window_ex += args.batch_size
+            window.steps += 1
+            window.examples += args.batch_size
             logged = None
             if progress["step"] % args.log_every == 0 or progress["step"] == total:
-                if ddp.main:  # the step's one wait for the GPU: every term at once
-                    values = torch.stack([*window.values(), grad_norm.float()]).tolist()
-                    now = time.perf_counter()
-                    row = {"stage": stage, "step": progress["step"],
-                           **{k: v / window_n for k, v in zip(window, values)},
-                           "lr": opt.param_groups[0]["lr"], "grad_norm": values[-1],
-                           "examples_per_s": window_ex / (now - window_t), "examples": progress["examples"],
-                           "time": time.time()}
+                if ddp.main:
+                    row = window.row(run, stage, grad_norm)
                     with open(metrics_path, "a", encoding="utf-8") as f:
                         f.write(json.dumps(row) + "\n")
-                    logged, window_t = row["loss"], now
-                window, window_n, window_ex = {}, 0, 0
+                    logged = row["loss"]
+                window.reset()
             if ddp.main:  # (the loss shown is the last logged one)
                 bar.update(progress["step"], logged,
                            (progress["step"] - start_step) * args.batch_size / (time.perf_counter() - started))
-            stop.agreed = ddp.agree(stop.requested)
-            if progress["step"] % args.save_every == 0 or stop.agreed:
+            run.stop.agreed = ddp.agree(run.stop.requested)
+            if progress["step"] % args.save_every == 0 or run.stop.agreed:
                 if ddp.main:
-                    _save(out, model, opt, tokenizer, progress, args)
+                    run.save()
                 ddp.barrier()
-            if held and not stop.agreed and (progress["step"] % args.save_every == 0 or progress["step"] == end):
+            if held and not run.stop.agreed and (progress["step"] % args.save_every == 0 or progress["step"] == end):
                 if ddp.main:  # the next metrics row's examples/s counts training time only
-                    window_t += _log_validation(stage, progress, model, tokenizer, held, ddp.device, precision,
-                                                metrics_path, log, val_examples)
+                    window.since += _log_validation(stage, progress, run.model, run.tokenizer, held, ddp.device,
+                                                    run.precision, metrics_path, run.log, val_examples)
                 ddp.barrier()
     elapsed = time.perf_counter() - started
     done = progress["step"] - start_step
