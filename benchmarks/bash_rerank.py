@@ -234,9 +234,9 @@ def candidate_study(data: str | None, model: str) -> int:
     import dataclasses
 
     from cfcli.evaluate import generate_candidates
-    from cfcli.main import load_pipeline
-    from core.generate import DEFAULT_SAMPLER, default_early_stop, default_shrink, default_steps
+    from core.generate import DEFAULT_SAMPLER, Pipeline, default_early_stop, default_shrink, default_steps
     from core.retrieval.rerank import CANDIDATE_WEIGHTS, WEIGHTS
+    from core.retrieval.user import shipped_store
 
     held, lexicon = held_out(data)
 
@@ -250,8 +250,7 @@ def candidate_study(data: str | None, model: str) -> int:
         def lexicon(self, lang: str):
             return lexicon if lang == "bash" else None
 
-    pipe = load_pipeline(model, "cpu", "bash", "auto", False, shipped_examples=True)
-    pipe.examples = HeldOut(pipe.examples)
+    pipe = Pipeline.from_pretrained(model, "cpu", "bash", examples=HeldOut(shipped_store()))
     pipe.reorder_candidates = False
     candidates = generate_candidates(pipe, [it.nl for it in held], top_k=5, steps=default_steps(pipe.cfg), seed=0,
                                      batch=16, sampler=DEFAULT_SAMPLER, early_stop=default_early_stop(None, "decoder"),
@@ -274,10 +273,9 @@ def model_order(model: str, items) -> dict[str, list[tuple[float, ...]]]:
     import torch.nn.functional as F
 
     from core.generate import Pipeline
-    from core.registry import resolve_model
     from core.retrieval.user import shipped_store
 
-    pipe = Pipeline.from_pretrained(resolve_model(model), "cpu", lang="bash", precision="fp32", examples=shipped_store())
+    pipe = Pipeline.from_pretrained(model, "cpu", lang="bash", precision="fp32", examples=shipped_store())
     m, steps = pipe.model, pipe.cfg.diffusion_steps
     gen = torch.Generator().manual_seed(0)
     out: dict[str, list[tuple[float, ...]]] = {}

@@ -83,8 +83,8 @@ if sys.argv[2] == "cf":
 import time, statistics
 model, prompts, batch = sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])
 threads.configure("interactive")
-from cfcli.main import load_pipeline
-pipe = load_pipeline(model, "cpu", "bash")
+from core.generate import Pipeline
+pipe = Pipeline.from_pretrained(model, "cpu", "bash")
 import torch
 pipe.generate(prompts[0], k=5, seed=0)
 warm = []

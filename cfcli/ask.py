@@ -7,12 +7,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from cfcli.protocol import check_prompt
 from core.errors import CFError
-
-# Prompts are a sentence or two; the models read at most prompt_len tokens (32 to 128). A limit
-# in characters turns a pasted file into a clear error instead of seconds of tokenizing.
-MAX_PROMPT_CHARS = 2000
-
 
 @dataclass(frozen=True)
 class AskOptions:
@@ -43,17 +39,6 @@ def read_prompts(prompt: str) -> list[str]:
     for p in prompts:
         check_prompt(p)
     return prompts
-
-
-def check_prompt(prompt: str) -> None:
-    if not prompt:
-        raise CFError("empty prompt: say what the code should do, e.g. cf \"remove directory tree\"")
-    try:
-        prompt.encode("utf-8")
-    except UnicodeEncodeError:  # undecodable bytes in argv arrive as surrogates
-        raise CFError("the prompt is not valid UTF-8") from None
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise CFError(f"the prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT_CHARS})")
 
 
 def check_model_dir(model: str, lang: str) -> str:
@@ -114,11 +99,12 @@ def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: i
                 remote = None
         if result is None:
             if pipe is None:
-                from cfcli.main import load_pipeline
                 from core import threads
 
                 threads.configure("interactive")  # before torch loads
-                pipe = load_pipeline(model, device, lang)
+                from core.generate import Pipeline
+
+                pipe = Pipeline.from_pretrained(model, device, lang)
             note(pipe.cut_note(prompt, lang))
             result = pipe.generate(prompt, k=top_k, steps=steps, seed=seed)
         yield result
@@ -148,9 +134,9 @@ def pick(prompt: str, model: str, lang: str, top_k: int, steps: int | None, opts
 
         threads.configure("interactive", reserve=1)  # a core for the UI thread; before torch loads
     def load_here():
-        from cfcli.main import load_pipeline  # typer comes with it: not before the first frame
+        from core.generate import Pipeline  # torch comes with it: not before the first frame
 
-        return load_pipeline(model, opts.device, lang)
+        return Pipeline.from_pretrained(model, opts.device, lang)
 
     app = PickerApp(request, (lambda: remote) if remote else load_here, driver_class=stderr_sized_driver())
     code = app.run()

@@ -10,7 +10,6 @@ new process (wall time and peak RSS), which is what a shell user waits for.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
@@ -170,9 +169,9 @@ def run_bench(request: BenchRequest, log: Callable[[str], None] = lambda s: None
 
     from cfcli.evaluate import load_items
     from core.checkpoint import read_config, require_language
-    from core.generate import Pipeline
-    from cfcli.main import resolve_model
+    from cfcli.userconfig import resolve_model
     from core.device import pick_device
+    from core.generate import Pipeline
 
     directory = resolve_model(request.model)
     require_language(read_config(directory)["model"]["langs"], request.lang, directory)

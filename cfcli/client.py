@@ -1,17 +1,5 @@
 """The client side of `cf serve` (cfcli/serve.py): no torch here, so that a `cf generate` or a
-picker that finds a server answers in a fraction of a second.
-
-The protocol: JSON lines over the server's Unix socket, one request per connection.
-Request (one line, at most MAX_REQUEST_BYTES): {"op": "generate", "prompt", "lang", "model" (a
-model directory), "top_k", "steps", "seed", "previews"}; {"op": "note", "prompt", "lang",
-"model"} (the prompt-cut note alone); {"op": "status"}; {"op": "stop"} (it ends once the answer
-{"stopping": true} is sent: how a client that finds a server running other code, one started
-before an upgrade, retires it).
-Answers: for generate, {"note"}, then {"step": {"index", "total", "texts"}} per denoising step
-("texts" only when previews are asked for), then {"result": Result.to_json()}; for note,
-{"note"}; for status, {"status": {"pid", "version", "stamp", "models", …}}; {"error": MESSAGE} instead of
-any of them. Closing the connection (or sending anything more) cancels the request.
-"""
+picker that finds a server answers in a fraction of a second. The protocol: cfcli/protocol.py."""
 
 from __future__ import annotations
 
@@ -21,20 +9,12 @@ import socket
 import subprocess
 import sys
 import time
-from functools import lru_cache
-from pathlib import Path
 from typing import Callable, Iterator
 
+from cfcli.protocol import LOG_NAME, MAX_SOCKET_PATH, check_socket_path, code_stamp, private_dir, socket_path
 from core.errors import CFError
 from core.events import Cancelled, Result, Step
 
-SOCKET_NAME = "serve.sock"
-LOCK_NAME = "serve.lock"
-LOG_NAME = "serve.log"
-# A request is a prompt (at most 2,000 characters, cfcli.ask.MAX_PROMPT_CHARS) and a few options.
-MAX_REQUEST_BYTES = 16 * 1024
-# Longest a path to a Unix socket may be (sun_path, less its terminating NUL).
-MAX_SOCKET_PATH = 107
 # Longest to wait for an answer line (the server sends one per denoising step): a model it has
 # not loaded yet takes seconds, a queue behind other clients' requests longer.
 ANSWER_TIMEOUT_S = 600.0
@@ -48,37 +28,6 @@ class NoServer(CFError):
 
     def __init__(self, why: str) -> None:
         super().__init__(f"cf serve did not answer ({why}); run the command again")
-
-
-@lru_cache(maxsize=1)
-def code_stamp() -> str:
-    """Which code this is: the version and the newest modification time of cf's own modules. A
-    server whose stamp differs from its client's was started before an upgrade (or an edit of an
-    editable install) and would answer with the old code until it went idle."""
-    import cfcli
-    import core
-    from core import __version__
-
-    newest = 0
-    for package in (core, cfcli):
-        for root, dirs, names in os.walk(os.path.dirname(package.__file__)):
-            dirs[:] = [d for d in dirs if d not in ("__pycache__", "assets")]  # no code there
-            for name in names:
-                if name.endswith(".py"):
-                    newest = max(newest, os.stat(os.path.join(root, name)).st_mtime_ns)
-    return f"{__version__}:{newest}"
-
-
-def socket_path() -> Path:
-    from cfcli.userconfig import serve_dir
-
-    return serve_dir() / SOCKET_NAME
-
-
-def check_socket_path(path: Path) -> None:
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        raise CFError(f"the socket path {path} is longer than Unix sockets allow ({MAX_SOCKET_PATH} bytes); "
-                      "set XDG_RUNTIME_DIR or CODEFUSION_HOME to a shorter folder")
 
 
 def connect(timeout: float = 1.0) -> socket.socket:
@@ -235,7 +184,6 @@ def start_server(model: str) -> None:
     """Start `cf serve` in the background, detached from this process and its terminal (config
     ``serve = "auto"``); it logs to serve.log beside its socket. A second one started at the same
     time finds the lock taken and ends."""
-    from cfcli.serve import private_dir
     from core.threads import child_environ
 
     path = socket_path()

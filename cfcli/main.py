@@ -115,28 +115,6 @@ def err(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
-def load_pipeline(model: Optional[str], device: str = "cpu", lang: str = "", precision: str = "auto",
-                  compile: bool = False, shipped_examples: bool = False):
-    """``shipped_examples``: retrieve from the shipped store only, without the user's rows
-    (cf eval's figures must not depend on who runs it)."""
-    from core import threads
-    from core.checkpoint import read_config, require_language
-    from core.generate import Pipeline
-    from core.device import pick_device
-
-    directory = resolve_model(model)
-    if lang:  # before the weights load: a wrong language fails at once
-        require_language(read_config(directory)["model"]["langs"], lang, directory)
-    threads.apply()  # the policy the command configured, now that torch is in (core/threads.py)
-    examples = None
-    if shipped_examples:
-        from core.retrieval.user import shipped_store
-
-        examples = shipped_store()
-    return Pipeline.from_pretrained(directory, pick_device(device), lang=lang, precision=precision, compile=compile,
-                                    examples=examples)
-
-
 @app.command()
 def train(
     lang: str = typer.Option(TrainArgs.lang, help="Target language: bash, python or cf; several, comma-separated "
@@ -278,8 +256,14 @@ def evaluate(
                           plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL,
                           sampler=sampler, early_stop=early_stop, clamp=clamp, rounding=rounding,
                           shrink=shrink, baseline=baseline, strength=strength)
-    report, records = run_eval(request, lambda: load_pipeline(model, device.value, lang.value, precision, compile,
-                                                              shipped_examples=True))
+    def load():  # a retrieval model's examples: the shipped rows, whoever runs it
+        from core.generate import Pipeline
+        from core.retrieval.user import shipped_store
+
+        return Pipeline.from_pretrained(resolve_model(model), device.value, lang.value, precision, compile,
+                                        examples=shipped_store())
+
+    report, records = run_eval(request, load)
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:
@@ -474,7 +458,8 @@ def serve_cmd(
 
     A Unix socket private to you; it samples code and never runs any."""
     if status:
-        from cfcli.client import code_stamp, socket_path, status as server_status
+        from cfcli.client import status as server_status
+        from cfcli.protocol import code_stamp, socket_path
 
         info = server_status()
         if info is None:

@@ -18,7 +18,6 @@ import select
 import signal
 import socket
 import socketserver
-import stat
 import struct
 import threading
 import time
@@ -26,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from cfcli.client import LOCK_NAME, MAX_REQUEST_BYTES, check_socket_path, code_stamp, socket_path
-from core.config import LANGS
+from cfcli.protocol import (LOCK_NAME, MAX_REQUEST_BYTES, check_request, check_socket_path, code_stamp, private_dir,
+                            socket_path)
 from core.errors import CFError
 
 # Connections served at once; more get an error at once rather than a thread each.
@@ -36,17 +35,6 @@ MAX_CONNECTIONS = 16
 MAX_MODELS = 3
 # A client must send its request within this long (an idle connection holds a thread).
 REQUEST_TIMEOUT_S = 10.0
-
-
-def private_dir(path: Path) -> Path:
-    """``path`` as a folder only this user can enter (made 0700, or checked and tightened)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise CFError(f"{path} is not a folder of yours; cf serve will not put its socket there")
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(path, 0o700)
-    return path
 
 
 def _weights_stamp(directory: str) -> int:
@@ -74,11 +62,10 @@ class Models:
         held = self._loaded.pop(directory, None)
         if held is None or held[0] != stamp:
             from core.generate import Pipeline
-            from core.device import pick_device
 
-            torch_device = pick_device(self.device)
-            held = (stamp, Pipeline.from_pretrained(directory, torch_device))
-            self.device = str(torch_device)
+            pipe = Pipeline.from_pretrained(directory, self.device)
+            held = (stamp, pipe)
+            self.device = str(pipe.device)
         self._loaded[directory] = held  # the newest last
         while len(self._loaded) > MAX_MODELS:
             del self._loaded[next(iter(self._loaded))]
@@ -200,39 +187,6 @@ def _worker_threads() -> None:
     from core import threads
 
     threads.apply()  # the load and quantisation run on this thread too
-
-
-def check_request(raw: bytes) -> dict:
-    """The request as the worker reads it, or a CFError saying what is wrong with it."""
-    from cfcli.ask import MAX_PROMPT_CHARS
-
-    try:
-        req = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CFError("the request is not a JSON object on one line") from None
-    if not isinstance(req, dict):
-        raise CFError("the request is not a JSON object on one line")
-    op = req.get("op", "generate")
-    if op not in ("generate", "note", "status", "stop"):
-        raise CFError(f"unknown op {op!r}; choose generate, note, status or stop")
-    if op in ("status", "stop"):
-        return {"op": op}
-    prompt, lang, model = req.get("prompt"), req.get("lang", "bash"), req.get("model")
-    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:
-        raise CFError(f"prompt must be a non-empty string of at most {MAX_PROMPT_CHARS} characters")
-    if lang not in LANGS:
-        raise CFError(f"lang must be one of {', '.join(LANGS)}")
-    if not isinstance(model, str) or not os.path.isabs(model):
-        raise CFError("model must be a model directory's absolute path")
-    top_k, steps, seed = req.get("top_k", 5), req.get("steps"), req.get("seed")
-    for name, value, low, high in (("top_k", top_k, 1, 50), ("steps", steps, 1, 100_000),
-                                   ("seed", seed, -(2**63), 2**63 - 1)):
-        if value is not None and (type(value) is not int or not low <= value <= high):
-            raise CFError(f"{name} must be an integer from {low} to {high}")
-    if top_k is None:
-        raise CFError("top_k must be an integer from 1 to 50")
-    return {"op": op, "prompt": prompt.strip(), "lang": lang, "model": model, "top_k": top_k, "steps": steps,
-            "seed": seed, "previews": bool(req.get("previews", False))}
 
 
 def same_user(conn: socket.socket) -> bool:

@@ -243,12 +243,23 @@ class Pipeline:
         return self.model.logits(self.model.decode(x0, dec_cross))
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu", lang: str = "",
+    def from_pretrained(cls, model: str | Path | None = None, device: str | torch.device = "auto", lang: str = "",
                         precision: str = "auto", compile: bool = False, examples=None) -> "Pipeline":
-        from core.checkpoint import load_model
+        """The one way to load a model: ``model`` a directory or a model name (``cf model list``;
+        None: the shipped default); ``device`` auto (CUDA when torch sees one), cpu, cuda or one
+        device of them. A ``lang`` the model was not trained for fails before the weights load.
+        Torch's thread counts follow the policy the process configured (core/threads.py)."""
+        from core.checkpoint import load_model, read_config, require_language
+        from core.device import pick_device
+        from core.registry import resolve_model
 
-        model, tok, _ = load_model(directory, device)
-        return cls(model, tok, device, name=str(directory), lang=lang, precision=precision, owns_model=True,
+        directory = resolve_model(str(model) if model is not None else None)
+        if lang:
+            require_language(read_config(directory)["model"]["langs"], lang, directory)
+        threads.apply()
+        device = pick_device(str(device))
+        loaded, tok, _ = load_model(directory, device)
+        return cls(loaded, tok, device, name=str(directory), lang=lang, precision=precision, owns_model=True,
                    compile=compile, examples=examples)
 
     def with_lang(self, lang: str) -> "Pipeline":

@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 
@@ -124,14 +123,10 @@ class Engine:
     def _load_blocking(self, directory: str, device: str) -> None:
         if (directory, device) in self._loaded:
             return
-        from core.checkpoint import load_model
         from core.generate import Pipeline
-        from core.device import pick_device
 
-        torch_device = pick_device(device)
-        model, tok, _meta = load_model(Path(directory), torch_device)
         # The engine owns these weights: int8 quantises them in place, with no fp32 copy kept.
-        self._loaded[(directory, device)] = Pipeline(model, tok, torch_device, name=directory, owns_model=True)
+        self._loaded[(directory, device)] = Pipeline.from_pretrained(directory, device)
 
     def keep_only(self, directories: set[str]) -> None:
         """Forget models no longer named in the settings (their memory goes back on the next GC).

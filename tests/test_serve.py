@@ -257,7 +257,7 @@ def test_the_pickers_cancel_key_cancels_on_the_server(server, tiny_model):
 
 
 def test_bad_and_oversized_requests_get_one_error_line(server, tiny_model):
-    from cfcli.client import MAX_REQUEST_BYTES
+    from cfcli.protocol import MAX_REQUEST_BYTES
 
     big = generate_request(tiny_model, prompt="x" * 4 * MAX_REQUEST_BYTES)
     assert raw_request(server, big) == [{"error": f"the request is larger than {MAX_REQUEST_BYTES} bytes"}]
