@@ -512,24 +512,31 @@ def examples_add(file: Path = typer.Argument(..., help="JSONL, one {\"lang\", \"
 
 @examples_app.command("list")
 def examples_list(
-    source: Optional[str] = typer.Option(None, help="Only rows from this source: user, train or tldr."),
+    counts: bool = typer.Option(False, "--counts", help="The count of rows of every source (yours, the train "
+                                "splits', tldr-pages') instead."),
+    source: Optional[str] = typer.Option(None, help="With --counts: only this source (user, train or tldr)."),
     lang: Optional[Lang] = typer.Option(None),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ):
-    """Your examples (--source user), or the counts of every source."""
+    """Your examples, with the ids `cf examples remove` takes (--counts: how many rows each source has)."""
     from core.retrieval.store import SOURCES
     from core.retrieval.user import UserExamples, searchable_store, shipped_store
 
     if source is not None and source not in SOURCES:
         raise CFError(f"unknown source {source!r}; choose one of: {', '.join(SOURCES)}")
-    if source == "user":
-        for e in UserExamples().rows(lang.value if lang else None):
+    if not counts and source in (None, "user"):
+        mine = UserExamples().rows(lang.value if lang else None)
+        for e in mine:
             if as_json:
                 typer.echo(json.dumps({"id": e.id, "lang": e.lang, "nl": e.nl, "code": e.code}, ensure_ascii=False))
             else:
                 typer.echo(f"{e.id}\t{e.lang}\t{e.nl}\t{e.code}")
+        if not mine and not as_json:
+            err("no examples of yours yet: add some with `cf examples add FILE` "
+                "(`cf examples list --counts` counts the shipped ones)")
         return
-    store = searchable_store() if source is None else shipped_store()
+    # --counts, or --source train/tldr (whose thousands of rows are only counted)
+    store = searchable_store() if source in (None, "user") else shipped_store()
     for src in ([source] if source else SOURCES):
         for lg in ([lang.value] if lang else ["bash", "python", "cf"]):
             n = store.count(lg, src)
@@ -539,7 +546,7 @@ def examples_list(
 
 @examples_app.command("remove")
 def examples_remove(
-    what: Optional[str] = typer.Argument(None, help="A JSONL file (its rows go) or an id from `cf examples list --source user`."),
+    what: Optional[str] = typer.Argument(None, help="A JSONL file (its rows go) or an id from `cf examples list`."),
     all_user: bool = typer.Option(False, "--all-user", help="Remove every one of your examples."),
 ):
     """Remove your examples: a file's rows, one id, or all of them."""
@@ -553,7 +560,7 @@ def examples_remove(
     elif what.isdigit():
         n = user.remove(ids=[int(what)])
         if n == 0:
-            raise CFError(f"no example of yours has id {what} (see `cf examples list --source user`)")
+            raise CFError(f"no example of yours has id {what} (see `cf examples list`)")
     else:
         n = user.remove(rows=read_examples_file(Path(what)))
     err(f"removed {n} example{'s' * (n != 1)}")
