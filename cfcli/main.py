@@ -45,6 +45,16 @@ class CFGroup(typer.core.TyperGroup):
         _tidy_help(params)
         return params
 
+    def parse_args(self, ctx, args):
+        # `cf`, `cf examples`: the help once, exit 0 (as gh, docker, kubectl). click's own way
+        # (NoArgsIsHelpError) printed typer's help twice, then exited 2.
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            text = ctx.get_help()  # typer's rich help prints itself and returns ""
+            if text:
+                typer.echo(text)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
 
 class CFTyper(typer.Typer):
     def __init__(self, *args, **kwargs):
@@ -66,6 +76,7 @@ def click_exceptions():
 
 
 app = CFTyper(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+              context_settings={"help_option_names": ["-h", "--help"]},  # the subcommands inherit it
                   help="CodeFusion: natural language to code with a diffusion model.\n\n"
                        "cf \"PROMPT\" watches candidates form and lets you pick one (see cf ask --help).")
 data_app = CFTyper(no_args_is_help=True, help="Fetch the published benchmarks and pre-training data.")
@@ -75,6 +86,23 @@ app.add_typer(model_app, name="model")
 examples_app = CFTyper(no_args_is_help=True, help="The examples a retrieval model edits: the shipped ones "
                            "(train splits, tldr-pages) and yours.")
 app.add_typer(examples_app, name="examples")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"cf {version('codefusion')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("cf (not installed: no version)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                      help="Print the version and exit.")):
+    pass
 
 
 MODEL_HELP = ("Model name (`cf model list`) or directory; default: `model` in the config file, else the "
@@ -219,16 +247,18 @@ def generate(
                                         "T=1200 is the paper's full schedule)."),
     seed: Optional[int] = typer.Option(None),
     device: Device = typer.Option(Device.auto, help="auto: CUDA when torch sees a GPU, else the CPU."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt, with the seed that gives it again."),
 ):
-    """Generate ranked candidates for a prompt, without the TUI."""
+    """Generate ranked candidates for a prompt, without the TUI: one a line, or `# N` headers when one
+    spans lines (Python). With '-', a bad line is said with its number and the rest go on (exit 1)."""
     from cfcli.ask import print_candidates, read_prompts
     from cfcli.userconfig import resolve_options
 
     opts = resolve_options(lang=lang.value if lang else None, model=model, top_k=top_k, steps=steps)
-    prompts = read_prompts(prompt)
+    batch = read_prompts(prompt)
     # Through a running `cf serve` when one answers, else the model loaded here (cfcli/ask.py).
-    print_candidates(prompts, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed, device.value, as_json)
+    raise typer.Exit(print_candidates(batch, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed,
+                                      device.value, as_json))
 
 
 @app.command("eval")
@@ -658,13 +688,16 @@ def _numel(shape) -> int:
     return n
 
 
+ROOT_OPTIONS = ("--help", "-h", "--version")
+
+
 def route_prompt(argv: list[str]) -> list[str]:
     """`cf "PROMPT" [options]` is `cf ask "PROMPT" [options]`: anything that is not a command or
     a root option starts the picker (a prompt that is a command's name: `cf ask -- train`)."""
     import typer.main
 
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    if not argv or argv[0] in commands or argv[0] in ("--help", "-h"):
+    if not argv or argv[0] in commands or argv[0] in ROOT_OPTIONS:
         return argv
     return ["ask", *argv]
 
