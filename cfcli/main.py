@@ -726,9 +726,6 @@ def main() -> None:
             # rather than typer's boxed panel.
             status = app(args=argv, standalone_mode=False)
             sys.exit(status if isinstance(status, int) else 0)
-        except click.NoArgsIsHelpError as e:
-            err(e.ctx.get_help() if e.ctx is not None else str(e))
-            sys.exit(2)
         except click.UsageError as e:
             err(usage_error(e))
             sys.exit(2)
