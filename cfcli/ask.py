@@ -23,22 +23,45 @@ class AskOptions:
     plain: bool = False
 
 
-def read_prompts(prompt: str) -> list[str]:
-    """The prompt, or one prompt per non-empty line of stdin for '-'; each one checked."""
+def read_prompts(prompt: str) -> "Batch":
+    """The prompt, checked (a CFError when bad); '-': stdin's prompts (read_batch)."""
     if prompt == "-":
-        raw = sys.stdin.buffer.read()
+        return read_batch()
+    check_prompt(prompt.strip())
+    return Batch([prompt.strip()], 0)
+
+
+@dataclass
+class Batch:
+    prompts: list[str]
+    bad: int  # lines that were said on stderr and left out
+
+
+def read_batch(stdin=None) -> Batch:
+    """One prompt per non-blank line of stdin. A bad line (too long, not UTF-8) is said on stderr
+    with its number and left out, and the others go on: one over-long line used to end the batch
+    without saying which. Blank lines separate, as in most line-based tools."""
+    raw = (stdin or sys.stdin.buffer).read()
+    prompts, bad = [], 0
+    for number, line in enumerate(raw.splitlines(), 1):
         try:
-            text = raw.decode("utf-8")
+            text = line.decode("utf-8").strip()
         except UnicodeDecodeError as e:
-            raise CFError(f"stdin is not valid UTF-8 (byte {e.start})") from None
-        prompts = [line.strip() for line in text.splitlines() if line.strip()]
-        if not prompts:
-            raise CFError("no prompt on stdin")
-    else:
-        prompts = [prompt.strip()]
-    for p in prompts:
-        check_prompt(p)
-    return prompts
+            text, problem = None, f"not valid UTF-8 (byte {e.start})"
+        if text == "":
+            continue
+        if text is not None:
+            try:
+                check_prompt(text)
+                prompts.append(text)
+                continue
+            except CFError as e:
+                problem = str(e)
+        bad += 1
+        print(f"cf: error: stdin line {number}: {problem}", file=sys.stderr)
+    if not prompts and not bad:
+        raise CFError("no prompt on stdin")
+    return Batch(prompts, bad)
 
 
 def check_model_dir(model: str, lang: str) -> str:
@@ -56,26 +79,39 @@ def run_ask(opts: AskOptions) -> int:
 
     chosen = resolve_options(opts.lang, opts.model, opts.top_k, opts.steps)
     lang, top_k, steps = chosen.lang, chosen.top_k, chosen.steps
-    prompts = read_prompts(opts.prompt)
+    batch = read_prompts(opts.prompt)
     model = check_model_dir(resolve_model(chosen.model), lang)
     interactive = not (opts.as_json or opts.plain or opts.prompt == "-") and sys.stdin.isatty() \
         and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
     if not interactive:
-        print_candidates(prompts, model, lang, top_k, steps, opts.seed, opts.device, opts.as_json)
-        return 0
-    return pick(prompts[0], model, lang, top_k, steps, opts)
+        return print_candidates(batch, model, lang, top_k, steps, opts.seed, opts.device, opts.as_json)
+    return pick(batch.prompts[0], model, lang, top_k, steps, opts)
 
 
-def print_candidates(prompts: list[str], model: str, lang: str, top_k: int, steps: int | None, seed: int | None,
-                     device: str, as_json: bool) -> None:
-    """`cf generate`, and `cf "…"` without a terminal: one JSON object per prompt (--json), else
-    one candidate a line."""
-    for result in generate_all(prompts, model, lang, top_k, steps, seed, device):
+def print_candidates(batch: Batch, model: str, lang: str, top_k: int, steps: int | None, seed: int | None,
+                     device: str, as_json: bool) -> int:
+    """`cf generate`, and `cf "…"` without a terminal: one JSON object per prompt (--json, with
+    the seed that reproduces it), else the candidates as text (text_block). The exit status: 1
+    when a line of the batch was bad, else 0."""
+    if seed is None:  # chosen here, so that the JSON can say it: `--seed N` gives the same again
+        import random
+
+        seed = random.SystemRandom().randrange(2**31)
+    for result in generate_all(batch.prompts, model, lang, top_k, steps, seed, device):
         if as_json:
-            print(json.dumps(result.to_json()), flush=True)
+            print(json.dumps({**result.to_json(), "seed": seed}), flush=True)
         else:
-            for candidate in result.candidates:
-                print(candidate.code, flush=True)
+            print(text_block([c.code for c in result.candidates]), flush=True)
+    return 1 if batch.bad else 0
+
+
+def text_block(codes: list[str]) -> str:
+    """One candidate a line while each is one line (Bash: `cf generate … | head -1` stays a
+    command). When one spans lines (Python), each gets a `# N` header and a blank line between,
+    which is still a valid Python or shell file; the numbers start again with each prompt."""
+    if not any("\n" in code for code in codes):
+        return "\n".join(codes)
+    return "\n\n".join(f"# {n}\n{code}" for n, code in enumerate(codes, 1))
 
 
 def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: int | None, seed: int | None,

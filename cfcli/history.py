@@ -6,11 +6,11 @@ import json
 from datetime import datetime, timezone
 
 from cfcli.userconfig import history_path
+from core.userfiles import private_file
 
 
 def append_history(prompt: str, code: str, lang: str, model: str) -> None:
-    path = history_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_file(history_path())  # the user's commands: 0600, as their examples
     entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "prompt": prompt,
              "code": code, "lang": lang, "model": model}
     with path.open("a", encoding="utf-8") as f:  # one short append: whole lines even with two shells

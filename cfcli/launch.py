@@ -21,11 +21,38 @@ def bare_prompt(argv: list[str]) -> str | None:
     """The prompt when ``argv`` is a prompt and nothing else; None: let typer parse it."""
     if len(argv) == 1 and argv[0] not in COMMANDS and not argv[0].startswith("-"):
         return argv[0]
+    if len(argv) == 2 and argv[0] == "--":  # `cf -- WORD`: a prompt even where it looks like a command
+        return argv[1]
     if len(argv) == 3 and argv[:2] == ["ask", "--"]:
         return argv[2]
     if len(argv) == 2 and argv[0] == "ask" and not argv[1].startswith("-"):
         return argv[1]
     return None
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance with a swap of neighbours as one edit (optimal string alignment):
+    `histroy` is 1 from `history`."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def mistyped_command(word: str) -> str | None:
+    """The command a first word that is not one was probably meant to be: a single word (a prompt
+    is a sentence) within 2 edits of a command name, 1 for names of up to 5 letters (so that
+    `cf ps` or `cf top` stay prompts rather than a `cf lsp`)."""
+    if word in COMMANDS or not word or word.startswith("-") or any(c.isspace() for c in word):
+        return None
+    word = word.lower()
+    best = min(sorted(COMMANDS), key=lambda c: edit_distance(word, c))
+    return best if edit_distance(word, best) <= min(2, len(best) // 3) else None
 
 
 def end_process(code) -> None:
@@ -44,7 +71,13 @@ def end_process(code) -> None:
 
 
 def main() -> None:
-    prompt = bare_prompt(sys.argv[1:])
+    argv = sys.argv[1:]
+    meant = mistyped_command(argv[0]) if argv else None
+    if meant:  # `cf histroy` printed five `top` commands
+        print(f"cf: error: no command {argv[0]!r}; did you mean `cf {meant}`? (a prompt: cf -- {argv[0]})",
+              file=sys.stderr)
+        end_process(2)
+    prompt = bare_prompt(argv)
     if prompt is None:
         from cfcli.main import main as parse_and_run
 

@@ -48,6 +48,16 @@ class CFGroup(typer.core.TyperGroup):
         _tidy_help(params)
         return params
 
+    def parse_args(self, ctx, args):
+        # `cf`, `cf examples`: the help once, exit 0 (as gh, docker, kubectl). click's own way
+        # (NoArgsIsHelpError) printed typer's help twice, then exited 2.
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            text = ctx.get_help()  # typer's rich help prints itself and returns ""
+            if text:
+                typer.echo(text)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
 
 class CFTyper(typer.Typer):
     def __init__(self, *args, **kwargs):
@@ -69,6 +79,7 @@ def click_exceptions():
 
 
 app = CFTyper(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+              context_settings={"help_option_names": ["-h", "--help"]},  # the subcommands inherit it
                   help="CodeFusion: natural language to code with a diffusion model.\n\n"
                        "cf \"PROMPT\" watches candidates form and lets you pick one (see cf ask --help).")
 data_app = CFTyper(no_args_is_help=True, help="Fetch the published benchmarks and pre-training data.")
@@ -78,6 +89,23 @@ app.add_typer(model_app, name="model")
 examples_app = CFTyper(no_args_is_help=True, help="The examples a retrieval model edits: the shipped ones "
                            "(train splits, tldr-pages) and yours.")
 app.add_typer(examples_app, name="examples")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"cf {version('codefusion')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("cf (not installed: no version)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                      help="Print the version and exit.")):
+    pass
 
 
 MODEL_HELP = ("Model name (`cf model list`) or directory; default: `model` in the config file, else the "
@@ -197,16 +225,18 @@ def generate(
                                         "T=1200 is the paper's full schedule)."),
     seed: Optional[int] = typer.Option(None),
     device: Device = typer.Option(Device.auto, help="auto: CUDA when torch sees a GPU, else the CPU."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt, with the seed that gives it again."),
 ):
-    """Generate ranked candidates for a prompt, without the TUI."""
+    """Generate ranked candidates for a prompt, without the TUI: one a line, or `# N` headers when one
+    spans lines (Python). With '-', a bad line is said with its number and the rest go on (exit 1)."""
     from cfcli.ask import print_candidates, read_prompts
     from cfcli.userconfig import resolve_options
 
     opts = resolve_options(lang=lang.value if lang else None, model=model, top_k=top_k, steps=steps)
-    prompts = read_prompts(prompt)
+    batch = read_prompts(prompt)
     # Through a running `cf serve` when one answers, else the model loaded here (cfcli/ask.py).
-    print_candidates(prompts, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed, device.value, as_json)
+    raise typer.Exit(print_candidates(batch, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed,
+                                      device.value, as_json))
 
 
 @app.command("eval")
@@ -497,24 +527,31 @@ def examples_add(file: Path = typer.Argument(..., help="JSONL, one {\"lang\", \"
 
 @examples_app.command("list")
 def examples_list(
-    source: Optional[str] = typer.Option(None, help="Only rows from this source: user, train or tldr."),
+    counts: bool = typer.Option(False, "--counts", help="The count of rows of every source (yours, the train "
+                                "splits', tldr-pages') instead."),
+    source: Optional[str] = typer.Option(None, help="With --counts: only this source (user, train or tldr)."),
     lang: Optional[Lang] = typer.Option(None),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ):
-    """Your examples (--source user), or the counts of every source."""
+    """Your examples, with the ids `cf examples remove` takes (--counts: how many rows each source has)."""
     from core.retrieval.store import SOURCES
     from core.retrieval.user import UserExamples, searchable_store, shipped_store
 
     if source is not None and source not in SOURCES:
         raise CFError(f"unknown source {source!r}; choose one of: {', '.join(SOURCES)}")
-    if source == "user":
-        for e in UserExamples().rows(lang.value if lang else None):
+    if not counts and source in (None, "user"):
+        mine = UserExamples().rows(lang.value if lang else None)
+        for e in mine:
             if as_json:
                 typer.echo(json.dumps({"id": e.id, "lang": e.lang, "nl": e.nl, "code": e.code}, ensure_ascii=False))
             else:
                 typer.echo(f"{e.id}\t{e.lang}\t{e.nl}\t{e.code}")
+        if not mine and not as_json:
+            err("no examples of yours yet: add some with `cf examples add FILE` "
+                "(`cf examples list --counts` counts the shipped ones)")
         return
-    store = searchable_store() if source is None else shipped_store()
+    # --counts, or --source train/tldr (whose thousands of rows are only counted)
+    store = searchable_store() if source in (None, "user") else shipped_store()
     for src in ([source] if source else SOURCES):
         for lg in ([lang.value] if lang else ["bash", "python", "cf"]):
             n = store.count(lg, src)
@@ -524,7 +561,7 @@ def examples_list(
 
 @examples_app.command("remove")
 def examples_remove(
-    what: Optional[str] = typer.Argument(None, help="A JSONL file (its rows go) or an id from `cf examples list --source user`."),
+    what: Optional[str] = typer.Argument(None, help="A JSONL file (its rows go) or an id from `cf examples list`."),
     all_user: bool = typer.Option(False, "--all-user", help="Remove every one of your examples."),
 ):
     """Remove your examples: a file's rows, one id, or all of them."""
@@ -538,7 +575,7 @@ def examples_remove(
     elif what.isdigit():
         n = user.remove(ids=[int(what)])
         if n == 0:
-            raise CFError(f"no example of yours has id {what} (see `cf examples list --source user`)")
+            raise CFError(f"no example of yours has id {what} (see `cf examples list`)")
     else:
         n = user.remove(rows=read_examples_file(Path(what)))
     err(f"removed {n} example{'s' * (n != 1)}")
@@ -636,13 +673,16 @@ def _numel(shape) -> int:
     return n
 
 
+ROOT_OPTIONS = ("--help", "-h", "--version")
+
+
 def route_prompt(argv: list[str]) -> list[str]:
     """`cf "PROMPT" [options]` is `cf ask "PROMPT" [options]`: anything that is not a command or
     a root option starts the picker (a prompt that is a command's name: `cf ask -- train`)."""
     import typer.main
 
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    if not argv or argv[0] in commands or argv[0] in ("--help", "-h"):
+    if not argv or argv[0] in commands or argv[0] in ROOT_OPTIONS:
         return argv
     return ["ask", *argv]
 
@@ -671,9 +711,6 @@ def main() -> None:
             # rather than typer's boxed panel.
             status = app(args=argv, standalone_mode=False)
             sys.exit(status if isinstance(status, int) else 0)
-        except click.NoArgsIsHelpError as e:
-            err(e.ctx.get_help() if e.ctx is not None else str(e))
-            sys.exit(2)
         except click.UsageError as e:
             err(usage_error(e))
             sys.exit(2)

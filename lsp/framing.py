@@ -79,6 +79,11 @@ class FramedStdin:
     def read(self, n: int) -> bytes:
         return self._frame.pop(0) if self._frame else b""
 
+    def close(self) -> None:
+        """End the stream here, as if the client had closed it (Ctrl-C on `cf lsp`): pygls's loop
+        ends, and its reader thread is no longer blocked, so its thread pool can shut down."""
+        self._chunks.put(b"")
+
     # -- the raw stream ---------------------------------------------------------------------
 
     def _pump(self, raw: BinaryIO) -> None:

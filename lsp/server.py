@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import uuid
 from contextlib import asynccontextmanager
@@ -380,14 +381,49 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+class OneLinePerError(logging.Filter):
+    """Without --verbose, pygls's protocol errors are one line each in the editor's log: a bad
+    body or bad params wrote whole pygls/cattrs tracebacks (40 lines for one bad request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("pygls"):
+            return True
+        message = record.getMessage()
+        # pygls logs some errors with exc_info, others with the traceback in the message, from
+        # inside the except block: the exception is the one being handled.
+        error = record.exc_info[1] if record.exc_info else sys.exc_info()[1]
+        if error is None or not (record.exc_info or "Traceback" in message):
+            return True
+        if isinstance(error, json.JSONDecodeError):
+            return False  # report_server_error says it, in one line
+        record.msg, record.args = f"{message.splitlines()[0]}: {error_summary(error)}", ()
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def error_summary(error: BaseException) -> str:
+    """An exception in one line; cattrs's nested errors as the fields they are about."""
+    try:
+        from cattrs import transform_error
+
+        details = transform_error(error)
+    except Exception:  # not a cattrs error, or a cattrs without transform_error
+        details = []
+    text = "; ".join(details[:3]) + (f"; and {len(details) - 3} more" if len(details) > 3 else "")
+    return " ".join(f"{type(error).__name__}: {text or error}".split())
+
+
 def serve(tcp: str | None = None, model: str | None = None, log_file: str | None = None,
           verbose: bool = False) -> None:
-    """Run the server until the client says exit (or closes the connection)."""
+    """Run the server until the client says exit (or closes the connection, or Ctrl-C)."""
     threads.configure("server")  # cf's thread policy (core/threads.py), before torch loads
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    if not verbose:
+        handler.addFilter(OneLinePerError())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler],
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     SERVER.default_model = model
+    interrupted = False
     try:
         if tcp:
             host, port = parse_host_port(tcp)
@@ -395,9 +431,23 @@ def serve(tcp: str | None = None, model: str | None = None, log_file: str | None
         else:
             stdout = sys.stdout.buffer
             sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream
-            SERVER.start_io(stdin=FramedStdin(sys.stdin.buffer), stdout=stdout)
+            stdin = FramedStdin(sys.stdin.buffer)
+
+            def on_ctrl_c(signum, frame):
+                # One Ctrl-C ends it: pygls stopped its loop on the first, then waited for its
+                # reader thread, blocked on stdin, until a second one. A second still ends it at once.
+                nonlocal interrupted
+                if interrupted:
+                    raise KeyboardInterrupt
+                interrupted = True
+                stdin.close()
+
+            signal.signal(signal.SIGINT, on_ctrl_c)
+            SERVER.start_io(stdin=stdin, stdout=stdout)
     finally:
         SERVER.engine.close()
+    if interrupted:
+        sys.exit(130)
     if SERVER.protocol.exit_code:  # pygls swallows the SystemExit of `exit` without `shutdown`
         sys.exit(SERVER.protocol.exit_code)
 

@@ -127,13 +127,32 @@ def test_commands_still_route_and_prompts_reach_the_picker():
 
     assert COMMANDS == set(typer.main.get_command(app).commands)
     assert bare_prompt(["list files"]) == "list files" and bare_prompt(["ask", "--", "-rf"]) == "-rf"
-    assert bare_prompt(["ask", "list files"]) == "list files"
+    assert bare_prompt(["ask", "list files"]) == "list files" and bare_prompt(["--", "history"]) == "history"
     for argv in (["train"], ["-"], ["--help"], [], ["list files", "--steps", "5"], ["ask", "--json", "x"]):
         assert bare_prompt(argv) is None, argv
     helps = cf("--help"), cf("train", "--help"), cf("ask", "--help")
     assert all(r.returncode == 0 for r in helps)
     assert "shell-init" in helps[0].stdout.decode() and "--preset" in helps[1].stdout.decode()
     assert "--plain" in helps[2].stdout.decode()
+
+
+def test_version_short_help_help_once_and_a_mistyped_command(home, tiny_model):
+    from importlib.metadata import version
+
+    r = cf("--version")
+    assert r.returncode == 0 and r.stdout.decode() == f"cf {version('codefusion')}\n"
+    for argv in ([], ["-h"], ["examples"], ["model"], ["config"], ["data"], ["examples", "-h"], ["train", "-h"]):
+        r = cf(*argv)
+        assert r.returncode == 0 and r.stdout.decode().count("Usage:") == 1 and r.stderr == b"", argv
+    for typo, meant in (("histroy", "history"), ("genrate", "generate"), ("exmaples", "examples")):
+        r = cf(typo, "--json")
+        assert r.returncode == 2 and r.stdout == b"", typo
+        assert f"did you mean `cf {meant}`?" in r.stderr.decode() and len(r.stderr.splitlines()) == 1, typo
+    # a sentence, or a word far from every command, is a prompt; `cf -- WORD` makes any word one
+    (home / "config.toml").write_text(f'serve = "off"\nmodel = "{tiny_model}"\nsteps = 5\n')
+    for argv in (["--", "histroy"], ["histroy of my shell"], ["ps"]):
+        r = cf(*argv)
+        assert r.returncode == 0 and r.stdout.strip(), (argv, r.stderr.decode())
 
 
 # -- config and history ----------------------------------------------------------------------

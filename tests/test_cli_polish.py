@@ -81,17 +81,21 @@ def shipped():
 
 
 def test_fewer_distinct_candidates_are_filled_or_said(shipped):
-    # Measured: on this CF prompt the first 5 samples give 4 distinct rules, the fill round a 5th.
+    # Properties that hold for any model: the fill keeps the first samples' rules, adds only new
+    # ones, and says how many it found when fewer than asked. (It asserted that these exact
+    # weights gave 4 distinct rules of 5 on this machine, and the fill's ones ranked below them.)
     prompt = "Highlight cells that are equal to 2015"
-    first = shipped.generate(prompt, k=5, seed=0, lang="cf", fill=False)
-    filled = shipped.generate(prompt, k=5, seed=0, lang="cf")
-    assert len(first.candidates) < 5 <= len(filled.candidates) and not filled.note
-    assert [c.code for c in filled.candidates[: len(first.candidates)]] == [c.code for c in first.candidates]
-    assert "fill_ms" in filled.timings and "note" not in filled.to_json()
-    few = shipped.generate("change the background color of cells that are less than 5", k=5, seed=0, lang="cf")
-    if len(few.candidates) < 5:
-        assert few.note.startswith(f"{len(few.candidates)} distinct") and few.to_json()["note"] == few.note
-    assert len({c.code for c in few.candidates}) == len(few.candidates)
+    first = shipped.generate(prompt, k=10, seed=0, lang="cf", fill=False)
+    filled = shipped.generate(prompt, k=10, seed=0, lang="cf")
+    # Ten short rules for one prompt repeat some (8 distinct of 10, 2026-12-06).
+    assert len(first.candidates) < 10, "the first sampling gave ten distinct rules: the fill was not exercised"
+    codes = [c.code for c in filled.candidates]
+    assert len(set(codes)) == len(codes) and {c.code for c in first.candidates} <= set(codes)
+    assert "fill_ms" in filled.timings
+    if len(codes) < 10:
+        assert filled.note.startswith(f"{len(codes)} distinct") and filled.to_json()["note"] == filled.note
+    else:
+        assert not filled.note and "note" not in filled.to_json()
 
 
 def test_a_placeholder_with_no_value_is_never_shown(shipped):

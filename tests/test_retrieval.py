@@ -125,16 +125,50 @@ def test_user_examples_add_list_remove(tmp_path):
     mine.write_text(json.dumps({"lang": "bash", "nl": "show my disk quota", "code": "quota -s"}) + "\n")
     assert cf("examples", "add", str(mine), env=env).returncode == 0
     assert cf("examples", "add", str(mine), env=env).stderr.decode().startswith("added 0")
-    listed = cf("examples", "list", "--source", "user", "--json", env=env).stdout.decode().splitlines()
+    listed = cf("examples", "list", "--json", env=env).stdout.decode().splitlines()
     assert [json.loads(line)["code"] for line in listed] == ["quota -s"]
-    counts = [json.loads(line) for line in cf("examples", "list", "--json", env=env).stdout.decode().splitlines()]
-    assert {"source": "user", "lang": "bash", "rows": 1} in counts
-    assert cf("examples", "remove", str(mine), env=env).returncode == 0
-    assert cf("examples", "list", "--source", "user", env=env).stdout == b""
+    assert cf("examples", "list", env=env).stdout.decode().split("\t")[1:] == ["bash", "show my disk quota", "quota -s\n"]
+    counts = [json.loads(line) for line in cf("examples", "list", "--counts", "--json", env=env).stdout.decode().splitlines()]
+    assert {"source": "user", "lang": "bash", "rows": 1} in counts and {r["source"] for r in counts} > {"user"}
+    assert cf("examples", "remove", str(mine), env=env).stderr.decode() == "removed 1 example\n"
+    empty = cf("examples", "list", env=env)
+    assert empty.returncode == 0 and empty.stdout == b"" and b"cf examples add" in empty.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"lang": "bash", "nl": "x"}\n')
     r = cf("examples", "add", str(bad), env=env)
     assert r.returncode == 2 and b"bad.jsonl:1" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_remove_counts_the_rows_it_removed_and_the_store_is_private(tmp_path):
+    import stat
+
+    home = tmp_path / "home"
+    env = {"CODEFUSION_HOME": str(home)}
+    four = tmp_path / "four.jsonl"
+    four.write_text("".join(json.dumps({"lang": "bash", "nl": f"task number {i}", "code": f"echo {i}"}) + "\n"
+                            for i in range(4)))
+    assert cf("examples", "add", str(four), env=env).returncode == 0
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
+    assert mode(home / "user-examples.sqlite") == 0o600 and mode(home) == 0o700
+    cf("examples", "list", "--counts", env=env)  # builds the combined index, which holds the user's rows too
+    assert mode(home / "cache" / "examples-index.sqlite") == 0o600
+    first = json.loads(cf("examples", "list", "--json", env=env).stdout.decode().splitlines()[0])["id"]
+    assert cf("examples", "remove", str(first), env=env).stderr.decode() == "removed 1 example\n"
+    assert cf("examples", "remove", str(four), env=env).stderr.decode() == "removed 3 examples\n"
+    r = cf("examples", "add", str(tmp_path), env=env)
+    assert r.returncode == 2 and r.stderr.decode() == (
+        f'cf: error: {tmp_path} is a directory; give a JSONL file, one {{"lang", "nl", "code"}} object a line\n')
+
+
+def test_history_is_private(tmp_path, monkeypatch):
+    import stat
+
+    from cfcli.history import append_history, read_history
+
+    monkeypatch.setenv("CODEFUSION_HOME", str(tmp_path / "home"))
+    append_history("say hi", "echo hi", "bash", "tiny")
+    assert [e["code"] for e in read_history()] == ["echo hi"]
+    assert stat.S_IMODE((tmp_path / "home" / "history.jsonl").stat().st_mode) == 0o600
 
 
 # -- re-ranking (core/retrieval/rerank.py) ---------------------------------------------------

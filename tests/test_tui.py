@@ -193,6 +193,18 @@ def test_enter_while_denoising_accepts_the_row_as_it_is_and_stops_the_sampler(pi
     assert app.recorded.ends == ["cancelled"] and len(app.recorded.steps[0]) < SLOW
 
 
+def test_enter_at_the_first_frame_accepts_the_first_code_to_form(pipe):
+    async def scenario(app, pilot):
+        assert app.result is None and not any(row.text for row in app.rows)  # nothing formed yet
+        await pilot.press("enter")
+        await until(pilot, lambda: app.return_code is not None)
+
+    app = run_picker(pipe, scenario, steps=SLOW, notifications=True)
+    assert app.return_code == 0 and app.return_value and app.return_value == app.return_value.strip()
+    assert app.recorded.ends == ["cancelled"] and 0 < len(app.recorded.steps[0]) < SLOW
+    assert not app._notifications, [n.message for n in app._notifications]  # no "Nothing to accept yet"
+
+
 @pytest.mark.parametrize("key", ["escape", "q", "ctrl+c"])
 def test_cancel_keys_exit_1_with_nothing_and_stop_within_a_step(pipe, key):
     timing = {}

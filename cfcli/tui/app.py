@@ -112,6 +112,9 @@ class PickerApp(App[str]):
         self.error: str | None = None
         self.note = ""
         self._progress = ""  # the status line while denoising, drawn with the next frame
+        # Enter before the selected row had any code (the model loading, the first steps): it is
+        # accepted as soon as it has some. Early Enter used to say "Nothing to accept yet" (4 of 5 tries).
+        self._accept_when_formed = False
         self._status_text = ""
 
     # -- layout -----------------------------------------------------------------------------
@@ -150,6 +153,7 @@ class PickerApp(App[str]):
         self.run_id += 1
         self.result = None
         self._progress = ""
+        self._accept_when_formed = False  # a re-roll is a change of mind
         for row in self.rows:
             row.reset(self.seed + self.run_id)
         self.selected = 0
@@ -202,12 +206,18 @@ class PickerApp(App[str]):
             row.show_step(code, message.index / message.total)
         rate = f"{message.rate:.1f} steps/s" if message.rate else "…"
         self._progress = f"step {message.index}/{message.total}  ·  {rate}  ·  seed {self.seed}"
+        if self._accept_when_formed and self._selected_row().text.strip():
+            self._accept(self._selected_row().text)
 
     def on_finished(self, message: Finished) -> None:
         if message.run != self.run_id:
             return
         self.result = message.result
         candidates = message.result.candidates
+        if self._accept_when_formed and candidates:
+            self._accept(candidates[min(self.selected, len(candidates) - 1)].code)
+            return
+        self._accept_when_formed = False
         for row in self.rows:
             if row.index < len(candidates):
                 row.show_candidate(candidates[row.index])
@@ -231,7 +241,9 @@ class PickerApp(App[str]):
         if self.result is None:
             for row in self.rows:
                 row.rain()
-            if self._progress:
+            if self._accept_when_formed:
+                self._status(f"accepting row {self.selected + 1} as soon as it forms  ·  {self._progress or '…'}")
+            elif self._progress:
                 self._status(self._progress)
 
     # -- selection and keys ---------------------------------------------------------------------
@@ -284,6 +296,11 @@ class PickerApp(App[str]):
             self.selected = index
 
     def action_accept(self) -> None:
+        """The selected row as it is, mid-rain too (the sampler stops); before it has any code,
+        as soon as it has some."""
+        if self.result is None and not self._selected_row().text.strip():
+            self._accept_when_formed = True
+            return
         self._accept(self._selected_row().text)
 
     def on_candidate_row_edit_done(self, message: CandidateRow.EditDone) -> None:

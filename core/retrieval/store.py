@@ -77,10 +77,10 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 
 def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], meta: dict[str, str] | None = None,
-           lexicon: Iterable[tuple[str, str, str, str, float]] = ()) -> int:
+           lexicon: Iterable[tuple[str, str, str, str, float]] = (), mode: int = 0o644) -> int:
     """Write a new store at ``path`` (atomically: a temporary file renamed over it) from
     ``(lang, nl, code, source, ref)`` rows, de-duplicated on (lang, nl, code), and the re-ranking
-    tables (core/retrieval/rerank.py's lexicon_rows). Returns the count of rows."""
+    tables (core/retrieval/rerank.py's lexicon_rows), with file mode ``mode``. Returns the count of rows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -101,7 +101,7 @@ def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], met
         con.commit()
         con.execute("VACUUM")
         con.close()
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep a shipped store from other users
+        os.chmod(tmp, mode)  # 0644: mkstemp's 0600 would keep a shipped store from other users
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

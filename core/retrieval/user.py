@@ -18,6 +18,7 @@ from typing import Iterable
 from core.config import LANGS
 from core.errors import CFError
 from core.retrieval.store import SCHEMA, SHIPPED_STORE, Example, ExampleStore, create, fingerprint
+from core.userfiles import FILE_MODE, private_dir, private_file
 
 USER_FILE = "user-examples.sqlite"
 INDEX_FILE = "examples-index.sqlite"
@@ -53,7 +54,7 @@ class UserExamples:
         self.path = path or _dirs()[0] / USER_FILE
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # the user's own commands: 0600 (SQLite's journal takes its mode)
         try:
             con = sqlite3.connect(self.path)
             con.executescript(SCHEMA)
@@ -105,7 +106,9 @@ class UserExamples:
         con = self._connect()
         try:
             with con:
-                before = con.total_changes
+                # Counted in the table: total_changes also counts the search index's trigger rows
+                # (a 1-row file said "removed 7").
+                before = con.execute("SELECT count(*) FROM examples").fetchone()[0]
                 if everything:
                     con.execute("DELETE FROM examples")
                 for i in ids or ():
@@ -113,7 +116,7 @@ class UserExamples:
                 for lang, nl, code in rows or ():
                     con.execute("DELETE FROM examples WHERE lang = ? AND nl = ? AND code = ?",
                                 (lang, nl.strip(), code.strip()))
-                removed = con.total_changes - before
+                removed = before - con.execute("SELECT count(*) FROM examples").fetchone()[0]
                 con.execute("INSERT OR REPLACE INTO meta VALUES ('changed', ?)", (str(time.time_ns()),))
             return removed
         finally:
@@ -135,6 +138,8 @@ class UserExamples:
 def read_examples_file(path: str | Path) -> list[tuple[str, str, str]]:
     """A JSONL of {"lang", "nl", "code"} lines as (lang, nl, code); a bad line is a CFError."""
     path = Path(path)
+    if path.is_dir():
+        raise CFError(f"{path} is a directory; give a JSONL file, one {{\"lang\", \"nl\", \"code\"}} object a line")
     if not path.is_file():
         raise CFError(f"{path} not found")
     out = []
@@ -179,5 +184,6 @@ def searchable_store(user: UserExamples | None = None) -> ExampleStore:
     lexicon = base.lexicon_rows()
     base.close()
     rows += [(e.lang, e.nl, e.code, "user", e.ref) for e in user.rows()]
-    create(index, rows, {"built_from": stamp}, lexicon)
+    private_dir(index.parent)
+    create(index, rows, {"built_from": stamp}, lexicon, mode=FILE_MODE)  # it holds the user's rows too
     return ExampleStore(index)
