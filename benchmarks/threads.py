@@ -78,7 +78,7 @@ elif setting != "shipped":
     threads.POLICIES = {path: policy for path in threads.POLICIES}
 if sys.argv[2] == "cf":
     sys.argv = ["cf", *sys.argv[3:]]
-    from cfcli.main import main
+    from cfcli.launch import main
     main()
 import time, statistics
 model, prompts, batch = sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])

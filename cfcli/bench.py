@@ -139,7 +139,7 @@ os._exit = exit_reporting
 import cfcli.client  # a cold start loads the model itself, even with `cf serve` up
 cfcli.client.server_pipeline = lambda *args, **kwargs: None
 sys.argv[0] = "cf"
-from cfcli.main import main
+from cfcli.launch import main
 main()
 """
 

@@ -1,9 +1,10 @@
-"""The `cf` console script.
+"""The `cf` console script: where a command line goes, and how the process ends.
 
 A bare prompt (`cf "PROMPT"`, and the shell key's `cf ask -- PROMPT`) goes straight to the
 picker: typer checks every option through pydantic, which took ~70 ms of a first frame whose
-goal is 300 ms (issue 21), and a bare prompt has no option to check. Anything else, a prompt with
-options included, goes through typer (cfcli.main).
+goal is 300 ms, and a bare prompt has no option to check. Anything else, a prompt with options
+included, goes through typer (cfcli.main.run). Every error becomes its message and exit status
+here, in ``exit_status``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,39 @@ def mistyped_command(word: str) -> str | None:
     return best if edit_distance(word, best) <= min(2, len(best) // 3) else None
 
 
+ROOT_OPTIONS = ("--help", "-h", "--version")
+# Commands a user waits on from the shell or an editor: they end without the interpreter's teardown.
+ONE_SHOT = ("ask", "generate")
+
+
+def route_prompt(argv: list[str]) -> list[str]:
+    """`cf "PROMPT" [options]` is `cf ask "PROMPT" [options]`: anything that is not a command or
+    a root option starts the picker (a prompt that is a command's name: `cf ask -- train`)."""
+    if not argv or argv[0] in COMMANDS or argv[0] in ROOT_OPTIONS:
+        return argv
+    return ["ask", *argv]
+
+
+def exit_status(error: BaseException) -> int:
+    """The one map from an error to what the user reads and the exit status: 2 for what cf
+    refuses (a bad prompt, option or file), 130 for an interrupt; anything else is a bug and
+    propagates with its traceback."""
+    from core.errors import CFError
+
+    if isinstance(error, KeyboardInterrupt):
+        print("cf: interrupted", file=sys.stderr)
+        return 130
+    if isinstance(error, CFError):
+        print(getattr(error, "usage", None) or f"cf: error: {error}", file=sys.stderr)
+        return 2
+    if isinstance(error, SystemExit):
+        code = error.code
+        if isinstance(code, str):
+            print(code, file=sys.stderr)
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    raise error
+
+
 def end_process(code) -> None:
     """Exit now with ``code`` (SystemExit's), once stdout and stderr are flushed: tearing down the
     interpreter that holds torch and a model took 1.2-1.6 s of a cold `cf PROMPT --json` on a busy
@@ -78,20 +112,18 @@ def main() -> None:
               file=sys.stderr)
         end_process(2)
     prompt = bare_prompt(argv)
-    if prompt is None:
-        from cfcli.main import main as parse_and_run
-
-        parse_and_run()
-        return
-    from cfcli.ask import AskOptions, run_ask
-    from core.errors import CFError
-
     try:
-        status = run_ask(AskOptions(prompt, device="auto"))
-    except CFError as e:
-        print(f"cf: error: {e}", file=sys.stderr)
-        status = 2
-    except KeyboardInterrupt:
-        print("cf: interrupted", file=sys.stderr)
-        status = 130
-    end_process(status)
+        if prompt is not None:
+            from cfcli.ask import AskOptions, run_ask
+
+            status = run_ask(AskOptions(prompt, device="auto"))
+        else:
+            from cfcli.main import run
+
+            argv = route_prompt(argv)
+            status = run(argv)
+    except (Exception, KeyboardInterrupt, SystemExit) as e:
+        status = exit_status(e)
+    if prompt is not None or (argv and argv[0] in ONE_SHOT):
+        end_process(status)
+    sys.exit(status)

@@ -11,7 +11,6 @@ from typing import Optional
 import typer
 import typer.core
 
-from cfcli.launch import end_process
 from cfcli.userconfig import resolve_model
 from core.config import LANGS
 from core.errors import CFError
@@ -673,22 +672,12 @@ def _numel(shape) -> int:
     return n
 
 
-ROOT_OPTIONS = ("--help", "-h", "--version")
+class UsageError(CFError):
+    """A bad option or value, said as click's usage lines (``usage``) rather than one line."""
 
-
-def route_prompt(argv: list[str]) -> list[str]:
-    """`cf "PROMPT" [options]` is `cf ask "PROMPT" [options]`: anything that is not a command or
-    a root option starts the picker (a prompt that is a command's name: `cf ask -- train`)."""
-    import typer.main
-
-    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    if not argv or argv[0] in commands or argv[0] in ROOT_OPTIONS:
-        return argv
-    return ["ask", *argv]
-
-
-# Commands a user waits on from the shell or an editor: they end without the interpreter's teardown.
-ONE_SHOT = ("ask", "generate")
+    def __init__(self, usage: str) -> None:
+        super().__init__(usage)
+        self.usage = usage
 
 
 def usage_error(e) -> str:
@@ -702,31 +691,19 @@ def usage_error(e) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def run(argv: list[str]) -> int:
+    """Parse ``argv`` (already routed: cfcli/launch.py) and run its command: the exit status.
+    click's errors come back as CFError (a usage error with its usage lines), an abort as
+    KeyboardInterrupt; cfcli.launch says them and maps them to exit codes."""
     click = click_exceptions()
-    argv = route_prompt(sys.argv[1:])
     try:
-        try:
-            # standalone_mode=False: click's errors come here, to be said in a few plain lines
-            # rather than typer's boxed panel.
-            status = app(args=argv, standalone_mode=False)
-            sys.exit(status if isinstance(status, int) else 0)
-        except click.UsageError as e:
-            err(usage_error(e))
-            sys.exit(2)
-        except click.ClickException as e:  # e.g. a file option that does not exist
-            err(f"cf: error: {e.format_message()}")
-            sys.exit(2)
-        except typer.Abort:
-            err("cf: interrupted")
-            sys.exit(130)
-        except CFError as e:
-            err(f"cf: error: {e}")
-            sys.exit(2)
-        except KeyboardInterrupt:
-            err("cf: interrupted")
-            sys.exit(130)
-    except SystemExit as e:
-        if argv and argv[0] in ONE_SHOT:
-            end_process(e.code)
-        raise
+        # standalone_mode=False: click's errors come here, to be said in a few plain lines
+        # rather than typer's boxed panel.
+        status = app(args=argv, standalone_mode=False)
+    except click.UsageError as e:
+        raise UsageError(usage_error(e)) from None
+    except click.ClickException as e:  # e.g. a file option that does not exist
+        raise CFError(e.format_message()) from None
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    return status if isinstance(status, int) else 0

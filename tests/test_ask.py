@@ -112,7 +112,7 @@ def test_bad_input_is_one_line_and_nonzero(tiny_model, tmp_path, home):
 
 
 def test_commands_still_route_and_prompts_reach_the_picker():
-    from cfcli.main import route_prompt
+    from cfcli.launch import route_prompt
 
     assert route_prompt(["train", "--help"]) == ["train", "--help"]
     assert route_prompt(["--help"]) == ["--help"] and route_prompt([]) == []
@@ -122,10 +122,12 @@ def test_commands_still_route_and_prompts_reach_the_picker():
     # a bare prompt skips typer (cfcli/launch.py): its list of commands must be typer's
     import typer.main
 
-    from cfcli.launch import COMMANDS, bare_prompt
+    from cfcli.launch import COMMANDS, ROOT_OPTIONS, bare_prompt
     from cfcli.main import app
 
-    assert COMMANDS == set(typer.main.get_command(app).commands)
+    root = typer.main.get_command(app)
+    assert COMMANDS == set(root.commands)
+    assert set(ROOT_OPTIONS) == {o for p in root.get_params(root.context_class(root, info_name="cf", **root.context_settings)) for o in p.opts}
     assert bare_prompt(["list files"]) == "list files" and bare_prompt(["ask", "--", "-rf"]) == "-rf"
     assert bare_prompt(["ask", "list files"]) == "list files" and bare_prompt(["--", "history"]) == "history"
     for argv in (["train"], ["-"], ["--help"], [], ["list files", "--steps", "5"], ["ask", "--json", "x"]):
