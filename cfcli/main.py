@@ -265,12 +265,21 @@ def evaluate(
                                            "prompt (the example store's bm25); the floor a model must beat."),
     strength: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="A retrieval model's start: the share "
                                              "of the schedule its examples are noised to (default: the model's)."),
+    bench: Optional[str] = typer.Option(None, help="Another benchmark instead of a published split: tldr (held-out "
+                                        "tldr pages) or everyday (benchmarks/everyday.jsonl; --lang bash or python)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from core import threads
 
     threads.configure("batch")  # before torch loads
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
+
+    if bench is not None:  # cfcli/bench_<name>.py
+        from cfcli.bench_report import run_bench
+
+        pipeline = lambda: load_pipeline(model, device.value, lang.value, precision, compile, shipped_examples=True)
+        return run_bench(bench, lang.value, limit, top_k, seed, batch, str(data) if data else None, baseline, out,
+                         as_json, pipeline)
     from core.metrics.python import CODEBERTSCORE_MODEL
 
     request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
