@@ -8,7 +8,7 @@ A page writes its command with placeholders: ``tar xf {{path/to/source.tar[.gz|.
 - ``template_match``: NL2Bash's template cosine (core/metrics/bash.py) against the command as a
   user would type it (core.data.tldr.command: each placeholder's text).
 - ``slot_match``, exact match with placeholders normalised. Both sides lose their quote characters
-  and have their whitespace collapsed; then the candidate must equal the page's command where
+  and have their whitespace collapsed (a quoted string stays one word); then the candidate must equal the page's command where
   * a placeholder that spells one option (``{{[-r|--recursive]}}``, ``{{-v}}``) matches any of its
     spellings, and nothing else;
   * every other placeholder is a slot: it matches any value the candidate puts there, one word
@@ -37,8 +37,13 @@ _WORD_SLOT = r"(?!-)\S+"
 _TEXT_SLOT = r".+?"
 
 
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+_KEPT_SPACE = "\x00"  # a space inside quotes: part of one word
+
+
 def normalize(code: str) -> str:
-    """Quote characters removed, whitespace collapsed."""
+    """Quote characters removed, whitespace collapsed; a quoted string stays one word."""
+    code = _QUOTED.sub(lambda m: re.sub(r"\s+", _KEPT_SPACE, m.group(0)), code)
     return " ".join(_QUOTES.sub("", code).split())
 
 
@@ -63,6 +68,7 @@ def _spellings(text: str) -> list[str]:
 
 def slot_pattern(page_command: str) -> re.Pattern:
     """The page's command as a pattern over a normalised candidate (the module's rules)."""
+    page_command = _QUOTED.sub(lambda m: re.sub(r"\s+", _KEPT_SPACE, m.group(0)), page_command)
     page_command = " ".join(page_command.split())
     out, pos, quoted = [], 0, False
     for m in _PLACEHOLDER.finditer(page_command):
