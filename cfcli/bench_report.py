@@ -20,7 +20,7 @@ LOOKUP_MODEL = "lookup (bm25 over the train split, no model)"
 
 @dataclass(frozen=True)
 class BenchRequest:
-    lang: str = "bash"
+    lang: str = "bash"  # "": every language the benchmark has
     limit: int | None = None
     top_k: int = 5
     seed: int = 0
@@ -110,7 +110,7 @@ def print_bench(report: dict, labels: dict[str, str]) -> None:
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 150)
-    table = Table(title=f"{report['bench']} ({report['lang']}): {report['items']} items, {report['model']}, "
+    table = Table(title=f"{report['bench']} ({report['lang']}): {report['items']} prompts, {report['model']}, "
                         f"{report['date']}", title_justify="left")
     table.add_column("metric")
     for k in KS:

@@ -10,6 +10,7 @@ the right tool, template match, exact match with placeholders as slots, token F1
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -63,9 +64,10 @@ def run_tldr(request: BenchRequest, open_pipeline: Callable[[], object]) -> tupl
     from core.retrieval.holdout import without_tldr_held_out
     from core.retrieval.user import shipped_store
 
-    if request.lang != "bash":
+    if request.lang not in ("", "bash"):
         raise CFError("--bench tldr is Bash only")
     check_baseline(request.baseline)
+    request = replace(request, lang="bash")
     examples = held_out_examples(find_tarball(request.data))
     pages = {page_name(e.id) for e in examples}
     items = first(examples, request.limit, f"the {len(pages)} held-out tldr pages")

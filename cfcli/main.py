@@ -233,7 +233,8 @@ def generate(
 
 @app.command("eval")
 def evaluate(
-    lang: Lang = typer.Option(Lang.bash),
+    lang: Optional[Lang] = typer.Option(None, help="bash (the default), python or cf; with --bench everyday, "
+                                        "both of its languages when not given."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     split: str = typer.Option("test", help="Published split: test or train."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items."),
@@ -274,12 +275,14 @@ def evaluate(
     threads.configure("batch")  # before torch loads
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
 
-    if bench is not None:  # cfcli/bench_<name>.py
+    if bench is not None:  # cfcli/bench_<name>.py; without --lang, every language the benchmark has
         from cfcli.bench_report import run_bench
 
-        pipeline = lambda: load_pipeline(model, device.value, lang.value, precision, compile, shipped_examples=True)
-        return run_bench(bench, lang.value, limit, top_k, seed, batch, str(data) if data else None, baseline, out,
+        target = lang.value if lang else ""
+        pipeline = lambda: load_pipeline(model, device.value, target, precision, compile, shipped_examples=True)
+        return run_bench(bench, target, limit, top_k, seed, batch, str(data) if data else None, baseline, out,
                          as_json, pipeline)
+    lang = lang or Lang.bash
     from core.metrics.python import CODEBERTSCORE_MODEL
 
     request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
