@@ -14,8 +14,8 @@ One JSON object per line:
   of them (alternatives: ``[["\\bcurl\\b", "\\bwget\\b"], "example\\.com"]`` is "curl or wget, and
   the URL");
 - ``<cmd>`` in a pattern stands for "where a command starts": the line's start, after ``|``,
-  ``;``, ``&``, ``(``, a backquote or ``$(``, or after a wrapper (``sudo``, ``xargs``, ``exec``,
-  ``env``, ``nohup``, ``time``, ``watch``, ``find -exec``) and its options. ``<cmd>du\\b``
+  ``;``, ``&``, ``(``, a backquote, a quote or ``$(``, or after a wrapper (``sudo``, ``xargs``, ``exec``,
+  ``env``, ``nohup``, ``time``, ``watch``, ``find -exec``) and its options (each with at most one value). ``<cmd>du\\b``
   accepts ``du -sh .`` and ``sudo du -sh /var``, not ``docker buildx du``;
 - ``reject`` (optional): regexes none of which may match (a wrong variant the patterns would let
   through: ``tar -x`` must not also say ``-c``).
@@ -35,8 +35,8 @@ from pathlib import Path
 from core.errors import CFError
 
 LANGS = ("bash", "python")
-COMMAND_START = r"(?:^|[|;&(`]\s*|\$\(\s*|(?:\b(?:sudo|xargs|exec|env|nohup|time|watch)|-exec)\s+(?:-\S+\s+)*)"
-DEFAULT_FILE = "benchmarks/everyday.jsonl"  # relative to the repository root
+COMMAND_START = (r"(?:^|[|;&(`\"']\s*|\$\(\s*|"  # after a separator or an opening quote, or a wrapper and its options
+                 r"(?:\b(?:sudo|xargs|exec|env|nohup|time|watch)|-exec)\s+(?:-\S+\s+(?:[^-\s]\S*\s+)?)*)")
 
 
 @dataclass(frozen=True)
