@@ -25,7 +25,8 @@ START, END = "<!-- everyday:start -->", "<!-- everyday:end -->"
 LANGS = {"bash": "Bash", "python": "Python"}
 COLUMNS = [("cf: `codefusion-small`", "codefusion-small-v4-everyday.json"),
            ("lookup table, no model", "lookup-everyday.json")]
-SHOWN = ["bash-001", "bash-002", "bash-003", "bash-004", "bash-044", "python-001", "python-003", "python-033"]
+SHOWN = ["bash-001", "bash-002", "bash-003", "bash-004", "bash-039", "bash-067", "python-001", "python-003",
+         "python-024", "python-042"]
 
 
 def cell(code: str) -> str:

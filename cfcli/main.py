@@ -576,12 +576,14 @@ def examples_build(
     out: Path = typer.Option(..., help="Where to write the store (the shipped one: core/assets/examples.sqlite)."),
     data: Optional[Path] = typer.Option(None, help="Data directory with the train splits (default: cf data fetch's)."),
     tldr: Optional[Path] = typer.Option(None, help="tldr-pages tarball or folder (pages/common, pages/linux)."),
+    hold_out_tldr: bool = typer.Option(False, "--hold-out-tldr", help="Without the tldr pages `cf eval --bench tldr` "
+                                       "holds out (a store to train a model that benchmark checks)."),
 ):
     """Build an example store from the published train splits and tldr-pages (never the test splits),
     with the Bash re-ranking lexicon learned from the train split (about 40 s)."""
     from core.retrieval.build import build_store
 
-    counts = build_store(out, str(data) if data else None, tldr)
+    counts = build_store(out, str(data) if data else None, tldr, hold_out_tldr=hold_out_tldr)
     err(f"wrote {out}: " + ", ".join(f"{n} {src} rows" for src, n in counts.items()))
 
 
