@@ -1,66 +1,32 @@
-"""Everyday prompts, not from any data set: the shipped model's actual top-3 for ten per language,
-beside the lookup table's first answer, written into README.md between its "everyday" markers.
+"""The README's everyday table, made from the everyday prompt file's reports (never typed):
+the shipped model beside the lookup table, top-1 / top-5 accepted per language, and a few rows.
 
     python benchmarks/everyday.py            # rewrite the README's table
-    python benchmarks/everyday.py --check    # exit 1 if the README's table is not what the model gives now
+    python benchmarks/everyday.py --check    # exit 1 if the README's table and the reports disagree
 
-The model retrieves from the shipped example store only (not your own examples) and samples
-with seed 0 and cf's default settings, so the table is the same on every machine and run.
+The reports (docs/results/, docs/results/README.md) come from
+    cf eval --bench everyday [--baseline lookup] --out docs/results/FILE
+over benchmarks/everyday.jsonl (prompts written for the project, from no data set; its schema is
+in core/metrics/everyday.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-PROMPTS = {
-    "bash": [
-        "remove directory tree",
-        "find all python files modified in the last 7 days",
-        "count the lines of every txt file",
-        "show disk usage of the current directory",
-        "compress the logs folder into a tar.gz archive",
-        "list the 10 largest files in this directory",
-        "kill the process listening on port 8080",
-        "replace foo with bar in all .js files",
-        "show the last 100 lines of /var/log/syslog",
-        "download https://example.com/a.zip with curl",
-    ],
-    "python": [
-        "read a json file into a dict",
-        "sort a list of dicts by the key 'age'",
-        "remove duplicates from a list",
-        "reverse a string",
-        "get the current date and time",
-        "write a list of lines to a file",
-        "check if a file exists",
-        "convert a string to an integer",
-        "merge two dictionaries",
-        "count occurrences of each word in a string",
-    ],
-    "cf": [
-        "highlight cells greater than 10",
-        'highlight cells that contain "error"',
-        "cells between 5 and 50",
-        "highlight duplicate values",
-        "cells below average",
-        "highlight blank cells",
-        'cells that begin with "A"',
-        "values equal to 100",
-        'cells that are not "done"',
-        "top 10 values",
-    ],
-}
+RESULTS = ROOT / "docs" / "results"
 START, END = "<!-- everyday:start -->", "<!-- everyday:end -->"
-LABELS = {"bash": "Bash", "python": "Python", "cf": "Excel conditional formatting"}
-
-
-SAME = "= cf's first"  # the lookup's first is cf's first: said, not printed twice
+LANGS = {"bash": "Bash", "python": "Python"}
+COLUMNS = [("cf: `codefusion-small`", "codefusion-small-v4-everyday.json"),
+           ("lookup table, no model", "lookup-everyday.json")]
+SHOWN = ["bash-001", "bash-002", "bash-003", "bash-004", "bash-039", "bash-067", "python-001", "python-003",
+         "python-024", "python-042"]
 
 
 def cell(code: str) -> str:
@@ -68,33 +34,45 @@ def cell(code: str) -> str:
     return "`" + code.replace("|", "\\|").replace("`", "'").replace("\n", " ⏎ ") + "`" if code else "—"
 
 
-def table(model: str | None = None) -> str:
-    from core.generate import Pipeline
-    from core.registry import resolve_model
-    from core.retrieval.user import shipped_store
+def _load(results: Path, name: str) -> dict | None:
+    path = results / name
+    return json.loads(path.read_text()) if path.exists() else None
 
-    store = shipped_store()
-    directory = resolve_model(model)
-    pipe = Pipeline.from_pretrained(directory, "cpu", examples=store)
-    lines = [f"Model `{directory.name}`, seed 0, cf's default sampling; lookup: the first of the train rows "
-             f"nearest the prompt (bm25), \"{SAME}\" where that is cf's first candidate too. "
-             "Made by `python benchmarks/everyday.py`.", ""]
-    for lang, prompts in PROMPTS.items():
-        lines += [f"**{LABELS[lang]}**", "", "| prompt | cf's top 3 | lookup table's first |", "|---|---|---|"]
-        for prompt in prompts:
-            result = pipe.generate(prompt, k=5, seed=0, lang=lang)
-            top3 = "<br>".join(cell(c.code) for c in result.candidates[:3])
-            lookup = store.search(prompt, lang, 1, sources=["train"])
-            first = lookup[0].code if lookup else ""
-            same = bool(first) and bool(result.candidates) and first == result.candidates[0].code
-            lines.append(f"| {prompt} | {top3} | {SAME if same else cell(first)} |")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+
+def table(results: Path = RESULTS) -> str:
+    from core.metrics.everyday import load_everyday
+
+    items = {i.id: i for i in load_everyday(ROOT / "benchmarks" / "everyday.jsonl")}
+    loaded = {title: _load(results, name) for title, name in COLUMNS}
+    counts = {lang: sum(i.lang == lang for i in items.values()) for lang in LANGS}
+    lines = ["| prompts accepted (%), top-1 / top-5 | " + " | ".join(f"{LANGS[l]} ({counts[l]} prompts)"
+                                                                   for l in LANGS) + " |",
+             "|---|" + "---|" * len(LANGS)]
+    for title, _ in COLUMNS:
+        cells = []
+        for lang in LANGS:
+            report = loaded[title]
+            m = report["metrics"].get(lang) if report else None
+            cells.append(f"{m['top1']:.1f} / {m['top5']:.1f}" if m else "—")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    lines += ["", "| prompt | cf's first | lookup's first |", "|---|---|---|"]
+    for item_id in SHOWN:
+        item = items[item_id]
+        row = [item.prompt]
+        for title, _ in COLUMNS:
+            first = ((loaded[title] or {}).get("first", {}).get(item_id) or {}).get("code", "")
+            row.append(f"{'✓' if item.accepts(first) else '✗'} {cell(first)}" if first else "—")
+        lines.append("| " + " | ".join(row) + " |")
+    dates = sorted({r["date"] for r in loaded.values() if r})
+    lines += ["", f"✓: the candidate matches the prompt's patterns (and, in Python, parses). Prompts written for "
+              f"the project, from no data set: [benchmarks/everyday.jsonl](benchmarks/everyday.jsonl); seed 0, "
+              f"cf's default sampling, the shipped example store; {', '.join(dates) or 'not measured yet'}. "
+              "Made by `python benchmarks/everyday.py` from `cf eval --bench everyday` reports."]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="a model name or directory (default: the shipped default)")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args()
@@ -102,11 +80,10 @@ def main() -> int:
     if START not in text or END not in text:
         print(f"{args.readme} has no {START} … {END} section", file=sys.stderr)
         return 2
-    new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: f"{START}\n{table(args.model)}{END}", text,
-                 flags=re.S)
+    new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: f"{START}\n{table()}{END}", text, flags=re.S)
     if args.check:
         if new != text:
-            print("the README's everyday table is not what the model gives now; run benchmarks/everyday.py",
+            print("the README's everyday table disagrees with docs/results/; run benchmarks/everyday.py",
                   file=sys.stderr)
             return 1
         return 0

@@ -25,9 +25,12 @@ BENCH = "codefusion-small-v4-bench-cpu.json"  # cf bench --out …; the README's
 COLUMNS = [
     ("cf: `codefusion-small` (retrieval)", {"bash": "codefusion-small-v4-bash-all.json",
                                              "python": "codefusion-small-v4-python-test.json",
-                                             "cf": "codefusion-small-v4-cf-test.json"}),
+                                             "cf": "codefusion-small-v4-cf-test.json",
+                                             "tldr": "codefusion-small-v4-tldr-heldout.json",
+                                             "everyday": "codefusion-small-v4-everyday.json"}),
     ("lookup table, no model", {"bash": "lookup-bash-all.json", "python": "lookup-python-all.json",
-                                "cf": "lookup-cf-all.json"}),
+                                "cf": "lookup-cf-all.json", "tldr": "lookup-tldr-heldout.json",
+                                "everyday": "lookup-everyday.json"}),
     ("CodeFusion without retrieval (v3)", {"bash": "codefusion-small-bash-all.json",
                                            "python": "codefusion-small-python-test.json",
                                            "cf": "codefusion-small-cf-test.json"}),
@@ -46,6 +49,11 @@ ROWS = [  # (language, metric or "valid", label)
     ("cf", "execution_match", "CF execution match"),
     ("cf", "valid", "CF: top-1 parses (%)"),
     ("all", "copy", "top-1 identical to a retrieved example (%): Bash / Python / CF"),
+    # Outside the published splits (cf eval --bench tldr / everyday; docs/results.md, "Everyday benchmarks")
+    ("tldr", "right_tool", "tldr, held-out pages: right tool"),
+    ("tldr", "slot_match", "tldr, held-out pages: exact match, placeholders as slots"),
+    ("everyday", "bash", "Everyday Bash prompts accepted"),
+    ("everyday", "python", "Everyday Python prompts accepted"),
 ]
 
 
@@ -66,6 +74,8 @@ def _cell(report: dict | None, metric: str) -> str:
 
 
 def _paper(report: dict, metric: str) -> str:
+    if "paper" not in report:  # a benchmark the paper did not run
+        return "—"
     if metric == "valid":
         return f"{report['paper']['validity']['top1']:.1f}"
     # The paper's CF figure is over all its items, execution or exact match (Table 1).
@@ -82,7 +92,9 @@ def table(results: Path = RESULTS) -> str:
         if metric == "copy":
             lines.append("| " + " | ".join([label, *(_copy(reports[t]) for t, _ in COLUMNS), "—"]) + " |")
             continue
-        any_report = next(r[lang] for r in reports.values() if lang in r)
+        any_report = next((r[lang] for r in reports.values() if lang in r), None)
+        if any_report is None:  # not measured yet
+            continue
         n = any_report["items"] if metric == "valid" else any_report["metrics"][metric]["items"]
         lines.append("| " + " | ".join([f"{label} ({n} items)",
                                          *(_cell(reports[t].get(lang), metric) for t, _ in COLUMNS),

@@ -238,9 +238,18 @@ def generate(
                                       device.value, as_json))
 
 
+def eval_pipeline(model: Optional[str], device: str, lang: str, precision: str, compile: bool):
+    """The model `cf eval` scores; a retrieval model's examples: the shipped rows, whoever runs it."""
+    from core.generate import Pipeline
+    from core.retrieval.user import shipped_store
+
+    return Pipeline.from_pretrained(resolve_model(model), device, lang, precision, compile, examples=shipped_store())
+
+
 @app.command("eval")
 def evaluate(
-    lang: Lang = typer.Option(Lang.bash),
+    lang: Optional[Lang] = typer.Option(None, help="bash (the default), python or cf; with --bench everyday, "
+                                        "both of its languages when not given."),
     model: Optional[str] = typer.Option(None, help=MODEL_HELP),
     split: str = typer.Option("test", help="Published split: test or train."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N items."),
@@ -272,12 +281,23 @@ def evaluate(
                                            "prompt (the example store's bm25); the floor a model must beat."),
     strength: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="A retrieval model's start: the share "
                                              "of the schedule its examples are noised to (default: the model's)."),
+    bench: Optional[str] = typer.Option(None, help="Another benchmark instead of a published split: tldr (held-out "
+                                        "tldr pages) or everyday (benchmarks/everyday.jsonl; --lang bash or python)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from core import threads
 
     threads.configure("batch")  # before torch loads
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
+
+    if bench is not None:  # cfcli/bench_<name>.py; without --lang, every language the benchmark has
+        from cfcli.bench_report import run_bench
+
+        target = lang.value if lang else ""
+        pipeline = lambda: eval_pipeline(model, device.value, target, precision, compile)
+        return run_bench(bench, target, limit, top_k, seed, batch, str(data) if data else None, baseline, out,
+                         as_json, pipeline)
+    lang = lang or Lang.bash
     from core.metrics.python import CODEBERTSCORE_MODEL
 
     request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
@@ -285,14 +305,7 @@ def evaluate(
                           plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL,
                           sampler=sampler, early_stop=early_stop, clamp=clamp, rounding=rounding,
                           shrink=shrink, baseline=baseline, strength=strength)
-    def load():  # a retrieval model's examples: the shipped rows, whoever runs it
-        from core.generate import Pipeline
-        from core.retrieval.user import shipped_store
-
-        return Pipeline.from_pretrained(resolve_model(model), device.value, lang.value, precision, compile,
-                                        examples=shipped_store())
-
-    report, records = run_eval(request, load)
+    report, records = run_eval(request, lambda: eval_pipeline(model, device.value, lang.value, precision, compile))
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:
@@ -585,12 +598,14 @@ def examples_build(
     out: Path = typer.Option(..., help="Where to write the store (the shipped one: core/assets/examples.sqlite)."),
     data: Optional[Path] = typer.Option(None, help="Data directory with the train splits (default: cf data fetch's)."),
     tldr: Optional[Path] = typer.Option(None, help="tldr-pages tarball or folder (pages/common, pages/linux)."),
+    hold_out_tldr: bool = typer.Option(False, "--hold-out-tldr", help="Without the tldr pages `cf eval --bench tldr` "
+                                       "holds out (a store to train a model that benchmark checks)."),
 ):
     """Build an example store from the published train splits and tldr-pages (never the test splits),
     with the Bash re-ranking lexicon learned from the train split (about 40 s)."""
     from core.retrieval.build import build_store
 
-    counts = build_store(out, str(data) if data else None, tldr)
+    counts = build_store(out, str(data) if data else None, tldr, hold_out_tldr=hold_out_tldr)
     err(f"wrote {out}: " + ", ".join(f"{n} {src} rows" for src, n in counts.items()))
 
 

@@ -1,7 +1,7 @@
 """The quality table in the README, docs/results.md and the model card is made from the reports
 in docs/results/ (benchmarks/headline.py): it fails here as soon as one of them is edited by hand
 or a report changes without the table being remade. And the docs stay what issue 22 made them:
-docs/results/ keeps only the reports something cites (at most 40 files, each in its index), every
+docs/results/ keeps only the reports something cites (at most 44 files, each in its index), every
 report the docs cite exists, the README fits in 15,000 characters, no text numbers sessions of
 work, and every link to a section of a doc finds its heading."""
 
@@ -18,7 +18,7 @@ from conftest import ROOT
 
 RESULTS = ROOT / "docs" / "results"
 INDEX = RESULTS / "README.md"
-MAX_RESULT_FILES = 40
+MAX_RESULT_FILES = 44  # 40 (issue 22) + the tldr and everyday reports of the model and the lookup
 README_MAX_CHARS = 15_000
 # A path into docs/results/ as the docs write it (`docs/results/X`, `../docs/results/X`,
 # `results/X`): not part of a longer path or URL, nor of `git show HASH:docs/results/X` (history).
@@ -62,7 +62,7 @@ def _result_files() -> list[str]:
     return sorted(p.relative_to(RESULTS).as_posix() for p in RESULTS.rglob("*") if p.is_file())
 
 
-def test_docs_results_keeps_at_most_40_files():
+def test_docs_results_keeps_at_most_44_files():
     files = _result_files()
     assert len(files) <= MAX_RESULT_FILES, f"docs/results/ holds {len(files)} files (at most {MAX_RESULT_FILES})"
 

@@ -15,10 +15,12 @@ LAYERS = [
     ("core", ["core"]),
     ("cfcli base", ["cfcli.protocol", "cfcli.userconfig", "cfcli.history", "cfcli.shell", "cfcli.eval_plots"]),
     ("clients and views", ["cfcli.client", "cfcli.tui"]),
-    ("commands and the language server", ["cfcli.ask", "cfcli.serve", "cfcli.evaluate", "cfcli.bench", "lsp"]),
+    ("commands and the language server", ["cfcli.ask", "cfcli.serve", "cfcli.evaluate", "cfcli.bench",
+                                          "cfcli.bench_report", "cfcli.bench_tldr", "cfcli.bench_everyday",
+                                          "cfcli.bench_intercode", "lsp"]),
     ("the Typer app", ["cfcli.main"]),
-    ("the console script", ["cfcli.launch", "cfcli.__main__", "cfcli"]),
-]
+    ("the console script", ["cfcli.launch", "cfcli.__main__", "=cfcli"]),
+]  # "=NAME": that module alone, not the modules below it
 
 
 def module_name(path: Path) -> str:
@@ -54,7 +56,10 @@ def layer_of(name: str) -> int:
     best = None
     for rank, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if name == prefix or name.startswith(prefix + "."):
+            if prefix.startswith("="):
+                if name == prefix[1:]:
+                    best = (rank, len(prefix))
+            elif name == prefix or name.startswith(prefix + "."):
                 if best is None or len(prefix) > best[1]:
                     best = (rank, len(prefix))
     assert best is not None, f"{name} is in no layer: add it to LAYERS (and docs/architecture.md)"
