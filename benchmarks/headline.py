@@ -25,9 +25,10 @@ BENCH = "codefusion-small-v4-bench-cpu.json"  # cf bench --out …; the README's
 COLUMNS = [
     ("cf: `codefusion-small` (retrieval)", {"bash": "codefusion-small-v4-bash-all.json",
                                              "python": "codefusion-small-v4-python-test.json",
-                                             "cf": "codefusion-small-v4-cf-test.json"}),
+                                             "cf": "codefusion-small-v4-cf-test.json",
+                                             "intercode": "codefusion-small-v4-intercode.json"}),
     ("lookup table, no model", {"bash": "lookup-bash-all.json", "python": "lookup-python-all.json",
-                                "cf": "lookup-cf-all.json"}),
+                                "cf": "lookup-cf-all.json", "intercode": "lookup-intercode.json"}),
     ("CodeFusion without retrieval (v3)", {"bash": "codefusion-small-bash-all.json",
                                            "python": "codefusion-small-python-test.json",
                                            "cf": "codefusion-small-cf-test.json"}),
@@ -45,6 +46,7 @@ ROWS = [  # (language, metric or "valid", label)
     ("python", "valid", "Python: top-1 parses (%)"),
     ("cf", "execution_match", "CF execution match"),
     ("cf", "valid", "CF: top-1 parses (%)"),
+    ("intercode", "execution", "InterCode-ALFA: runs right"),
     ("all", "copy", "top-1 identical to a retrieved example (%): Bash / Python / CF"),
 ]
 
@@ -66,6 +68,11 @@ def _cell(report: dict | None, metric: str) -> str:
 
 
 def _paper(report: dict, metric: str) -> str:
+    if "published" in report:  # InterCode-ALFA: its paper's top-1, with another output judge
+        models = " · ".join(f"{r['model'].replace('qwen2.5-coder-', 'Qwen ').replace('-instruct', '')} "
+                            f"{r['top1']:.0f}" + (f" ({r['best_method_top1']:.0f})" if r["best_method_top1"] else "")
+                            for r in report["published"])
+        return f"published top-1 (best method), their judge: {models}"
     if metric == "valid":
         return f"{report['paper']['validity']['top1']:.1f}"
     # The paper's CF figure is over all its items, execution or exact match (Table 1).

@@ -24,9 +24,9 @@ from core.errors import CFError
 
 BENCH = "intercode"
 FOLDER = "intercode-alfa"  # in `cf data fetch`'s data folder, or --data itself
-# Commands run in parallel across tasks (a task's own runs stay in sequence, for `date`). 4 on
-# 2 cores: most of a run is waiting on bwrap and the file system.
-WORKERS = 4
+# Commands run in parallel across tasks (a task's own runs stay in sequence, for `date`): most of
+# a run is waiting on bwrap, the file system, or a command's time limit.
+WORKERS = 6
 # Westenfelder et al., NAACL 2025 (InterCode-ALFA), top-1 accuracy with the execution and
 # embedding judge: the model alone, and the best method the paper tried with it.
 PUBLISHED = [
