@@ -22,6 +22,7 @@ itself as uid 0, as in the benchmark's Docker images.
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -116,8 +117,8 @@ class Sandbox:
 
     # --------------------------------------------------------------------- runs
 
-    def argv(self, root: Path, shell: str, command: str, env: Mapping[str, str]) -> list[str]:
-        args = [self.bwrap, "--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--hostname", "sandbox",
+    def argv(self, root: Path, shell: str, command: str, env: Mapping[str, str], info_fd: int | None = None) -> list[str]:
+        args = [self.bwrap, *(["--info-fd", str(info_fd)] if info_fd is not None else []), "--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--hostname", "sandbox",
                 "--die-with-parent", "--new-session", "--bind", str(root), "/"]
         for name in READ_ONLY:
             args += ["--ro-bind", f"/{name}", f"/{name}"]
@@ -137,9 +138,13 @@ class Sandbox:
         lim = self.limits
         owner = {} if self.uid is None else {"user": self.uid, "group": self.uid, "extra_groups": []}
         started = time.monotonic()
-        proc = subprocess.Popen(self.argv(Path(root), shell, command, env or {}), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                umask=0o022, **owner)
+        info_read, info_write = os.pipe()  # bwrap writes the sandbox's first pid here
+        try:
+            proc = subprocess.Popen(self.argv(Path(root), shell, command, env or {}, info_write),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True, umask=0o022, pass_fds=(info_write,), **owner)
+        finally:
+            os.close(info_write)
         chunks: list[bytes] = []
         size, timed_out, truncated = 0, False, False
         fd = proc.stdout.fileno()
@@ -164,6 +169,7 @@ class Sandbox:
         finally:
             _kill(proc)
             proc.stdout.close()
+            _wait_namespace(info_read)
         code = None if timed_out or truncated else proc.returncode
         output = b"".join(chunks)[: lim.output_bytes].decode("utf-8", errors="replace")
         return Run(output, code, timed_out, truncated, round(time.monotonic() - started, 3))
@@ -195,6 +201,33 @@ def _kill(proc: subprocess.Popen) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
+
+
+def _wait_namespace(info_read: int, limit: float = 10.0) -> None:
+    """Wait until the sandbox's pid namespace is empty: killed with bwrap, its first process
+    (whose exit waits for the rest of the namespace) may outlive bwrap by a moment, and a
+    process still running there could change the root under a caller reading it."""
+    os.set_blocking(info_read, False)
+    try:
+        info = os.read(info_read, 4096)
+    except BlockingIOError:
+        info = b""
+    finally:
+        os.close(info_read)
+    found = re.search(rb'"child-pid":\s*(\d+)', info)
+    if not found:  # bwrap ended before it made the sandbox
+        return
+    stat_file = f"/proc/{int(found.group(1))}/stat"
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(stat_file, "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return
+        if state in (b"Z", b"X"):  # exited: its namespace is empty
+            return
+        time.sleep(0.005)
 
 
 def remove_tree(path: str | Path) -> None:

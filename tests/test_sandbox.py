@@ -96,10 +96,7 @@ def test_time_limit_ends_every_process(place):
     run = sandbox.run(f"setsid nohup sleep {marker} >/dev/null 2>&1 & (sleep {marker} &); sleep {marker}", root)
     assert run.timed_out and run.exit_code is None
     assert time.monotonic() - started < 4
-    deadline = time.monotonic() + 2  # the kernel ends a pid namespace at once; allow a moment
-    while processes_with(f"sleep {marker}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert processes_with(f"sleep {marker}") == []
+    assert processes_with(f"sleep {marker}") == []  # run() returns once the sandbox is empty
 
 
 @needs_bwrap
@@ -119,9 +116,6 @@ def test_fork_bomb_is_bounded_and_ends(place):
         time.sleep(0.02)
     assert runs[0].timed_out and time.monotonic() - started < 6
     assert 8 < most <= 32 + 1  # it did fork, and never past the limit (+ bwrap, outside the namespace)
-    deadline = time.monotonic() + 2
-    while processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.05)
     assert processes_with(marker) == []
     assert sandbox.run("echo fine", root).output == "fine\n"  # and the next run starts as usual
 
