@@ -111,7 +111,8 @@ def run_intercode(request: IntercodeRequest, open_pipeline: Callable[[], object]
     from rich.console import Console
     from rich.progress import Progress
 
-    from core.intercode import LIMITS, OUTPUT_COSINE, SOURCE, STRICT_COSINE, Environments, load_tasks, score_task
+    from core.intercode import (HIDDEN, LIMITS, OUTPUT_COSINE, SOURCE, STRICT_COSINE, Environments, load_tasks,
+                                score_task)
     from core.retrieval.user import shipped_store
     from core.sandbox import Sandbox
 
@@ -122,7 +123,7 @@ def run_intercode(request: IntercodeRequest, open_pipeline: Callable[[], object]
     tasks = tasks[: request.limit] if request.limit else tasks
     if request.baseline not in (None, "lookup"):
         raise CFError(f"unknown baseline {request.baseline!r}; choose one of: lookup")
-    sandbox = Sandbox(LIMITS)
+    sandbox = Sandbox(LIMITS, hidden=HIDDEN)
     sandbox.check()
     store = shipped_store()
     left_out = train_prompts(store, [t.query for t in tasks])
@@ -161,7 +162,8 @@ def run_intercode(request: IntercodeRequest, open_pipeline: Callable[[], object]
         "gold2_passes": _percent([float(r["gold2_passes"]) for r in records]),
         "train_rows_left_out": len(left_out),
         "judge": {"output_cosine": OUTPUT_COSINE, "strict_cosine": STRICT_COSINE, "seconds": LIMITS.seconds,
-                  "output_bytes": LIMITS.output_bytes, "processes": LIMITS.processes},
+                  "output_bytes": LIMITS.output_bytes, "processes": LIMITS.processes, "hidden": list(HIDDEN),
+                  "workers": WORKERS},
         "published": [{"model": m, "top1": a, "best_method_top1": b} for m, a, b in PUBLISHED],
         "source": SOURCE,
         "notes": [

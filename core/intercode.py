@@ -55,6 +55,11 @@ STRICT_COSINE = 0.985  # the benchmark's "tfidf" mode: round(0.33 * cosine, 2) =
 # files, several times a Docker image's. The lookup scored the same at 10 s, where its 73 such
 # candidates took most of the run's time.
 LIMITS = Limits(seconds=5.0)
+# Host folders shown empty, as the benchmark's Ubuntu images have them (a minimized image keeps no
+# docs, man pages, info or locales; no headers; an empty /usr/local), and this machine's Google
+# Cloud SDK: `find .` from / then meets 43,000 files instead of 145,000 (0.7 s instead of 3.2 s).
+HIDDEN = ("/usr/local", "/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/locale", "/usr/include",
+          "/usr/src", "/usr/lib/google-cloud-sdk")
 # The published files (data/extra-SHA256SUMS in the project's shared data).
 SHA256 = {
     "nl2bash_fs_1.json": "a1188bc914e753febc0edab0dea150fc5cee19ce03e5334260fb9f25ab6349ca",
@@ -118,7 +123,10 @@ def snapshot(root: str | Path) -> dict[str, tuple]:
             path = f"{rel}/{entry.name}"
             if not rel and entry.name in UNTRACKED:
                 continue
-            st = entry.stat(follow_symlinks=False)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # gone since the listing (nothing runs in a root once run() returns)
+                continue
             mode = stat.S_IMODE(st.st_mode)
             if stat.S_ISLNK(st.st_mode):
                 found[path] = ("link", 0, os.readlink(entry.path))
@@ -174,7 +182,7 @@ class Environments:
 
     def __init__(self, directory: str | Path, sandbox: Sandbox | None = None, workdir: str | Path | None = None):
         self.directory = Path(directory)
-        self.sandbox = sandbox or Sandbox(LIMITS)
+        self.sandbox = sandbox or Sandbox(LIMITS, hidden=HIDDEN)
         self.tmp = Path(tempfile.mkdtemp(prefix="cf-intercode-", dir=workdir))
         self.sandbox.prepare_parent(self.tmp)
         self.bases: dict[int, Path] = {}

@@ -80,6 +80,7 @@ class Sandbox:
     bwrap: str = field(default_factory=find_bwrap)
     # The host uid bwrap runs as: nobody when cf runs as root (see the module's note), else cf's own.
     uid: int | None = field(default_factory=lambda: SANDBOX_UID if os.geteuid() == 0 else None)
+    hidden: tuple[str, ...] = ()  # folders of the read-only system shown empty (those that exist)
 
     # --------------------------------------------------------------------- roots
 
@@ -122,6 +123,9 @@ class Sandbox:
                 "--die-with-parent", "--new-session", "--bind", str(root), "/"]
         for name in READ_ONLY:
             args += ["--ro-bind", f"/{name}", f"/{name}"]
+        for path in self.hidden:
+            if os.path.isdir(path):
+                args += ["--tmpfs", path, "--remount-ro", path]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--clearenv"]
         for key, value in {**ENVIRONMENT, **env}.items():
             args += ["--setenv", key, value]

@@ -131,6 +131,10 @@ def test_output_limit_and_fixed_environment(place, monkeypatch):
     run = sandbox.run("env; id -u", root, env={"FILES": "/testbed/a"})
     assert "CF_SECRET_FROM_HOST" not in run.output and "FILES=/testbed/a" in run.output
     assert run.output.split()[-1] == "0"  # root inside, as in a Docker image
+    sandbox.hidden = ("/usr/share",)
+    run = sandbox.run("ls -A /usr/share | wc -l; touch /usr/share/x && echo WROTE; ls /usr/bin | wc -l", root)
+    empty, listed = run.output.split()[0], run.output.split()[-1]
+    assert empty == "0" and "WROTE" not in run.output and int(listed) > 10  # hidden, read-only; the rest stays
 
 
 def test_missing_bwrap_says_how_to_install(monkeypatch, tmp_path):
