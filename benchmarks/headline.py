@@ -46,7 +46,7 @@ ROWS = [  # (language, metric or "valid", label)
     ("python", "valid", "Python: top-1 parses (%)"),
     ("cf", "execution_match", "CF execution match"),
     ("cf", "valid", "CF: top-1 parses (%)"),
-    ("intercode", "execution", "InterCode-ALFA: runs right"),
+    ("intercode", "execution", "InterCode-ALFA runs right (`--bench intercode`)"),
     ("all", "copy", "top-1 identical to a retrieved example (%): Bash / Python / CF"),
 ]
 
@@ -69,10 +69,11 @@ def _cell(report: dict | None, metric: str) -> str:
 
 def _paper(report: dict, metric: str) -> str:
     if "published" in report:  # InterCode-ALFA: its paper's top-1, with another output judge
-        models = " · ".join(f"{r['model'].replace('qwen2.5-coder-', 'Qwen ').replace('-instruct', '')} "
-                            f"{r['top1']:.0f}" + (f" ({r['best_method_top1']:.0f})" if r["best_method_top1"] else "")
-                            for r in report["published"])
-        return f"published top-1 (best method), their judge: {models}"
+        names = [r["model"].replace("qwen2.5-coder-", "").replace("-instruct", "").upper().replace("GPT-4O", "GPT-4o")
+                 for r in report["published"]]
+        models = " · ".join(f"{n} {r['top1']:.0f}" + (f" ({r['best_method_top1']:.0f})" if r["best_method_top1"] else "")
+                            for n, r in zip(names, report["published"]))
+        return f"published top-1 (best method), another judge: Qwen2.5-Coder {models}"
     if metric == "valid":
         return f"{report['paper']['validity']['top1']:.1f}"
     # The paper's CF figure is over all its items, execution or exact match (Table 1).
