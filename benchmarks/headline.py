@@ -27,10 +27,11 @@ COLUMNS = [
                                              "python": "codefusion-small-v4-python-test.json",
                                              "cf": "codefusion-small-v4-cf-test.json",
                                              "tldr": "codefusion-small-v4-tldr-heldout.json",
-                                             "everyday": "codefusion-small-v4-everyday.json"}),
+                                             "everyday": "codefusion-small-v4-everyday.json",
+                                             "intercode": "codefusion-small-v4-intercode.json"}),
     ("lookup table, no model", {"bash": "lookup-bash-all.json", "python": "lookup-python-all.json",
                                 "cf": "lookup-cf-all.json", "tldr": "lookup-tldr-heldout.json",
-                                "everyday": "lookup-everyday.json"}),
+                                "everyday": "lookup-everyday.json", "intercode": "lookup-intercode.json"}),
     ("CodeFusion without retrieval (v3)", {"bash": "codefusion-small-bash-all.json",
                                            "python": "codefusion-small-python-test.json",
                                            "cf": "codefusion-small-cf-test.json"}),
@@ -48,6 +49,7 @@ ROWS = [  # (language, metric or "valid", label)
     ("python", "valid", "Python: top-1 parses (%)"),
     ("cf", "execution_match", "CF execution match"),
     ("cf", "valid", "CF: top-1 parses (%)"),
+    ("intercode", "execution", "InterCode-ALFA runs right (`--bench intercode`)"),
     ("all", "copy", "top-1 identical to a retrieved example (%): Bash / Python / CF"),
     # Outside the published splits (cf eval --bench tldr / everyday; docs/results.md, "Everyday benchmarks")
     ("tldr", "right_tool", "tldr, held-out pages: right tool"),
@@ -74,6 +76,12 @@ def _cell(report: dict | None, metric: str) -> str:
 
 
 def _paper(report: dict, metric: str) -> str:
+    if "published" in report:  # InterCode-ALFA: its paper's top-1, with another output judge
+        names = [r["model"].replace("qwen2.5-coder-", "").replace("-instruct", "").upper().replace("GPT-4O", "GPT-4o")
+                 for r in report["published"]]
+        models = " · ".join(f"{n} {r['top1']:.0f}" + (f" ({r['best_method_top1']:.0f})" if r["best_method_top1"] else "")
+                            for n, r in zip(names, report["published"]))
+        return f"published top-1 (best method), another judge: Qwen2.5-Coder {models}"
     if "paper" not in report:  # a benchmark the paper did not run
         return "—"
     if metric == "valid":

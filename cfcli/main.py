@@ -281,8 +281,10 @@ def evaluate(
                                            "prompt (the example store's bm25); the floor a model must beat."),
     strength: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="A retrieval model's start: the share "
                                              "of the schedule its examples are noised to (default: the model's)."),
-    bench: Optional[str] = typer.Option(None, help="Another benchmark instead of a published split: tldr (held-out "
-                                        "tldr pages) or everyday (benchmarks/everyday.jsonl; --lang bash or python)."),
+    bench: Optional[str] = typer.Option(None, help="Another benchmark instead of a published split: intercode "
+                                        "(InterCode-ALFA's 300 Bash tasks, each command run in a bubblewrap sandbox; "
+                                        "--data: its folder), tldr (held-out tldr pages) or everyday "
+                                        "(benchmarks/everyday.jsonl; --lang bash or python, else both)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from core import threads
@@ -290,13 +292,13 @@ def evaluate(
     threads.configure("batch")  # before torch loads
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
 
-    if bench is not None:  # cfcli/bench_<name>.py; without --lang, every language the benchmark has
-        from cfcli.bench_report import run_bench
+    if bench is not None:  # cfcli/benches/; without --lang, every language the benchmark has
+        from cfcli.benches import run_bench
 
         target = lang.value if lang else ""
-        pipeline = lambda: eval_pipeline(model, device.value, target, precision, compile)
-        return run_bench(bench, target, limit, top_k, seed, batch, str(data) if data else None, baseline, out,
-                         as_json, pipeline)
+        pipeline = lambda: eval_pipeline(model, device.value, target, precision, compile)  # noqa: E731
+        return run_bench(bench, target, model, limit, top_k, steps, seed, batch, str(data) if data else None,
+                         baseline, out, as_json, pipeline)
     lang = lang or Lang.bash
     from core.metrics.python import CODEBERTSCORE_MODEL
 

@@ -16,8 +16,7 @@ LAYERS = [
     ("cfcli base", ["cfcli.protocol", "cfcli.userconfig", "cfcli.history", "cfcli.shell", "cfcli.eval_plots"]),
     ("clients and views", ["cfcli.client", "cfcli.tui"]),
     ("commands and the language server", ["cfcli.ask", "cfcli.serve", "cfcli.evaluate", "cfcli.bench",
-                                          "cfcli.bench_report", "cfcli.bench_tldr", "cfcli.bench_everyday",
-                                          "cfcli.bench_intercode", "lsp"]),
+                                          "cfcli.benches", "lsp"]),
     ("the Typer app", ["cfcli.main"]),
     ("the console script", ["cfcli.launch", "cfcli.__main__", "=cfcli"]),
 ]  # "=NAME": that module alone, not the modules below it

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from cfcli.bench_report import BenchRequest, best_over_k, candidates_for, check_baseline, first, header, \
+from cfcli.benches.common import BenchRequest, best_over_k, candidates_for, check_baseline, first, header, \
     summarize, timed
 from core.errors import CFError
 

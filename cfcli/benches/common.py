@@ -121,29 +121,3 @@ def print_bench(report: dict, labels: dict[str, str]) -> None:
     console.print(table)
     for note in report.get("notes", []):
         console.print(note, style="dim", markup=False, highlight=False)
-
-
-BENCHES = ("tldr", "everyday")
-
-
-def run_bench(bench: str, lang: str, limit, top_k: int, seed: int, batch: int, data: str | None, baseline,
-              out, as_json: bool, open_pipeline: Callable[[], object]) -> None:
-    """`cf eval --bench NAME`: run, write ``out`` (JSON + items JSONL) when given, print."""
-    import json
-
-    from cfcli.evaluate import write_report
-
-    if bench not in BENCHES:
-        raise CFError(f"unknown --bench {bench!r}; choose one of: {', '.join(BENCHES)}")
-    request = BenchRequest(lang=lang, limit=limit, top_k=top_k, seed=seed, batch=batch, data=data, baseline=baseline)
-    if bench == "tldr":
-        from cfcli.bench_tldr import LABELS, run_tldr as run
-    else:
-        from cfcli.bench_everyday import LABELS, run_everyday as run
-    report, records = run(request, open_pipeline)
-    if out:
-        print(f"wrote {out} and {write_report(report, records, out)}", file=sys.stderr)
-    if as_json:
-        print(json.dumps(report))
-    else:
-        print_bench(report, LABELS)
