@@ -12,7 +12,7 @@ from cfcli.benches.common import BenchRequest, best_over_k, candidates_for, chec
     summarize, timed
 from core.errors import CFError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: benchmarks/ is not in the package
 LABELS = {"bash": "Bash prompts accepted %", "python": "Python prompts accepted %"}
 NOTES = ["accepted: the candidate matches every pattern of the prompt and no reject pattern; Python candidates "
          "must also parse (benchmarks/everyday.jsonl, core/metrics/everyday.py)"]
