@@ -3,7 +3,7 @@ picker that finds a server answers in a fraction of a second.
 
 The protocol: JSON lines over the server's Unix socket, one request per connection.
 Request (one line, at most MAX_REQUEST_BYTES): {"op": "generate", "prompt", "lang", "model" (a
-model directory), "top_k", "steps", "seed", "previews"}; {"op": "note", "prompt", "lang",
+model directory), "top_k", "steps", "seed", "roll", "previews"}; {"op": "note", "prompt", "lang",
 "model"} (the prompt-cut note alone); {"op": "status"}; {"op": "stop"} (it ends once the answer
 {"stopping": true} is sent: how a client that finds a server running other code, one started
 before an upgrade, retires it).
@@ -181,12 +181,12 @@ class RemotePipeline:
         return ""
 
     def stream(self, prompts, k: int = 5, steps: int | None = None, seed: int | None = None,
-               cancel: Callable[[], bool] | None = None, preview_every: int = 0, lang: str | None = None
-               ) -> Iterator[Step | Result]:
+               cancel: Callable[[], bool] | None = None, preview_every: int = 0, lang: str | None = None,
+               roll: int = 0) -> Iterator[Step | Result]:
         """Step events (with the candidates' texts when ``preview_every``), then the Result."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         for prompt in prompts:
-            request = self._request("generate", prompt, lang, top_k=k, steps=steps, seed=seed,
+            request = self._request("generate", prompt, lang, top_k=k, steps=steps, seed=seed, roll=roll,
                                     previews=bool(preview_every))
             for answer in ask(request, cancel):
                 if "step" in answer:
@@ -197,8 +197,9 @@ class RemotePipeline:
                     yield Result.from_json(answer["result"])
 
     def generate(self, prompt: str, k: int = 5, steps: int | None = None, seed: int | None = None,
-                 on_note: Callable[[str], None] | None = None) -> Result:
-        request = self._request("generate", prompt, None, top_k=k, steps=steps, seed=seed, previews=False)
+                 on_note: Callable[[str], None] | None = None, roll: int = 0) -> Result:
+        request = self._request("generate", prompt, None, top_k=k, steps=steps, seed=seed, roll=roll,
+                                previews=False)
         for answer in ask(request):
             if answer.get("note") and on_note:
                 on_note(answer["note"])

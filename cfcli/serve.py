@@ -167,7 +167,7 @@ class ModelServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 return
             job.events.put({"note": pipe.cut_note(req["prompt"], req["lang"])})
             for event in pipe.stream([req["prompt"]], k=req["top_k"], steps=req["steps"], seed=req["seed"],
-                                     lang=req["lang"], cancel=job.cancel.is_set,
+                                     roll=req["roll"], lang=req["lang"], cancel=job.cancel.is_set,
                                      preview_every=1 if req["previews"] else 0):
                 if isinstance(event, Step):  # without previews too: the client sees the work going on
                     step = {"index": event.index, "total": event.total}
@@ -224,15 +224,15 @@ def check_request(raw: bytes) -> dict:
         raise CFError(f"lang must be one of {', '.join(LANGS)}")
     if not isinstance(model, str) or not os.path.isabs(model):
         raise CFError("model must be a model directory's absolute path")
-    top_k, steps, seed = req.get("top_k", 5), req.get("steps"), req.get("seed")
+    top_k, steps, seed, roll = req.get("top_k", 5), req.get("steps"), req.get("seed"), req.get("roll", 0)
     for name, value, low, high in (("top_k", top_k, 1, 50), ("steps", steps, 1, 100_000),
-                                   ("seed", seed, -(2**63), 2**63 - 1)):
+                                   ("seed", seed, -(2**63), 2**63 - 1), ("roll", roll, 0, 2**63 - 1)):
         if value is not None and (type(value) is not int or not low <= value <= high):
             raise CFError(f"{name} must be an integer from {low} to {high}")
     if top_k is None:
         raise CFError("top_k must be an integer from 1 to 50")
     return {"op": op, "prompt": prompt.strip(), "lang": lang, "model": model, "top_k": top_k, "steps": steps,
-            "seed": seed, "previews": bool(req.get("previews", False))}
+            "seed": seed, "roll": roll or 0, "previews": bool(req.get("previews", False))}
 
 
 def same_user(conn: socket.socket) -> bool:
