@@ -23,8 +23,12 @@ from typing import Iterable, Sequence
 
 from core.metrics.bash import SimpleCommand
 
-# What each effect's phrase starts with; the first four are what a "show" prompt must not get only.
+# What each effect's phrase starts with; DESTRUCTIVE ones are marked ⚠ in the picker and keep a
+# candidate from being an editor's "preferred" action; a "show" prompt ranks those that delete or
+# kill (DEMOTED) after those that only read. Not "overwrites": "list the files into files.txt"
+# asks for that.
 DESTRUCTIVE = ("deletes", "overwrites", "kills", "formats")
+DEMOTED = ("deletes", "kills", "formats")
 VERBS = DESTRUCTIVE + ("changes", "sends", "runs")
 
 
@@ -47,9 +51,9 @@ def code_effects(code: str, lang: str) -> list[str]:
     return list(dict.fromkeys(str(e) for e in found))
 
 
-def destructive(effects: Iterable[str]) -> bool:
+def destructive(effects: Iterable[str], verbs: Sequence[str] = DESTRUCTIVE) -> bool:
     """Whether any of these phrases (``code_effects``) deletes, overwrites, kills or formats."""
-    return any(e.split(" ", 1)[0] in DESTRUCTIVE for e in effects)
+    return any(e.split(" ", 1)[0] in verbs for e in effects)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,12 +270,12 @@ def asks_to_show(prompt: str) -> bool:
 
 def reads_first(prompt: str, effects: Sequence[Sequence[str]]) -> list[int]:
     """The order of candidates (given each one's ``code_effects``) for ``prompt``: for a prompt
-    that asks to show, those that delete, overwrite, kill or format go after the others (each
-    group in its order); otherwise the order as it was."""
+    that asks to show, those that delete, kill or format go after the others (each group in its
+    order); otherwise the order as it was."""
     order = list(range(len(effects)))
     if not asks_to_show(prompt):
         return order
-    return sorted(order, key=lambda i: destructive(effects[i]))
+    return sorted(order, key=lambda i: destructive(effects[i], DEMOTED))
 
 
 def read_only_version(code: str) -> str:

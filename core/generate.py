@@ -23,7 +23,7 @@ from core.errors import CFError
 from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (callers import them from here too)
 from core.metrics import first_rule, syntax_valid
 from core.confidence import Calibration, agreement, features, in_rank_order, origin
-from core.effects import asks_to_show, code_effects, destructive, read_only_version, reads_first
+from core.effects import DEMOTED, asks_to_show, code_effects, destructive, read_only_version, reads_first
 from core.safety import code_warnings
 
 
@@ -629,7 +629,8 @@ class Pipeline:
         takes first place (and the k-th goes)."""
         self._rank(candidates)
         candidates[:] = [candidates[i] for i in reads_first(prompt, [c.effects for c in candidates])]
-        if lang == "bash" and candidates and asks_to_show(prompt) and all(destructive(c.effects) for c in candidates):
+        if lang == "bash" and candidates and asks_to_show(prompt) and \
+                all(destructive(c.effects, DEMOTED) for c in candidates):
             first = candidates[0]
             reading = read_only_version(first.code)
             if reading and reading not in {c.code for c in candidates}:
