@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -212,10 +212,11 @@ class PickerApp(App[str]):
     def on_finished(self, message: Finished) -> None:
         if message.run != self.run_id:
             return
+        result = message.result
         if self.more:  # candidates k+1..2k, ranked as the run ranked them
-            message.result.candidates = message.result.candidates[self.request.top_k: 2 * self.request.top_k]
-        self.result = message.result
-        candidates = message.result.candidates
+            result = replace(result, candidates=result.candidates[self.request.top_k: 2 * self.request.top_k])
+        self.result = result
+        candidates = result.candidates
         shown = frozenset(c.code for c in candidates)
         same, self._last_set = bool(shown) and shown == self._last_set, shown
         for row in self.rows:
