@@ -81,7 +81,7 @@ def test_cf_gives_five_distinct_candidates_for_the_first_50_test_prompts(shipped
     assert sum(n == 5 for n in counts) >= 48, counts  # 45 before the per-template fill round
 
 
-def test_a_prompt_that_asks_to_show_gets_a_candidate_that_only_shows_with_confidence_and_origin():
+def test_a_prompt_that_asks_to_show_gets_a_candidate_that_only_shows_first():
     """"show which process is using port 3000" answered five `kill -9`s, unflagged (issue 32)."""
     r = cf("show which process is using port 3000", "--json", env=SHIPPED)
     assert r.returncode == 0, r.stderr.decode()
@@ -91,6 +91,4 @@ def test_a_prompt_that_asks_to_show_gets_a_candidate_that_only_shows_with_confid
     destructive = [any(e.split()[0] in ("deletes", "kills", "overwrites", "formats") for e in c["effects"])
                    for c in candidates]
     assert destructive == sorted(destructive)  # every reading candidate before every killing one
-    confidences = [c["confidence"] for c in candidates]
-    assert all(0 <= p <= 1 for p in confidences) and confidences == sorted(confidences, reverse=True)
-    assert all(c["origin"] for c in candidates) and "score 2.99" not in r.stdout.decode()
+    assert all(c["origin"] for c in candidates) and "read-only part" in candidates[0]["origin"]
