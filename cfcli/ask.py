@@ -119,6 +119,7 @@ def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: i
     """Each prompt's Result (core.events), from a running `cf serve` when one answers (config
     ``serve``), else from the model loaded here, once; notes go to stderr."""
     from cfcli.client import NoServer, server_pipeline
+    from core.events import seed_roll
 
     def note(text: str) -> None:
         if text:
@@ -130,7 +131,7 @@ def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: i
         result = None
         if remote is not None:
             try:
-                result = remote.generate(prompt, k=top_k, steps=steps, seed=seed, on_note=note)
+                result = remote.generate(prompt, k=top_k, steps=steps, seed=seed, on_note=note, roll=seed_roll(seed))
             except NoServer:  # it ended under us: go on here
                 remote = None
         if result is None:
@@ -142,7 +143,7 @@ def generate_all(prompts: list[str], model: str, lang: str, top_k: int, steps: i
 
                 pipe = Pipeline.from_pretrained(model, device, lang)
             note(pipe.cut_note(prompt, lang))
-            result = pipe.generate(prompt, k=top_k, steps=steps, seed=seed)
+            result = pipe.generate(prompt, k=top_k, steps=steps, seed=seed, roll=seed_roll(seed))
         yield result
 
 

@@ -130,12 +130,12 @@ class RemotePipeline:
         return ""
 
     def stream(self, prompts, k: int = 5, steps: int | None = None, seed: int | None = None,
-               cancel: Callable[[], bool] | None = None, preview_every: int = 0, lang: str | None = None
-               ) -> Iterator[Step | Result]:
+               cancel: Callable[[], bool] | None = None, preview_every: int = 0, lang: str | None = None,
+               roll: int = 0) -> Iterator[Step | Result]:
         """Step events (with the candidates' texts when ``preview_every``), then the Result."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         for prompt in prompts:
-            request = self._request("generate", prompt, lang, top_k=k, steps=steps, seed=seed,
+            request = self._request("generate", prompt, lang, top_k=k, steps=steps, seed=seed, roll=roll,
                                     previews=bool(preview_every))
             for answer in ask(request, cancel):
                 if "step" in answer:
@@ -146,8 +146,9 @@ class RemotePipeline:
                     yield Result.from_json(answer["result"])
 
     def generate(self, prompt: str, k: int = 5, steps: int | None = None, seed: int | None = None,
-                 on_note: Callable[[str], None] | None = None) -> Result:
-        request = self._request("generate", prompt, None, top_k=k, steps=steps, seed=seed, previews=False)
+                 on_note: Callable[[str], None] | None = None, roll: int = 0) -> Result:
+        request = self._request("generate", prompt, None, top_k=k, steps=steps, seed=seed, roll=roll,
+                                previews=False)
         for answer in ask(request):
             if answer.get("note") and on_note:
                 on_note(answer["note"])

@@ -4,7 +4,7 @@ socket). Torch-free and cheap to import.
 
 The protocol: JSON lines over the server's Unix socket, one request per connection.
 Request (one line, at most MAX_REQUEST_BYTES): {"op": "generate", "prompt", "lang", "model" (a
-model directory), "top_k", "steps", "seed", "previews"}; {"op": "note", "prompt", "lang",
+model directory), "top_k", "steps", "seed", "roll", "previews"}; {"op": "note", "prompt", "lang",
 "model"} (the prompt-cut note alone); {"op": "status"}; {"op": "stop"} (it ends once the answer
 {"stopping": true} is sent: how a client that finds a server running other code, one started
 before an upgrade, retires it).
@@ -71,15 +71,15 @@ def check_request(raw: bytes) -> dict:
         raise CFError(f"lang must be one of {', '.join(LANGS)}")
     if not isinstance(model, str) or not os.path.isabs(model):
         raise CFError("model must be a model directory's absolute path")
-    top_k, steps, seed = req.get("top_k", 5), req.get("steps"), req.get("seed")
+    top_k, steps, seed, roll = req.get("top_k", 5), req.get("steps"), req.get("seed"), req.get("roll", 0)
     for name, value, low, high in (("top_k", top_k, 1, 50), ("steps", steps, 1, 100_000),
-                                   ("seed", seed, -(2**63), 2**63 - 1)):
+                                   ("seed", seed, -(2**63), 2**63 - 1), ("roll", roll, 0, 2**63 - 1)):
         if value is not None and (type(value) is not int or not low <= value <= high):
             raise CFError(f"{name} must be an integer from {low} to {high}")
     if top_k is None:
         raise CFError("top_k must be an integer from 1 to 50")
     return {"op": op, "prompt": prompt, "lang": lang, "model": model, "top_k": top_k, "steps": steps,
-            "seed": seed, "previews": bool(req.get("previews", False))}
+            "seed": seed, "roll": roll or 0, "previews": bool(req.get("previews", False))}
 
 
 @lru_cache(maxsize=1)

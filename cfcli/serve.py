@@ -154,7 +154,7 @@ class ModelServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 return
             job.events.put({"note": pipe.cut_note(req["prompt"], req["lang"])})
             for event in pipe.stream([req["prompt"]], k=req["top_k"], steps=req["steps"], seed=req["seed"],
-                                     lang=req["lang"], cancel=job.cancel.is_set,
+                                     roll=req["roll"], lang=req["lang"], cancel=job.cancel.is_set,
                                      preview_every=1 if req["previews"] else 0):
                 if isinstance(event, Step):  # without previews too: the client sees the work going on
                     step = {"index": event.index, "total": event.total}

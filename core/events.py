@@ -6,6 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
+def seed_roll(seed: int | None) -> int:
+    """The roll a seed asks for (``Pipeline.stream``'s ``roll``): none given or 0, the best set;
+    seed n, the n-th re-roll (so `cf generate --seed 1` shows what the picker's first `r` does)."""
+    return abs(seed) if seed else 0
+
+
 class Cancelled(Exception):
     """Raised from the iterator when the cancel callback returned True (checked between steps)."""
 
@@ -13,9 +19,16 @@ class Cancelled(Exception):
 @dataclass
 class Candidate:
     code: str
-    score: float  # mean log-probability of the chosen tokens (through the first pad)
+    # The model's own number, for research: mean log-probability of the chosen tokens (through the
+    # first pad), plus the copy bias where a retrieval candidate kept its example's token.
+    score: float
     valid: bool = True  # parses as the target language (bashlex / ast / the CF rule parser)
     warnings: list[str] = field(default_factory=list)  # what is dangerous about it (core.safety)
+    effects: list[str] = field(default_factory=list)  # what it deletes, overwrites, kills, sends (core.effects)
+    # The chance it is right, fit on held-out train prompts (core/confidence.py); None where the
+    # model has no fit. Never above the one ranked before it, so the numbers read in rank order.
+    confidence: float | None = None
+    origin: str = ""  # where it came from: "your example", "tldr: tar", "edited from NL2Bash", "the model"
 
 
 @dataclass

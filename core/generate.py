@@ -22,6 +22,8 @@ from core.diffusion import make_scheduler
 from core.errors import CFError
 from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (callers import them from here too)
 from core.metrics import first_rule, syntax_valid
+from core.confidence import Calibration, agreement, features, in_rank_order, origin
+from core.effects import DEMOTED, asks_to_show, code_effects, destructive, read_only_version, reads_first
 from core.safety import code_warnings
 from core.tokenizer import pad_prompts
 
@@ -204,6 +206,7 @@ class Pipeline:
         # A retrieval model's candidates re-ordered as its examples were (where the store has a
         # lexicon); off, they keep the examples' order (benchmarks/bash_rerank.py --candidates).
         self.reorder_candidates = True
+        self._calibration: Calibration | None | bool = False  # False: not read yet
 
     @property
     def examples(self):
@@ -219,6 +222,14 @@ class Pipeline:
         """Another store (`cf serve` reopens it when the user's examples change)."""
         self._examples = store
         self._lexicons = {}
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The fit that turns a candidate into a confidence (core/confidence.py): the model
+        directory's calibration.json, None where there is none."""
+        if self._calibration is False:
+            self._calibration = Calibration.load(self.name) if self.name and Path(self.name).is_dir() else None
+        return self._calibration
 
     def lexicon(self, lang: str):
         """A retrieval model's re-ranking tables for ``lang`` (core/retrieval/rerank.py), or None:
@@ -284,25 +295,30 @@ class Pipeline:
         ids, mask = pad_prompts(rows, self.tok.pad_id)
         return ids.to(self.device), mask.to(self.device)
 
-    def _retrieve(self, prompts: Sequence[str], lits: Sequence[Literals], lang: str, k: int):
+    def _retrieve(self, prompts: Sequence[str], lits: Sequence[Literals], lang: str, k: int, roll: int = 0,
+                  novel: bool = False):
         """A retrieval model's inputs for k candidates per prompt, candidate j of a prompt editing
-        its j-th nearest example (cycled when fewer are found): encoder ids and mask (P*k rows),
+        its j-th nearest example (cycled when fewer are found; roll r > 0 takes the next k after
+        the first r*k, as far as the pool goes): encoder ids and mask (P*k rows),
         the examples' code ids (P*k, code_len), the examples found per prompt, and (slot models)
         each row's example literals."""
         from core.data import tag_prompt
         from core.retrieval.condition import aligned_example, example_input
+
+        from core.retrieval.rerank import POOL
+
         lexicon = self.lexicon(lang)
         if lexicon is None:
-            found = [self.examples.retrieve(p, lang, k) for p in prompts]
+            found = [_window(_novel(self.examples.retrieve(p, lang, POOL), lang) if novel else
+                             self.examples.retrieve(p, lang, k * (roll + 1)), k, roll) for p in prompts]
         else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
-            from core.retrieval.rerank import POOL
-
             found = []
             for p in prompts:
                 pool = self.examples.retrieve(p, lang, max(k, POOL))
                 mine = [j for j, e in enumerate(pool) if e.source == "user"]
                 order = lexicon.order(p, [e.code for e in pool], pinned=mine)
-                found.append([pool[j] for j in order][:k])
+                ranked = [pool[j] for j in order]
+                found.append(_window(_novel(ranked, lang) if novel else ranked, k, roll))
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
         example_lits = None
@@ -389,6 +405,8 @@ class Pipeline:
         strength: float | None = None,
         copy_bias: float | None = None,
         fill: bool = True,
+        roll: int = 0,
+        novel: bool = False,
     ) -> Iterator[Step | Result]:
         """Denoise k candidates per prompt in one batch.
 
@@ -409,7 +427,10 @@ class Pipeline:
         ``copy_bias``: nats added to its example's token when rounding (default: COPY_BIAS).
         ``fill``: when fewer than k distinct candidates come out, sample again (FILL_ROUNDS at
         most, 2k candidates each; a retrieval model edits further examples) and say in
-        ``Result.note`` when there are still fewer.
+        ``Result.note`` when there are still fewer. ``roll``: 0, the best set; r > 0 (the
+        picker's re-roll, ``cf --seed r``) draws a retrieval model's candidates from the next k
+        examples after the first r*k of its ranked pool (a model without retrieval: the seed).
+        ``novel``: a retrieval model edits only the nearest example of each template (``_fill``).
         """
         threads.apply()  # the process's thread policy, for the machine's load now (core/threads.py)
         lang = lang or self.lang
@@ -420,6 +441,8 @@ class Pipeline:
             raise CFError("empty prompt")
         if k < 1:
             raise CFError("--top-k must be at least 1")
+        if roll < 0:
+            raise CFError("roll must be 0 or more")
         lits = self._literals(prompts)
         if self.cfg.arch == "t5-ar":  # the autoregressive baseline: beam search, no denoising steps
             yield from self._stream_beam(prompts, lits, k, lang, preview_every, cancel)
@@ -459,7 +482,7 @@ class Pipeline:
         guess, found, example_lits, example_codes = None, None, None, None  # guess: self-conditioning's x̂0
         bias = COPY_BIAS if copy_bias is None else copy_bias
         if self.cfg.retrieval:
-            ids, mask, example_codes, found, example_lits = self._retrieve(prompts, lits, lang, k)
+            ids, mask, example_codes, found, example_lits = self._retrieve(prompts, lits, lang, k, roll, novel)
             with self._amp():
                 enc = self.model.encode(ids, mask)  # one row per candidate: each reads its own example
                 dn_cross, dec_cross = self.model.cross(enc, mask)
@@ -526,25 +549,31 @@ class Pipeline:
             "decode_ms": t_end - t_sample}, done, found, example_lits))
         if fill:
             self._fill(results, k, seed, dict(
-                steps=steps, cancel=cancel, eta=eta, clamp=clamp, lang=lang, sampler=sampler, early_stop=early_stop,
+                roll=roll, steps=steps, cancel=cancel, eta=eta, clamp=clamp, lang=lang, sampler=sampler, early_stop=early_stop,
                 rounding=rounding, shrink=shrink, strength=strength, copy_bias=copy_bias))
         yield from results
 
     def _fill(self, results: list[Result], k: int, seed: int | None, sampling: dict) -> None:
         """Top up results with fewer than k distinct candidates from further samples (in place)."""
         short = [i for i, r in enumerate(results) if len(r.candidates) < k]
-        for round_ in range(1, FILL_ROUNDS + 1):
+        # A retrieval model's last round edits one example of each template (the nearest of each):
+        # where the nearest examples all share one template, their edits of one prompt collapse
+        # into one candidate ("GreaterThan(85)" from ten GreaterThan(N) rules: 45 of the first 50
+        # CF test prompts had 5 distinct before it, docs/results.md).
+        rounds = [(r, False) for r in range(1, FILL_ROUNDS + 1)] + [(FILL_ROUNDS + 1, True)] * bool(self.cfg.retrieval)
+        for round_, novel in rounds:
             if not short:
                 break
             started = time.perf_counter()
-            more = [e for e in self.stream([results[i].prompt for i in short], k=2 * k, fill=False,
+            more = [e for e in self.stream([results[i].prompt for i in short], k=2 * k, fill=False, novel=novel,
                                            seed=None if seed is None else seed + round_, **sampling)
                     if isinstance(e, Result)]
             for i, extra in zip(short, more):
                 res = results[i]
                 have = {c.code for c in res.candidates}
                 res.candidates += [c for c in extra.candidates if c.code not in have][: k - len(res.candidates)]
-                self._rank(res.candidates)
+                self._order(res.prompt, res.candidates, res.lang, k)
+                self._in_rank_order(res.candidates)
                 seen = {(e["nl"], e["code"]) for e in res.examples}
                 res.examples += [e for e in extra.examples if (e["nl"], e["code"]) not in seen]
                 res.timings["fill_ms"] = round(res.timings.get("fill_ms", 0.0)
@@ -589,6 +618,32 @@ class Pipeline:
         return [[self._text(rows[j], lits[p], example_lits and example_lits[j]) for j in range(p * k, (p + 1) * k)]
                 for p in range(len(lits))]
 
+    def _final_text(self, row: list[int], lit: Literals, lang: str, example: Literals | None = None) -> str:
+        code = self._text(row, lit, example)
+        return first_rule(code) if lang == "cf" else code  # a rule is one expression: what follows is noise
+
+    def _order(self, prompt: str, candidates: list[Candidate], lang: str, k: int) -> None:
+        """``_rank``, then, for a prompt that asks to show something, those that only read before
+        those that delete, overwrite or kill (core.effects.reads_first); where all of them would,
+        the read-only part of the first one (``kill -9 $(lsof -t -i:3000)`` -> ``lsof -t -i:3000``)
+        takes first place (and the k-th goes)."""
+        self._rank(candidates)
+        candidates[:] = [candidates[i] for i in reads_first(prompt, [c.effects for c in candidates])]
+        if lang == "bash" and candidates and asks_to_show(prompt) and \
+                all(destructive(c.effects, DEMOTED) for c in candidates):
+            first = candidates[0]
+            reading = read_only_version(first.code)
+            if reading and reading not in {c.code for c in candidates}:
+                candidates[:] = [Candidate(reading, first.score, syntax_valid(reading, lang), code_warnings(reading, lang),
+                                           code_effects(reading, lang),
+                                           origin=f"the read-only part of {first.origin or 'the first'}")
+                                 ] + candidates[: k - 1]
+
+    @staticmethod
+    def _in_rank_order(candidates: list[Candidate]) -> None:
+        for cand, shown in zip(candidates, in_rank_order([c.confidence for c in candidates])):
+            cand.confidence = shown
+
     def _rank(self, candidates: list[Candidate]) -> None:
         """With ``valid_first``, those that parse first, in place; stable, so each group keeps its
         order (the examples', the scores', first draws before later ones)."""
@@ -607,9 +662,7 @@ class Pipeline:
             best: dict[str, float] = {}
             edits: dict[str, int] = {}  # code -> the example its first draw edited
             for j in range(p * k, (p + 1) * k):
-                code = self._text(rows[j], lits[p], example_lits and example_lits[j])
-                if lang == "cf":  # a rule is one expression: what follows it is noise
-                    code = first_rule(code)
+                code = self._final_text(rows[j], lits[p], lang, example_lits and example_lits[j])
                 if SLOT.search(code):  # a placeholder with no value to put back is not code to show
                     continue
                 if code and scores[j] > best.get(code, float("-inf")):
@@ -622,8 +675,20 @@ class Pipeline:
                 mine = [i for i, (c, _) in enumerate(ranked)
                         if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
                 ranked = [ranked[j] for j in lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS, mine)]
-            cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
-            self._rank(cands)
+            source = {c: found[p][edits[c] % len(found[p])] if found is not None and found[p] else None
+                      for c, _ in ranked}
+            cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang), code_effects(c, lang),
+                               origin=origin(source[c], c, lang)) for c, s in ranked]
+            shares = agreement([self._final_text(rows[j], lits[p], lang, example_lits and example_lits[j])
+                                for j in range(p * k, (p + 1) * k)], lang)
+            self._order(prompt, cands, lang, k)
+            first = next(iter(source.values()), None)  # the read-only part of a candidate: its example
+            for i, cand in enumerate(cands):  # the calibration's inputs (not in the JSON: benchmarks/calibrate.py)
+                cand.features = features(i, cand.score, source.get(cand.code, first), cand.code, prompt,
+                                         shares.get(cand.code, 0.0))
+                if self.calibration is not None:
+                    cand.confidence = self.calibration.probability(lang, cand.features)
+            self._in_rank_order(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
             yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps}, examples)
 
@@ -632,3 +697,25 @@ class Pipeline:
 
     def generate(self, prompt: str, **kw) -> Result:
         return self.generate_batch([prompt], **kw)[0]
+
+
+def _window(ranked: list, k: int, roll: int) -> list:
+    """The k examples a roll edits: the first k for roll 0; for roll r the k after the first r*k
+    (wrapping round a pool too short to hold them)."""
+    if not ranked or roll == 0:
+        return ranked[:k]
+    start = (roll * k) % len(ranked)
+    return (ranked[start:] + ranked[:start])[:k]
+
+
+def _novel(ranked: list, lang: str) -> list:
+    """The first example of each template (core.confidence.draw_key), in order."""
+    from core.confidence import draw_key
+
+    seen, out = set(), []
+    for e in ranked:
+        key = draw_key(e.code, lang)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out

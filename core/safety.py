@@ -12,6 +12,7 @@ FILE" is said of every truncating redirection without a command, whether FILE ex
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shlex
@@ -21,16 +22,41 @@ from core.metrics.bash import Redirection, SimpleCommand
 
 
 def code_warnings(code: str, lang: str) -> list[str]:
-    """Warnings for a candidate in ``lang`` (only Bash is checked today)."""
-    return bash_warnings(code) if lang == "bash" else []
+    """Warnings for a candidate in ``lang``: Bash, and Python's shell commands and rmtree calls."""
+    return bash_warnings(code) if lang == "bash" else python_warnings(code) if lang == "python" else []
+
+
+def python_warnings(code: str) -> list[str]:
+    """The Bash warnings of the shell commands a snippet runs (os.system, subprocess with a
+    shell), and shutil.rmtree of /, your home or the current directory."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    found: list[str] = []
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        first = call.args[0] if call.args else None
+        text = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+        name = ast.unparse(call.func)
+        if text is not None and (name in ("os.system", "os.popen") or name.startswith("subprocess.")):
+            found += bash_warnings(text)
+        elif text is not None and name.rsplit(".", 1)[-1] == "rmtree":
+            place = _place(os.path.expanduser(text) if text.startswith("~") else text) or \
+                ("your home directory" if text.startswith("~") and text.strip("~/") == "" else None)
+            found += [f"recursively deletes {place}"] if place else []
+    return list(dict.fromkeys(found))
 
 
 def bash_warnings(code: str) -> list[str]:
     """Short phrases naming what is dangerous in a Bash command line; [] when nothing is."""
     found: list[str] = []
-    for command in _commands(code):
+    commands = _commands(code)
+    for index, command in enumerate(commands):
         for rule in COMMAND_RULES:
             found += rule(command)
+        found += piped_delete(commands, index)
     for rule in TEXT_RULES:
         found += rule(code)
     return list(dict.fromkeys(found))  # de-duplicated, in order of appearance
@@ -200,6 +226,21 @@ def find_delete(c: SimpleCommand) -> list[str]:
         elif place and place.startswith("/"):
             out.append(f"deletes files found under {place}")
     return out
+
+
+def piped_delete(commands: list[SimpleCommand], index: int) -> list[str]:
+    """'find … | xargs rm -rf': a recursive rm fed every path an unfiltered find lists (what
+    'rm -rf *' does, and more: hidden files too)."""
+    c = commands[index]
+    if c.via != "xargs" or c.utility != "rm" or not _has_short_flag(c.args, "rR", ["--recursive"]):
+        return []
+    xargs = next((e for e in reversed(commands[:index]) if e.utility == "xargs"), None)
+    find = next((e for e in reversed(commands[:index]) if e.utility == "find"), None)
+    if xargs is None or find is None or "find" not in xargs.upstream or any(w in _FIND_FILTERS for w in find.args):
+        return []
+    roots = [w for w in find.args[: next((j for j, w in enumerate(find.args) if w.startswith("-") or w in "(!,"),
+                                         len(find.args))]] or ["."]
+    return [f"recursively deletes {_place(root) or 'everything under ' + root}" for root in roots]
 
 
 def disk_writes(c: SimpleCommand) -> list[str]:

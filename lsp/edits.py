@@ -62,16 +62,27 @@ def indent_code(code: str, indent: str, newline: str = "\n") -> str:
 
 
 def describe(candidate, rank: int) -> str:
-    """One line for completion ``detail``: rank, score, validity and the candidate's warnings."""
-    parts = [f"CodeFusion #{rank}", f"score {candidate.score:.3f}",
-             "valid syntax" if candidate.valid else "invalid syntax"]
-    parts += list(getattr(candidate, "warnings", None) or [])  # warnings: newer core versions
-    return " · ".join(parts)
+    """One line for completion ``detail``: rank, calibrated confidence (the raw score only for a
+    model without a calibration; core/confidence.py), where it came from, validity, what it
+    deletes, overwrites, kills or sends, and its warnings."""
+    confidence = getattr(candidate, "confidence", None)
+    parts = [f"CodeFusion #{rank}",
+             f"{round(100 * confidence)}% likely right" if confidence is not None else f"score {candidate.score:.3f}"]
+    parts += [candidate.origin] if getattr(candidate, "origin", "") else []
+    parts += ["valid syntax" if candidate.valid else "invalid syntax"]
+    warnings = list(getattr(candidate, "warnings", None) or [])  # warnings: newer core versions
+    parts += [e for e in getattr(candidate, "effects", None) or [] if e not in warnings]
+    return " · ".join(parts + warnings)
 
 
 def warning_suffix(candidate) -> str:
-    """What is dangerous about a candidate, said in the title before anyone applies it."""
+    """What is dangerous about a candidate, and what it deletes, overwrites, kills or formats,
+    said in the title before anyone applies it."""
+    from core.effects import DESTRUCTIVE
+
     warnings = list(getattr(candidate, "warnings", None) or [])
+    warnings += [e for e in getattr(candidate, "effects", None) or []
+                 if e.split(" ", 1)[0] in DESTRUCTIVE and e not in warnings]
     return f" (⚠ {'; '.join(warnings)})" if warnings else ""
 
 

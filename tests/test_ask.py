@@ -83,7 +83,9 @@ def test_without_a_terminal_it_prints_plain_candidates_or_json(tiny_model, home)
     results = [json.loads(line) for line in many.stdout.decode().splitlines()]
     assert [r["prompt"] for r in results] == ["list files", PROMPT]
     candidate = results[1]["candidates"][0]
-    assert set(candidate) == {"code", "score", "valid", "warnings"} and isinstance(candidate["warnings"], list)
+    assert set(candidate) == {"code", "score", "valid", "warnings", "effects", "confidence", "origin"}
+    assert isinstance(candidate["warnings"], list) and isinstance(candidate["effects"], list)
+    assert candidate["origin"] == "the model" and candidate["confidence"] is None  # no retrieval, no calibration
 
 
 def test_bad_input_is_one_line_and_nonzero(tiny_model, tmp_path, home):

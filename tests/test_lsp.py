@@ -168,6 +168,19 @@ def test_completion_sites_and_items_keep_the_rank():
     assert not any(a.is_preferred for a in code_actions("file:///r.sh", 1, below.prompt, [broken], text))
 
 
+def test_completion_detail_says_the_confidence_the_origin_and_what_a_candidate_deletes():
+    from core.events import Candidate
+    from lsp.edits import describe, warning_suffix
+
+    kill = Candidate("kill -9 $(lsof -t -i:3000)", 2.994, True, [], ["kills the processes lsof finds"],
+                     confidence=0.41, origin="edited from NL2Bash")
+    assert describe(kill, 1) == ("CodeFusion #1 · 41% likely right · edited from NL2Bash · valid syntax · "
+                                 "kills the processes lsof finds")
+    assert warning_suffix(kill) == " (⚠ kills the processes lsof finds)"
+    raw = Candidate("ls", -0.25, True)  # a model without a calibration: its raw score, as before
+    assert describe(raw, 2) == "CodeFusion #2 · score -0.250 · valid syntax" and warning_suffix(raw) == ""
+
+
 def test_settings_parse_validate_and_keep_previous_values():
     s, problems = parse_settings({"codefusion": {"model": "/m", "models": {"shellscript": "/b"}, "topK": 3,
                                                  "steps": 10, "languages": ["python", "zsh"]}})

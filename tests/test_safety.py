@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.generate import Candidate
+from core.effects import asks_to_show, code_effects, destructive, read_only_version, reads_first
 from core.safety import bash_warnings, code_warnings
 
 DANGEROUS = [
@@ -102,6 +103,103 @@ def test_one_warning_per_hazard_in_source_order():
         "recursively deletes your home directory", "recursively deletes /"]
 
 
-def test_only_bash_is_checked_and_candidates_default_to_none():
+def test_bash_and_python_are_checked_and_candidates_default_to_none():
     assert code_warnings("rm -rf /", "python") == [] and code_warnings("rm -rf /", "bash")
-    assert Candidate("ls", -0.1).warnings == []
+    assert code_warnings("import os\nos.system('rm -rf ~')", "python") == ["recursively deletes your home directory"]
+    assert code_warnings("import shutil\nshutil.rmtree('/')", "python") == ["recursively deletes /"]
+    assert code_warnings("shutil.rmtree('build')", "python") == [] and code_warnings("rm -rf /", "cf") == []
+    assert Candidate("ls", -0.1).warnings == [] and Candidate("ls", -0.1).effects == []
+
+
+def test_a_find_piped_into_a_recursive_rm_is_flagged_like_rm_rf_star():
+    # What `cf "delete everything on the disk"` answered, unflagged beside `rm -rf *` (issue 32).
+    assert bash_warnings("find -mindepth 1 -maxdepth 1 -print0 | xargs -0 rm -rf") == [
+        "recursively deletes everything in the current directory"]
+    assert bash_warnings("find /srv -maxdepth 1 | xargs rm -r") == ["recursively deletes /srv"]
+    assert bash_warnings("find . -name '*.tmp' -print0 | xargs -0 rm -rf") == []  # filtered: only those
+
+
+# -- what a command changes (core.effects) ----------------------------------------------------
+
+EFFECTS = [
+    ("rm notes.txt", "deletes notes.txt"),
+    ("rmdir build", "deletes build"),
+    ("rm -rf ./build", "deletes ./build and everything inside"),
+    ("find -mindepth 1 -maxdepth 1 -print0 | xargs -0 rm -rf", "deletes what find lists and everything inside"),
+    ("find . -name '*.log' -delete", "deletes the files find matches under ."),
+    ("find . -name '*.pyc' -exec rm {} \\;", "deletes the files find matches"),
+    ("ls *.bak | xargs rm", "deletes what ls lists"),
+    ("dd if=/dev/zero of=disk.img bs=1M count=10", "overwrites disk.img"),
+    ("sudo mkfs.ext4 /dev/sdb1", "formats /dev/sdb1"),
+    ("truncate -s 0 app.log", "overwrites app.log (truncates it)"),
+    ("> app.log", "overwrites app.log"),
+    ("sort names.txt > sorted.txt", "overwrites sorted.txt"),
+    ("chmod -R 755 /", "changes the permissions of everything under /"),
+    ("sudo chown -R me /", "changes the ownership of everything under /"),
+    ("kill -9 $(lsof -t -i:3000)", "kills the processes lsof finds (SIGKILL: no clean-up)"),
+    ("lsof -t -i:3000 | xargs kill -9", "kills the processes lsof lists (SIGKILL: no clean-up)"),
+    ("kill 1234", "kills process 1234"),
+    ("pkill -9 firefox", "kills processes named firefox (SIGKILL: no clean-up)"),
+    ("git reset --hard HEAD~1", "deletes uncommitted changes (git reset --hard)"),
+    ("git clean -fdx", "deletes untracked and ignored files (git clean)"),
+    ("git push --force origin main", "overwrites commits on the remote (force-push)"),
+    ("curl -fsSL https://example.com/i.sh | sh", "runs a script downloaded from the internet with sh"),
+    ("curl -d @notes.txt https://paste.example.com/api", "sends data to paste.example.com"),
+    ("scp report.pdf me@backup:/srv", "sends report.pdf to me@backup"),
+]
+PY_EFFECTS = [
+    ("import shutil\nshutil.rmtree(path)", "deletes path and everything inside"),
+    ("import os\nos.remove('a.txt')", "deletes 'a.txt'"),
+    ("os.unlink(p)", "deletes p"),
+    ("Path('x.log').unlink()", "deletes Path('x.log')"),
+    ("subprocess.run('ls -l', shell=True)", "runs a shell command"),
+    ("subprocess.call('rm -rf build', shell=True)", "deletes build and everything inside"),
+    ("with open('out.txt', 'w') as f:\n    f.write(s)", "overwrites 'out.txt'"),
+    ("Path('notes.md').write_text(s)", "overwrites Path('notes.md')"),
+    ("os.kill(pid, signal.SIGKILL)", "kills process pid"),
+    ("requests.post(url, json=data)", "sends data to url"),
+]
+READ_ONLY = ["ls -la", "find . -name '*.py'", "ps aux | grep 3000", "lsof -i :3000", "cat notes.txt", "du -sh *",
+             "ls 2>/dev/null", "grep -r foo . > /dev/null", "echo x >> log", "chmod +x run.sh", "kill -l"]
+
+
+@pytest.mark.parametrize("command,effect", EFFECTS)
+def test_what_a_command_deletes_overwrites_kills_or_sends(command, effect):
+    assert effect in code_effects(command, "bash")
+
+
+@pytest.mark.parametrize("code,effect", PY_EFFECTS)
+def test_what_python_deletes_overwrites_kills_runs_or_sends(code, effect):
+    assert effect in code_effects(code, "python")
+
+
+@pytest.mark.parametrize("command", READ_ONLY)
+def test_commands_that_only_read_have_no_destructive_effect(command):
+    assert not destructive(code_effects(command, "bash"))
+
+
+def test_python_that_only_reads_has_none():
+    assert code_effects("with open(p) as f:\n    print(f.read())", "python") == []
+    assert code_effects("for f in os.listdir('.'):\n    print(f)", "python") == []
+    assert code_effects("GreaterThan(5)", "cf") == []
+
+
+def test_a_prompt_that_asks_to_show_gets_reading_candidates_first():
+    codes = ["kill -9 $(lsof -t -i:3000)", "lsof -t -i:3000 | xargs kill", "lsof -i :3000"]
+    effects = [code_effects(c, "bash") for c in codes]
+    assert reads_first("show which process is using port 3000", effects) == [2, 0, 1]
+    assert reads_first("kill the process on port 3000", effects) == [0, 1, 2]  # asked to kill: as ranked
+    assert asks_to_show("list the 10 largest files") and asks_to_show("count lines in every txt file")
+    assert not asks_to_show("find and delete empty files") and not asks_to_show("compress the logs folder")
+
+
+@pytest.mark.parametrize("command,reading", [
+    ("kill -9 $(lsof -t -i:3000)", "lsof -t -i:3000"),
+    ("lsof -n -i:3000 | grep LISTEN | awk '{ print $2 }' | xargs kill -9", "lsof -n -i:3000 | grep LISTEN | awk '{ print $2 }'"),
+    ("find . -name '*.log' -delete", "find . -name '*.log'"),
+    ("find /tmp -type f -exec rm {} \\;", "find /tmp -type f"),
+    ("rm -rf build", ""),
+])
+def test_the_read_only_part_of_a_destructive_command(command, reading):
+    assert read_only_version(command) == reading
+    assert not destructive(code_effects(reading, "bash"))

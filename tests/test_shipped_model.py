@@ -47,3 +47,48 @@ def test_the_shipped_model_edits_retrieved_examples_within_the_size_budget():
     result = json.loads(r.stdout)
     assert result["examples"] and all(e["source"] in ("train", "user", "tldr") for e in result["examples"])
     assert not any("<str_" in c["code"] or "<num_" in c["code"] for c in result["candidates"])
+
+
+@pytest.fixture(scope="module")
+def shipped_pipe():
+    from core.generate import Pipeline
+
+    return Pipeline.from_pretrained(SHIPPED_MODELS / "codefusion-small")
+
+
+def test_a_reroll_gives_new_candidates(shipped_pipe, data_dir):
+    """Seeds 0, 1, 2 (rolls 0, 1, 2: the picker's first two re-rolls) of 20 Bash test prompts: each
+    re-roll brings at least 2 candidates on average that the set before it did not have (issue 32:
+    the same 5 came back for 6 of 10 everyday prompts)."""
+    from cfcli.evaluate import load_items
+    from core.events import seed_roll
+
+    new = []
+    for item in load_items("bash", "test", str(data_dir))[:20]:
+        sets = [{c.code for c in shipped_pipe.generate(item.nl, seed=s, roll=seed_roll(s), lang="bash").candidates}
+                for s in (0, 1, 2)]
+        new += [len(after - before) for before, after in zip(sets, sets[1:])]
+    assert sum(new) / len(new) >= 2, new
+
+
+def test_cf_gives_five_distinct_candidates_for_the_first_50_test_prompts(shipped_pipe, data_dir):
+    from cfcli.evaluate import load_items
+
+    items = load_items("cf", "test", str(data_dir))[:50]
+    counts = [len(r.candidates) for start in range(0, 50, 16)
+              for r in shipped_pipe.generate_batch([it.nl for it in items[start:start + 16]], k=5, seed=start,
+                                                   lang="cf")]
+    assert sum(n == 5 for n in counts) >= 48, counts  # 45 before the per-template fill round
+
+
+def test_a_prompt_that_asks_to_show_gets_a_candidate_that_only_shows_first():
+    """"show which process is using port 3000" answered five `kill -9`s, unflagged (issue 32)."""
+    r = cf("show which process is using port 3000", "--json", env=SHIPPED)
+    assert r.returncode == 0, r.stderr.decode()
+    candidates = json.loads(r.stdout)["candidates"]
+    assert candidates[0]["effects"] == [] and "lsof" in candidates[0]["code"]
+    assert any(e.startswith("kills ") for c in candidates for e in c["effects"])
+    destructive = [any(e.split()[0] in ("deletes", "kills", "overwrites", "formats") for e in c["effects"])
+                   for c in candidates]
+    assert destructive == sorted(destructive)  # every reading candidate before every killing one
+    assert all(c["origin"] for c in candidates) and "read-only part" in candidates[0]["origin"]

@@ -134,7 +134,8 @@ def test_final_picker_shows_ranked_candidates_with_score_validity_and_warnings(p
         code_line = next(i for i, line in enumerate(screens["final"]) if line.startswith(f" {rank}  "))
         assert screens["final"][code_line][4:].startswith(candidate.code[:60])
         mark = "✓ valid" if candidate.valid else "✗ does not parse"
-        assert screens["final"][code_line + 1].strip() == f"score {candidate.score:.2f}  {mark}"
+        # The tiny model has no calibration (core/confidence.py): its raw score, and where it came from.
+        assert screens["final"][code_line + 1].strip() == f"score {candidate.score:.2f} · the model  {mark}"
     assert re.search(rf"{len(candidates)} candidates? in [\d.]+ s  ·  seed 1  ·  done", final)
     assert "Accept" in final and "Re-roll" in final  # the key footer
     danger = "\n".join(screens["danger"])
@@ -234,6 +235,62 @@ def test_reroll_denoises_again_from_a_new_seed(pipe):
     app = run_picker(pipe, scenario)
     assert seen["rerolled"][0] == 2 and seen["rerolled"][1] != 1
     assert app.recorded.ends == ["finished", "finished"] and app.result.candidates
+
+
+def test_reroll_asks_for_the_next_set_says_when_it_is_the_same_and_m_shows_more(pipe):
+    seen, calls, results = {}, [], []
+
+    class Recording(RecordedPipeline):
+        def stream(self, *args, **kwargs):
+            calls.append(kwargs)
+            for event in super().stream(*args, **kwargs):
+                if isinstance(event, Result):
+                    results.append([c.code for c in event.candidates])
+                yield event
+
+    recording = Recording(pipe)
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        await pilot.press("r")
+        await until(pilot, done(app))
+        seen["rolled"] = "\n".join(screen_lines(app))
+        # Whatever the model does for this prompt, a re-roll whose set is the one shown says so.
+        app.post_message(Finished(app.run_id, Result(PROMPT, "bash", "tiny", list(app.result.candidates))))
+        await pilot.pause(0.2)
+        seen["same"] = "\n".join(screen_lines(app))
+        await pilot.press("m")
+        await until(pilot, done(app))
+        await pilot.pause(0.1)
+        seen["more"] = ([c.code for c in app.result.candidates], "\n".join(screen_lines(app)))
+        await pilot.press("escape")
+
+    run_picker(pipe, scenario, load=lambda: recording, prompt=UNSEEN, seed=None)
+    assert [c["roll"] for c in calls] == [0, 1, 1] and [c["k"] for c in calls] == [5, 5, 10]
+    assert "the same" not in seen["rolled"]
+    assert "the same" in seen["same"] and "m shows more (6–10)" in seen["same"]
+    shown, screen = seen["more"]
+    assert shown == results[-1][5:10]
+    assert not shown or ("candidates 6–" in screen and f" 1  {shown[0][:30]}" in screen)
+
+
+def test_a_row_reads_its_confidence_origin_and_what_it_kills(pipe):
+    seen = {}
+
+    async def scenario(app, pilot):
+        await until(pilot, done(app))
+        rows = [Candidate("lsof -t -i:3000", 2.99, True, [], [], confidence=0.38, origin="the read-only part of NL2Bash"),
+                Candidate("kill -9 $(lsof -t -i:3000)", 2.99, True, [], ["kills the processes lsof finds"],
+                          confidence=0.38, origin="edited from NL2Bash")]
+        app.post_message(Finished(app.run_id, Result(PROMPT, "bash", "tiny", rows)))
+        await pilot.pause(0.2)
+        seen["screen"] = "\n".join(screen_lines(app))
+        await pilot.press("escape")
+
+    run_picker(pipe, scenario)
+    assert "38% likely right · the read-only part of NL2Bash  ✓ valid" in seen["screen"]
+    assert "38% likely right · edited from NL2Bash  ✓ valid  ⚠ kills the processes lsof finds" in seen["screen"]
+    assert "score 2.99" not in seen["screen"]
 
 
 def test_reroll_while_denoising_cancels_the_older_run(pipe):

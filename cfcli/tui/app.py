@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +26,7 @@ from cfcli.tui.help import HelpScreen
 from cfcli.tui.loader import BackgroundLoad
 from cfcli.tui.messages import Denoised, Failed, Finished, ModelReady
 from cfcli.tui.widgets import CandidateRow, CodeEditor, TextView
+from core.events import seed_roll
 
 # One clock draws the rain; steps only update the rows' state. A frame costs the UI thread about
 # as much as a step of the tiny model, and the UI shares the GIL and the cores with the sampler.
@@ -61,7 +62,7 @@ class Rows(VerticalScroll, can_focus=False):
 class KeyFooter(Footer):
     """Textual's footer, with the keys a narrow terminal leaves to the help marked -secondary."""
 
-    SECONDARY = {"edit", "reroll", "copy"}
+    SECONDARY = {"edit", "reroll", "more", "copy"}
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
@@ -87,13 +88,14 @@ class PickerApp(App[str]):
         Binding("enter", "accept", "Accept"),
         Binding("e", "edit", "Edit"),
         Binding("r", "reroll", "Re-roll"),
+        Binding("m", "more", "More"),
         Binding("c", "copy", "Copy"),
         Binding("question_mark", "help", "Help"),
         Binding("escape,q", "cancel", "Cancel"),
         Binding("ctrl+c", "cancel", "Cancel", show=False, priority=True),
     ]
     # What the keys may not do while a row is being edited (the Input takes the typing).
-    EDIT_BLOCKS = {"move", "select", "accept", "edit", "reroll", "copy", "help"}
+    EDIT_BLOCKS = {"move", "select", "accept", "edit", "reroll", "more", "copy", "help"}
 
     selected: reactive[int] = reactive(0)
 
@@ -107,6 +109,10 @@ class PickerApp(App[str]):
         self.request = request
         self.pipeline = BackgroundLoad(load_pipeline)
         self.seed = request.seed if request.seed is not None else new_seed()
+        # Which set: 0 the best; each re-roll edits the next examples (core.generate, ``roll``).
+        self.roll = seed_roll(request.seed)
+        self.more = False  # showing candidates k+1..2k of this roll (m)
+        self._last_set: frozenset[str] = frozenset()  # the codes the previous run showed
         self.run_id = 0
         self.result = None  # core.generate.Result of the current run, once it ended
         self.error: str | None = None
@@ -159,10 +165,10 @@ class PickerApp(App[str]):
         self.selected = 0
         self.watch_selected(0)
         self._status("loading the model…" if self.pipeline.busy else "denoising…")
-        self._denoise(self.run_id, self.seed)
+        self._denoise(self.run_id, self.seed, self.roll, self.request.top_k * (2 if self.more else 1))
 
     @work(thread=True, exclusive=True, group="denoise", exit_on_error=False)
-    def _denoise(self, run: int, seed: int) -> None:
+    def _denoise(self, run: int, seed: int, roll: int = 0, k: int = 5) -> None:
         """Runs Pipeline.stream; a re-roll or exit cancels it (polled before every step)."""
         from core.errors import CFError
         from core.events import Cancelled, Step
@@ -176,7 +182,7 @@ class PickerApp(App[str]):
             # Threads: cfcli/ask.py configures the policy, with a core left for this UI thread.
             self.post_message(ModelReady(run, pipe.cut_note(req.prompt, req.lang)))
             first = posted = None
-            for event in pipe.stream([req.prompt], k=req.top_k, steps=req.steps, seed=seed,
+            for event in pipe.stream([req.prompt], k=k, steps=req.steps, seed=seed, roll=roll,
                                      cancel=lambda: worker.is_cancelled, preview_every=1):
                 if not isinstance(event, Step):
                     self.post_message(Finished(run, event))
@@ -202,7 +208,7 @@ class PickerApp(App[str]):
     def on_denoised(self, message: Denoised) -> None:
         if message.run != self.run_id:
             return
-        for row, code in zip(self.rows, message.texts):
+        for row, code in zip(self.rows, message.texts[self.request.top_k:] if self.more else message.texts):
             row.show_step(code, message.index / message.total)
         rate = f"{message.rate:.1f} steps/s" if message.rate else "…"
         self._progress = f"step {message.index}/{message.total}  ·  {rate}  ·  seed {self.seed}"
@@ -212,12 +218,17 @@ class PickerApp(App[str]):
     def on_finished(self, message: Finished) -> None:
         if message.run != self.run_id:
             return
-        self.result = message.result
-        candidates = message.result.candidates
+        result = message.result
+        if self.more:  # candidates k+1..2k, ranked as the run ranked them
+            result = replace(result, candidates=result.candidates[self.request.top_k: 2 * self.request.top_k])
+        self.result = result
+        candidates = result.candidates
         if self._accept_when_formed and candidates:
             self._accept(candidates[min(self.selected, len(candidates) - 1)].code)
             return
         self._accept_when_formed = False
+        shown = frozenset(c.code for c in candidates)
+        same, self._last_set = bool(shown) and shown == self._last_set, shown
         for row in self.rows:
             if row.index < len(candidates):
                 row.show_candidate(candidates[row.index])
@@ -228,7 +239,13 @@ class PickerApp(App[str]):
         seconds = message.result.timings.get("total_ms", 0) / 1000
         if candidates:
             count = f"{len(candidates)} candidate{'s' if len(candidates) > 1 else ''}"
-            self._status(f"{count} in {seconds:.1f} s  ·  seed {self.seed}  ·  done")
+            if self.more:
+                count = f"candidates {self.request.top_k + 1}–{self.request.top_k + len(candidates)}"
+            if same:
+                self._status(f"the same {count} as before  ·  m shows more "
+                             f"({self.request.top_k + 1}–{2 * self.request.top_k})")
+            else:
+                self._status(f"{count} in {seconds:.1f} s  ·  seed {self.seed}  ·  done")
         else:
             self._status(f"no candidates (all empty)  ·  seed {self.seed}  ·  r re-rolls")
 
@@ -317,7 +334,12 @@ class PickerApp(App[str]):
         self._selected_row().start_edit()
 
     def action_reroll(self) -> None:
-        self.seed = new_seed()
+        self.seed, self.roll, self.more = new_seed(), self.roll + 1, False
+        self._start_run()
+
+    def action_more(self) -> None:
+        """Candidates k+1..2k of this roll (its next examples, ranked with the first k)."""
+        self.more = True
         self._start_run()
 
     def action_copy(self) -> None:

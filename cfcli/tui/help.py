@@ -13,7 +13,8 @@ KEYS = [
     ("↑ ↓  1-5", "select a candidate"),
     ("Enter", "accept: print it and exit (also while it is still forming)"),
     ("e", "edit the selection: Enter accepts the edit, Esc discards it"),
-    ("r", "re-roll: denoise again from new noise (a new seed)"),
+    ("r", "re-roll: a new set, edited from the next examples (and new noise)"),
+    ("m", "more: candidates 6-10 of this set"),
     ("c", "copy the selected candidate to the clipboard (OSC 52)"),
     ("Esc  q  Ctrl-C", "cancel: print nothing, exit 1"),
 ]

@@ -112,7 +112,9 @@ class CandidateRow(Widget):
     def show_candidate(self, candidate) -> None:
         self.candidate, self.text = candidate, candidate.code
         self.add_class("-final")
-        self.set_class(bool(candidate.warnings), "-warned")
+        from core.effects import destructive  # after the model's answer: not on the picker's start-up path
+
+        self.set_class(bool(candidate.warnings) or destructive(getattr(candidate, "effects", None) or []), "-warned")
         self.query_one(".code", TextView).show(Text(candidate.code, style="bold"), layout=True)
         self.query_one(".meta", TextView).show(meta_text(candidate), layout=True)
 
@@ -148,9 +150,22 @@ class CandidateRow(Widget):
 
 
 def meta_text(candidate) -> Text:
-    """'score -0.41  ✓ valid  ⚠ recursively deletes /' under a final candidate."""
-    text = Text.assemble(("score ", "dim"), (f"{candidate.score:.2f}", ""), "  ")
+    """'72% · edited from NL2Bash  ✓ valid  ⚠ kills the processes lsof lists' under a final
+    candidate: its calibrated confidence (core/confidence.py; the raw score only where the model
+    has no calibration), where it came from, validity, then what it would delete, overwrite,
+    kill or send, and its danger warnings."""
+    confidence = getattr(candidate, "confidence", None)
+    if confidence is not None:
+        text = Text.assemble((f"{round(100 * confidence)}%", "bold"), (" likely right", "dim"))
+    else:
+        text = Text.assemble(("score ", "dim"), (f"{candidate.score:.2f}", ""))
+    if getattr(candidate, "origin", ""):
+        text.append(f" · {candidate.origin}", "dim")
+    text.append("  ")
     text.append("✓ valid" if candidate.valid else "✗ does not parse", "green" if candidate.valid else "red")
+    for effect in getattr(candidate, "effects", None) or []:
+        if effect not in candidate.warnings:
+            text.append("  ⚠ " + effect, "yellow")
     for warning in candidate.warnings:
         text.append("  ⚠ " + warning, "bold yellow")
     return text
