@@ -206,6 +206,9 @@ class Pipeline:
         # A retrieval model's candidates re-ordered as its examples were (where the store has a
         # lexicon); off, they keep the examples' order (benchmarks/bash_rerank.py --candidates).
         self.reorder_candidates = True
+        # A Bash value the prompt does not give, left over from the example edited, is shown as a
+        # placeholder (core/retrieval/placeholders.py).
+        self.placeholders = True
 
     @property
     def examples(self):
@@ -633,6 +636,12 @@ class Pipeline:
                 code = self._text(rows[j], lits[p], example_lits and example_lits[j])
                 if lang == "cf":  # a rule is one expression: what follows it is noise
                     code = first_rule(code)
+                if lang == "bash" and self.placeholders and found is not None and found[p]:
+                    e = (j - p * k) % len(found[p])
+                    if e not in getattr(found[p], "swaps", {}):  # a row copied as it stands keeps its values
+                        from core.retrieval.placeholders import leftover_placeholders
+
+                        code = leftover_placeholders(code, prompt, found[p][e].nl, found[p][e].code)
                 if SLOT.search(code):  # a placeholder with no value to put back is not code to show
                     continue
                 if code and scores[j] > best.get(code, float("-inf")):
