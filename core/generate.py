@@ -636,12 +636,6 @@ class Pipeline:
                 code = self._text(rows[j], lits[p], example_lits and example_lits[j])
                 if lang == "cf":  # a rule is one expression: what follows it is noise
                     code = first_rule(code)
-                if lang == "bash" and self.placeholders and found is not None and found[p]:
-                    e = (j - p * k) % len(found[p])
-                    if e not in getattr(found[p], "swaps", {}):  # a row copied as it stands keeps its values
-                        from core.retrieval.placeholders import leftover_placeholders
-
-                        code = leftover_placeholders(code, prompt, found[p][e].nl, found[p][e].code)
                 if SLOT.search(code):  # a placeholder with no value to put back is not code to show
                     continue
                 if code and scores[j] > best.get(code, float("-inf")):
@@ -654,6 +648,8 @@ class Pipeline:
                 mine = [i for i, (c, _) in enumerate(ranked)
                         if found[p] and edits[c] % len(found[p]) < getattr(found[p], "pinned", 0)]
                 ranked = [ranked[j] for j in lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS, mine)]
+            if lang == "bash" and self.placeholders and found is not None and found[p]:
+                ranked = self._placeholders(prompt, ranked, edits, found[p])
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
             self._rank(cands)
             if found is not None and getattr(found[p], "swaps", None):  # a copied user row stays first
@@ -661,6 +657,23 @@ class Pipeline:
                 cands.sort(key=lambda c: c.code not in first)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
             yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps}, examples)
+
+    @staticmethod
+    def _placeholders(prompt: str, ranked: list, edits: dict[str, int], found) -> list:
+        """The ranked candidates with the values left over from the examples they edit shown as
+        placeholders (after ranking, which reads the values as written); one that becomes an
+        earlier one goes. A user's row copied as it stands keeps its values."""
+        from core.retrieval.placeholders import leftover_placeholders
+
+        out, seen = [], set()
+        for code, score in ranked:
+            e = edits[code] % len(found)
+            if e not in getattr(found, "swaps", {}):
+                code = leftover_placeholders(code, prompt, found[e].nl, found[e].code)
+            if code not in seen:
+                seen.add(code)
+                out.append((code, score))
+        return out
 
     def generate_batch(self, prompts: Sequence[str], **kw) -> list[Result]:
         return [e for e in self.stream(prompts, **kw) if isinstance(e, Result)]
