@@ -126,6 +126,10 @@ def test_a_value_the_prompt_does_not_give_becomes_a_placeholder():
     assert leftover_placeholders(code, "remove directory tree", nl, code) == \
         "find . -type d -name pattern -exec rm -r {} \\;"
     assert leftover_placeholders(code, "remove CVS directories", nl, code) == code  # the prompt gives it
+    nl, code = "list all jsp files in /srv/app", "find /srv/app -name '*jsp'"
+    assert leftover_placeholders(code, "find jsp files", nl, code) == "find path/to/directory -name '*jsp'"
+    code = "find $APP -name '*jsp'"  # a shell variable is no value
+    assert leftover_placeholders(code, "find files", "list all jsp files in $APP", code) == "find $APP -name 'pattern'"
     nl, code = "Copy /srv/site to /backup", "cp -r /srv/site /backup"
     assert leftover_placeholders(code, "copy the site to /backup", nl, code) == "cp -r path/to/file /backup"
     # A value the example's prompt never named (a default), and numbers, stay.

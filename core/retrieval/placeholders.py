@@ -19,9 +19,13 @@ PLACEHOLDERS = {"_PATH": "path/to/directory", "_FILE": "path/to/file", "_REGEX":
 
 
 def _named(value: str, text: str) -> bool:
-    """Whether ``text`` names ``value`` as a word of its own (case aside; quotes and a sentence's
-    full stop around it do not count)."""
-    return re.search(r"(?<![\w.*/~-])" + re.escape(value.lower()) + r"(?![\w*/-]|\.\w)", text.lower()) is not None
+    """Whether ``text`` names ``value``: as a word of its own (case aside; quotes and a sentence's
+    full stop around it do not count), or each of its words ("jsp files" names `*jsp`)."""
+    text = text.lower()
+    if re.search(r"(?<![\w.*/~-])" + re.escape(value.lower()) + r"(?![\w*/-]|\.\w)", text):
+        return True
+    words = re.findall(r"[^\W_]{2,}", value.lower())
+    return bool(words) and all(re.search(r"(?<!\w)" + re.escape(w) + r"(?!\w)", text) for w in words)
 
 
 def arguments(code: str) -> list[tuple[str, str]]:
@@ -49,6 +53,7 @@ def leftover_placeholders(code: str, prompt: str, example_nl: str, example_code:
     except (MetricUnavailable, RecursionError):
         return code
     for word, kind in found:
-        if word in own and len(word) > 1 and _named(word, example_nl) and not _named(word, prompt):
+        if word in own and len(word) > 1 and "$" not in word and _named(word, example_nl) \
+                and not _named(word, prompt):  # a shell variable is no value a prompt gives
             code = re.sub(r"(?<![\w./*~-])" + re.escape(word) + r"(?![\w*-]|\.\w)", PLACEHOLDERS[kind], code)
     return code
