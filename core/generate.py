@@ -40,6 +40,9 @@ DEFAULT_STEPS = 5
 DEFAULT_RETRIEVAL_STEPS = 3
 # Rounding a retrieval candidate, its example's token gets this many nats more (_copy_biased).
 COPY_BIAS = 3.0
+# A user's row copied as it stands (core/retrieval/own.py): its tokens get this many nats more, so
+# the model's own preferences never change it.
+COPY_FORCED = 1e4
 # Rounds of further samples when fewer than k distinct candidates came out (Pipeline._fill).
 FILL_ROUNDS = 2
 DEFAULT_SAMPLER = "dpm++"
@@ -207,6 +210,9 @@ class Pipeline:
         # lexicon); off, they keep the examples' order (benchmarks/bash_rerank.py --candidates).
         self.reorder_candidates = True
         self._calibration: Calibration | None | bool = False  # False: not read yet
+        # A Bash value the prompt does not give, left over from the example edited, is shown as a
+        # placeholder (core/retrieval/placeholders.py).
+        self.placeholders = True
 
     @property
     def examples(self):
@@ -307,25 +313,37 @@ class Pipeline:
 
         from core.retrieval.rerank import POOL
 
+        from core.retrieval.own import Found, pinned
+
         lexicon = self.lexicon(lang)
-        if lexicon is None:
-            found = [_window(_novel(self.examples.retrieve(p, lang, POOL), lang) if novel else
-                             self.examples.retrieve(p, lang, k * (roll + 1)), k, roll) for p in prompts]
-        else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
-            found = []
-            for p in prompts:
+        found = []
+        for p in prompts:
+            if lexicon is None:
+                pool = self.examples.retrieve(p, lang, POOL if novel else k * (roll + 1))
+                order = list(range(len(pool)))
+            else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
                 pool = self.examples.retrieve(p, lang, max(k, POOL))
-                mine = [j for j, e in enumerate(pool) if e.source == "user"]
-                order = lexicon.order(p, [e.code for e in pool], pinned=mine)
-                ranked = [pool[j] for j in order]
-                found.append(_window(_novel(ranked, lang) if novel else ranked, k, roll))
+                order = lexicon.order(p, [e.code for e in pool])
+            mine = pinned(p, pool)  # the user's rows that match the prompt closely come first
+            ranked = [pool[j] for j in mine + [j for j in order if j not in mine]]
+            # A re-roll edits the next examples: the user's close rows only in the first roll.
+            found.append(Found.of(p, _window(_novel(ranked, lang) if novel else ranked, k, roll),
+                                  min(len(mine), k) if roll == 0 and not novel else 0))
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
         example_lits = None
         if self.cfg.literal_slots:  # the example's values the prompt shares take the prompt's placeholders
+            from core.retrieval.copying import copy_slots
+
             aligned = [aligned_example(e.nl, e.code, lits[i // k].slots) for i, e in enumerate(picked)]
-            masked = [(nl, code) for nl, code, _ in aligned]
-            example_lits = [a[2] for a in aligned]
+            masked, example_lits = [], []
+            for i, (nl, code, ex_lits) in enumerate(aligned):
+                # Words the model cannot write (and a copied row's swapped values) as slots.
+                ex = found[i // k]
+                code, ex_lits = copy_slots(code, ex_lits, {n for n, _ in lits[i // k].slots}, self.tok,
+                                           ex.swaps.get((i % k) % len(ex), ()))
+                masked.append((nl, code))
+                example_lits.append(ex_lits)
         else:
             masked = [(e.nl, e.code) for e in picked]
         nl_rows = self.tok.encode_batch([nl for nl, _ in masked])
@@ -349,7 +367,7 @@ class Pipeline:
         """Decoder + head + argmax (no softmax: the cheap path for previews and clamping)."""
         with self._amp():
             logits = self._decode_logits(x0, dec_cross)
-        if example is not None and bias:
+        if example is not None and (torch.is_tensor(bias) or bias):
             return self._copy_biased(logits, example, bias).argmax(-1)
         return logits.argmax(-1)
 
@@ -357,10 +375,11 @@ class Pipeline:
     def _copy_biased(logits: torch.Tensor, example: torch.Tensor, bias: float) -> torch.Tensor:
         """Log-probabilities with ``bias`` nats added to the example's token at each position: a
         retrieval candidate keeps its example's token unless the model prefers another by more
-        than that (what it was not sure of, it leaves as the example had it)."""
+        than that (what it was not sure of, it leaves as the example had it). ``bias`` may be a
+        tensor of one value per row."""
         logp = logits.float().log_softmax(-1)
-        return logp.scatter_add(-1, example[:, : logp.shape[1], None],
-                                torch.full_like(logp[..., :1], bias))
+        add = bias.to(logp).reshape(-1, 1, 1) if torch.is_tensor(bias) else bias
+        return logp.scatter_add(-1, example[:, : logp.shape[1], None], torch.zeros_like(logp[..., :1]) + add)
 
     def _nearness(self, x0: torch.Tensor) -> torch.Tensor:
         """-||x0 - L_v||² for every token v, up to a per-position constant: the paper's
@@ -377,11 +396,14 @@ class Pipeline:
         else:
             with self._amp():
                 logits = self._decode_logits(x0, dec_cross)
-        if example is not None and bias:
+        if example is not None and (torch.is_tensor(bias) or bias):
             logp = self._copy_biased(logits, example, bias)
         else:
             logp = logits.float().log_softmax(-1)
         best, ids = logp.max(-1)
+        if torch.is_tensor(bias):  # a copied row is scored as if its tokens had the usual bias
+            usual = torch.where(bias >= COPY_FORCED, torch.full_like(bias, COPY_BIAS), bias)
+            best = self._copy_biased(logits, example, usual).gather(-1, ids[..., None])[..., 0]
         keep = self.model.scored_positions(ids)
         score = (best * keep).sum(-1) / keep.sum(-1).clamp(min=1)
         return ids, score
@@ -487,6 +509,9 @@ class Pipeline:
                 enc = self.model.encode(ids, mask)  # one row per candidate: each reads its own example
                 dn_cross, dec_cross = self.model.cross(enc, mask)
             guess = self.model.embed(example_codes).float()
+            copied = [(j % k) % len(ex) in ex.swaps for ex in found for j in range(k)]
+            if any(copied):  # the user's rows copied as they stand: the model does not edit them
+                bias = torch.tensor([COPY_FORCED if c else bias for c in copied], device=self.device)
         else:
             ids, mask = self._encode_prompts(lits, lang)
             with self._amp():
@@ -673,8 +698,10 @@ class Pipeline:
                 from core.retrieval.rerank import CANDIDATE_WEIGHTS
 
                 mine = [i for i, (c, _) in enumerate(ranked)
-                        if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
+                        if found[p] and edits[c] % len(found[p]) < getattr(found[p], "pinned", 0)]
                 ranked = [ranked[j] for j in lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS, mine)]
+            if lang == "bash" and self.placeholders and found is not None and found[p]:
+                ranked = self._placeholders(prompt, ranked, edits, found[p])
             source = {c: found[p][edits[c] % len(found[p])] if found is not None and found[p] else None
                       for c, _ in ranked}
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang), code_effects(c, lang),
@@ -682,6 +709,9 @@ class Pipeline:
             shares = agreement([self._final_text(rows[j], lits[p], lang, example_lits and example_lits[j])
                                 for j in range(p * k, (p + 1) * k)], lang)
             self._order(prompt, cands, lang, k)
+            if found is not None and getattr(found[p], "swaps", None):  # a copied user row stays first
+                copied = {c for c in edits if edits[c] % len(found[p]) in found[p].swaps}
+                cands.sort(key=lambda c: c.code not in copied)
             first = next(iter(source.values()), None)  # the read-only part of a candidate: its example
             for i, cand in enumerate(cands):  # the calibration's inputs (not in the JSON: benchmarks/calibrate.py)
                 cand.features = features(i, cand.score, source.get(cand.code, first), cand.code, prompt,
@@ -691,6 +721,25 @@ class Pipeline:
             self._in_rank_order(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
             yield Result(prompt, lang, self.name, cands, {**timings, "steps": steps}, examples)
+
+    @staticmethod
+    def _placeholders(prompt: str, ranked: list, edits: dict[str, int], found) -> list:
+        """The ranked candidates with the values left over from the examples they edit shown as
+        placeholders (after ranking, which reads the values as written); one that becomes an
+        earlier one goes. A user's row copied as it stands keeps its values."""
+        from core.retrieval.placeholders import leftover_placeholders
+
+        out, seen = [], set()
+        for code, score in ranked:
+            e = edits[code] % len(found)
+            if e not in getattr(found, "swaps", {}):
+                shown = leftover_placeholders(code, prompt, found[e].nl, found[e].code)
+                edits.setdefault(shown, edits[code])  # what it edits, for its origin
+                code = shown
+            if code not in seen:
+                seen.add(code)
+                out.append((code, score))
+        return out
 
     def generate_batch(self, prompts: Sequence[str], **kw) -> list[Result]:
         return [e for e in self.stream(prompts, **kw) if isinstance(e, Result)]
