@@ -209,6 +209,9 @@ def generate(
     print_candidates(prompts, resolve_model(opts.model), opts.lang, opts.top_k, opts.steps, seed, device.value, as_json)
 
 
+BENCHES = ("intercode",)  # cf eval --bench NAME
+
+
 @app.command("eval")
 def evaluate(
     lang: Lang = typer.Option(Lang.bash),
@@ -243,11 +246,30 @@ def evaluate(
                                            "prompt (the example store's bm25); the floor a model must beat."),
     strength: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="A retrieval model's start: the share "
                                              "of the schedule its examples are noised to (default: the model's)."),
+    bench: Optional[str] = typer.Option(None, help="A benchmark beside the published splits: intercode "
+                                        "(InterCode-ALFA's 300 Bash tasks, each command run in a bubblewrap "
+                                        "sandbox; --data: its folder)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from core import threads
 
     threads.configure("batch")  # before torch loads
+    if bench is not None:
+        if bench not in BENCHES:
+            raise CFError(f"unknown benchmark {bench!r}; choose one of: {', '.join(BENCHES)}")
+        if lang != Lang.bash:
+            raise CFError(f"--bench {bench} is a Bash benchmark; leave out --lang or give --lang bash")
+        from cfcli.bench_intercode import IntercodeRequest, print_report as print_intercode, run_intercode
+        from cfcli.evaluate import write_report
+
+        request = IntercodeRequest(model=model, baseline=baseline, limit=limit, top_k=top_k, steps=steps, seed=seed,
+                                   batch=batch, data=str(data) if data else None)
+        report, records = run_intercode(request, lambda: load_pipeline(model, device.value, "bash", precision,
+                                                                       compile, shipped_examples=True))
+        if out:
+            err(f"wrote {out} and {write_report(report, records, out)}")
+        typer.echo(json.dumps(report)) if as_json else print_intercode(report)
+        return
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
     from core.metrics.python import CODEBERTSCORE_MODEL
 
