@@ -212,6 +212,14 @@ def generate(
 BENCHES = ("intercode",)  # cf eval --bench NAME
 
 
+def eval_pipeline(model: Optional[str], device: str, lang: str, precision: str, compile: bool):
+    """The model `cf eval` scores; a retrieval model's examples: the shipped rows, whoever runs it."""
+    from core.generate import Pipeline
+    from core.retrieval.user import shipped_store
+
+    return Pipeline.from_pretrained(resolve_model(model), device, lang, precision, compile, examples=shipped_store())
+
+
 @app.command("eval")
 def evaluate(
     lang: Lang = typer.Option(Lang.bash),
@@ -246,15 +254,16 @@ def evaluate(
                                            "prompt (the example store's bm25); the floor a model must beat."),
     strength: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="A retrieval model's start: the share "
                                              "of the schedule its examples are noised to (default: the model's)."),
-    bench: Optional[str] = typer.Option(None, help="A benchmark beside the published splits: intercode "
-                                        "(InterCode-ALFA's 300 Bash tasks, each command run in a bubblewrap "
-                                        "sandbox; --data: its folder)."),
+    bench: Optional[str] = typer.Option(None, help="Another benchmark instead of a published split: intercode "
+                                        "(InterCode-ALFA's 300 Bash tasks, each command run in a bubblewrap sandbox; "
+                                        "--data: its folder), tldr (held-out tldr pages) or everyday "
+                                        "(benchmarks/everyday.jsonl; --lang bash or python)."),
 ):
     """Score a model on a published split: the paper's metrics, top-1/3/5, beside the paper's figures."""
     from core import threads
 
     threads.configure("batch")  # before torch loads
-    if bench is not None:
+    if bench == "intercode":
         if bench not in BENCHES:
             raise CFError(f"unknown benchmark {bench!r}; choose one of: {', '.join(BENCHES)}")
         if lang != Lang.bash:
@@ -264,13 +273,20 @@ def evaluate(
 
         request = IntercodeRequest(model=model, baseline=baseline, limit=limit, top_k=top_k, steps=steps, seed=seed,
                                    batch=batch, data=str(data) if data else None)
-        report, records = run_intercode(request, lambda: load_pipeline(model, device.value, "bash", precision,
-                                                                       compile, shipped_examples=True))
+        report, records = run_intercode(request, lambda: eval_pipeline(model, device.value, "bash", precision,
+                                                                       compile))
         if out:
             err(f"wrote {out} and {write_report(report, records, out)}")
         typer.echo(json.dumps(report)) if as_json else print_intercode(report)
         return
     from cfcli.evaluate import EvalRequest, print_report, run_eval, write_report
+
+    if bench is not None:  # cfcli/bench_<name>.py
+        from cfcli.bench_report import run_bench
+
+        pipeline = lambda: eval_pipeline(model, device.value, lang.value, precision, compile)
+        return run_bench(bench, lang.value, limit, top_k, seed, batch, str(data) if data else None, baseline, out,
+                         as_json, pipeline)
     from core.metrics.python import CODEBERTSCORE_MODEL
 
     request = EvalRequest(lang=lang.value, split=split, limit=limit, top_k=top_k, steps=steps, seed=seed,
@@ -278,14 +294,7 @@ def evaluate(
                           plot_steps=plot_steps, codebertscore_model=codebertscore_model or CODEBERTSCORE_MODEL,
                           sampler=sampler, early_stop=early_stop, clamp=clamp, rounding=rounding,
                           shrink=shrink, baseline=baseline, strength=strength)
-    def load():  # a retrieval model's examples: the shipped rows, whoever runs it
-        from core.generate import Pipeline
-        from core.retrieval.user import shipped_store
-
-        return Pipeline.from_pretrained(resolve_model(model), device.value, lang.value, precision, compile,
-                                        examples=shipped_store())
-
-    report, records = run_eval(request, load)
+    report, records = run_eval(request, lambda: eval_pipeline(model, device.value, lang.value, precision, compile))
     if out:
         err(f"wrote {out} and {write_report(report, records, out)}")
     if as_json:

@@ -4,10 +4,18 @@ A page is Markdown: ``- Description:`` then the command in backquotes, its place
 ``{{path/to/file}}``, ``{{[-r|--recursive]}}`` (a short and a long spelling of one option) or
 ``{{path/to/source.tar[.gz|.bz2]}}``. We write what a user would type: the placeholder's text,
 the first of each set of alternatives, and no trailing ``...``.
+
+Held-out pages (``cf eval --bench tldr``): a fixed 10% of pages, chosen by the page's name alone
+(``held_out``: the first 8 bytes of SHA-256 of the name, e.g. ``tar``, as a number, mod 100, below
+``HELD_OUT_PERCENT``), so the split never changes with the tarball's version or the platform, and
+a name in both pages/common and pages/linux is held out on both. Their examples leave the example
+store for that benchmark and must leave any training data that is checked on it
+(``core.retrieval.build.build_store(hold_out_tldr=True)``, ``cf examples build --hold-out-tldr``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tarfile
 from pathlib import Path
@@ -21,6 +29,18 @@ PLATFORMS = ("common", "linux")
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
 ALTERNATIVES = re.compile(r"\[([^\[\]|]*(?:\|[^\[\]|]*)+)\]")
 MNEMONIC = re.compile(r"\[(\w+)\]")  # "[c]reate an archive" -> "create an archive"
+HELD_OUT_PERCENT = 10
+
+
+def page_name(ref: str) -> str:
+    """``tldr:common/tar#3`` (a row's ref, an example's id) or ``common/tar`` -> ``tar``."""
+    return ref.removeprefix("tldr:").split("#")[0].rsplit("/", 1)[-1]
+
+
+def held_out(page: str) -> bool:
+    """Whether a page (its name, or a ref as ``page_name`` reads it) is in the held-out 10%."""
+    digest = hashlib.sha256(page_name(page).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < HELD_OUT_PERCENT
 
 
 def _placeholder(m: re.Match) -> str:
@@ -38,23 +58,25 @@ def description(text: str) -> str:
     return MNEMONIC.sub(r"\1", text).replace("`", "")
 
 
-def parse_page(markdown: str) -> Iterator[Pair]:
-    """The (description, command) examples of one page, in its order."""
+def parse_page(markdown: str, raw: bool = False) -> Iterator[Pair]:
+    """The (description, command) examples of one page, in its order; ``raw``: the command as the
+    page writes it, placeholders and all (what ``cf eval --bench tldr`` scores against)."""
     nl = None
     for line in markdown.splitlines():
         line = line.strip()
         if line.startswith("- "):
             nl = description(line)
         elif line.startswith("`") and line.endswith("`") and len(line) > 2 and nl:
-            code = command(line[1:-1])
+            code = line[1:-1].strip() if raw else command(line[1:-1])
             if code:
                 yield Pair(nl, code)
             nl = None
 
 
-def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS) -> list[Pair]:
+def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS, raw: bool = False) -> list[Pair]:
     """Every example of the pages of ``platforms`` in a tldr-pages tarball (or an unpacked copy),
-    in file-name order; ids are ``tldr:PLATFORM/PAGE#N``."""
+    in file-name order; ids are ``tldr:PLATFORM/PAGE#N`` (the store rows' ref). ``raw``: as
+    ``parse_page``'s."""
     path = Path(path).expanduser()
     wanted = tuple(f"pages/{p}/" for p in platforms)
     pages: list[tuple[str, str]] = []
@@ -77,5 +99,10 @@ def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS) -> list[Pa
     out = []
     for name, text in pages:
         page = name.removeprefix("pages/").removesuffix(".md")
-        out += [Pair(p.nl, p.code, f"tldr:{page}#{i}") for i, p in enumerate(parse_page(text), 1)]
+        out += [Pair(p.nl, p.code, f"tldr:{page}#{i}") for i, p in enumerate(parse_page(text, raw), 1)]
     return out
+
+
+def held_out_examples(path: str | Path) -> list[Pair]:
+    """The held-out pages' examples, commands as written (placeholders kept), in file-name order."""
+    return [p for p in load_tldr(path, raw=True) if held_out(p.id)]

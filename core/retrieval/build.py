@@ -23,26 +23,31 @@ def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, 
             yield lang, p.nl, p.code, "train", f"{lang}:{p.id}"
 
 
-def tldr_rows(tarball: str | Path) -> Iterator[tuple[str, str, str, str, str]]:
-    from core.data.tldr import load_tldr
+def tldr_rows(tarball: str | Path, hold_out: bool = False) -> Iterator[tuple[str, str, str, str, str]]:
+    """``hold_out``: without the held-out pages' examples (core/data/tldr.py, ``cf eval --bench tldr``)."""
+    from core.data.tldr import held_out, load_tldr
 
     for p in load_tldr(tarball):
-        yield "bash", p.nl, p.code, "tldr", p.id
+        if not (hold_out and held_out(p.id)):
+            yield "bash", p.nl, p.code, "tldr", p.id
 
 
 def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Path | None = None,
-                lexicon: bool = True) -> dict[str, int]:
+                lexicon: bool = True, hold_out_tldr: bool = False) -> dict[str, int]:
     """Build the store at ``out`` from the train splits in ``data`` (cf data fetch's folder by
     default) and, when given, the tldr-pages tarball, with the re-ranking tables learned from the
-    train splits (``lexicon``; about 40 s). Returns the row count of each source."""
+    train splits (``lexicon``; about 40 s). Returns the row count of each source. ``hold_out_tldr``:
+    without the held-out tldr pages' examples, for a model trained to be checked on
+    ``cf eval --bench tldr`` (``cf train --retrieval --store`` reads tldr rows only from its store)."""
     from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
 
     rows = list(train_rows(data))
     tables = [r for lang in (LEXICON_LANGS if lexicon else ())
               for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, _, _ in rows if lg == lang])]
     if tldr:
-        rows += list(tldr_rows(tldr))
-    create(out, rows, {"version": STORE_VERSION, "sources": "train" + (",tldr" if tldr else "")}, tables)
+        rows += list(tldr_rows(tldr, hold_out_tldr))
+    sources = "train" + (",tldr" if tldr else "") + (" (held-out pages left out)" if tldr and hold_out_tldr else "")
+    create(out, rows, {"version": STORE_VERSION, "sources": sources}, tables)
     counts: dict[str, int] = {}
     from core.retrieval.store import ExampleStore
 
