@@ -118,6 +118,10 @@ def print_bench(report: dict, labels: dict[str, str]) -> None:
     for name, figures in report["metrics"].items():
         table.add_row(labels.get(name, name), *("—" if figures[f"top{k}"] is None else str(figures[f"top{k}"])
                                                  for k in KS))
+    for half, metrics in report.get("halves", {}).items():  # everyday: the dev half and the other
+        for name, figures in metrics.items():
+            table.add_row(f"  {half}, {figures['items']} items", *("—" if figures[f"top{k}"] is None
+                                                                   else str(figures[f"top{k}"]) for k in KS))
     console.print(table)
     for note in report.get("notes", []):
         console.print(note, style="dim", markup=False, highlight=False)

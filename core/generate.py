@@ -301,7 +301,7 @@ class Pipeline:
             for p in prompts:
                 pool = self.examples.retrieve(p, lang, max(k, POOL))
                 mine = [j for j, e in enumerate(pool) if e.source == "user"]
-                order = lexicon.order(p, [e.code for e in pool], pinned=mine)
+                order = lexicon.order(p, [e.code for e in pool], pinned=mine, rows=pool)
                 found.append([pool[j] for j in order][:k])
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
@@ -621,7 +621,9 @@ class Pipeline:
 
                 mine = [i for i, (c, _) in enumerate(ranked)
                         if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
-                ranked = [ranked[j] for j in lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS, mine)]
+                rows = [found[p][edits[c] % len(found[p])] for c, _ in ranked] if found[p] else None
+                ranked = [ranked[j] for j in lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS, mine,
+                                                           rows=rows)]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
             self._rank(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]

@@ -106,3 +106,13 @@ def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS, raw: bool 
 def held_out_examples(path: str | Path) -> list[Pair]:
     """The held-out pages' examples, commands as written (placeholders kept), in file-name order."""
     return [p for p in load_tldr(path, raw=True) if held_out(p.id)]
+
+
+DEV_BUCKETS = range(10, 20)
+
+
+def dev_page(page: str) -> bool:
+    """Whether a page is in the development 10% (the next hash bucket, disjoint from ``held_out``'s):
+    what the ranking's weights are chosen on (benchmarks/rank_sources.py), never the test pages."""
+    digest = hashlib.sha256(page_name(page).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 100 in DEV_BUCKETS

@@ -146,7 +146,10 @@ class Lexicon:
     """The tables of one language, read from a store as each prompt needs them."""
 
     def __init__(self, con, lang: str) -> None:
+        from core.retrieval.tools import ToolStats
+
         self._con, self.lang = con, lang
+        self.tools = ToolStats(con, lang)  # the tool signals of rows from every source (tools.py)
 
     def _table(self, direction: str, sources: set[str], targets: set[str] | None = None) -> dict:
         sources = sorted(sources | {NULL})
@@ -179,10 +182,19 @@ class Lexicon:
                 for j, (code, ts, cs) in enumerate(zip(codes, tokens, written))]
 
     def order(self, prompt: str, codes: Sequence[str], weights: Weights = WEIGHTS,
-              pinned: Iterable[int] = ()) -> list[int]:
+              pinned: Iterable[int] = (), rows: Sequence | None = None, tool_weights=None) -> list[int]:
         """Indices of ``codes``, best first (ties keep their order); each ``pinned`` index keeps
-        its own place (``keeping``)."""
-        return keeping(ranked(self.features(prompt, codes), weights), pinned)
+        its own place (``keeping``). ``rows``: each code's store row (an Example; a candidate's is
+        the row it edits), which adds the tool signals of core/retrieval/tools.py (all sources on
+        equal terms), weighted by ``tool_weights`` (default TOOL_WEIGHTS)."""
+        features = self.features(prompt, codes)
+        if rows is not None:
+            from core.retrieval.tools import TOOL_WEIGHTS
+
+            tools = self.tools.features(prompt, codes, [r.source for r in rows], [r.ref for r in rows])
+            features = [f + t for f, t in zip(features, tools)]
+            weights = astuple(weights) + astuple(tool_weights or TOOL_WEIGHTS)
+        return keeping(ranked(features, weights), pinned)
 
 
 def keeping(order: Sequence[int], pinned: Iterable[int]) -> list[int]:
@@ -194,8 +206,8 @@ def keeping(order: Sequence[int], pinned: Iterable[int]) -> list[int]:
     return [j if j in pinned else next(rest) for j in range(len(order))]
 
 
-def ranked(features: Sequence[Sequence[float]], weights: Weights = WEIGHTS) -> list[int]:
-    w = astuple(weights)
+def ranked(features: Sequence[Sequence[float]], weights: Weights | tuple = WEIGHTS) -> list[int]:
+    w = weights if isinstance(weights, tuple) else astuple(weights)
     s = [sum(a * b for a, b in zip(w, f)) for f in features]
     return sorted(range(len(s)), key=lambda j: (-s[j], j))
 

@@ -27,12 +27,12 @@ from core.retrieval.rerank import SCHEMA_LEXICON
 
 SHIPPED_STORE = Path(__file__).resolve().parent.parent / "assets" / "examples.sqlite"
 SOURCES = ("train", "tldr", "django", "user")
-# What a retrieval model edits first: curated NL -> code pairs (the train splits, the user's own);
-# tldr-pages rows fill the remaining places only. By bm25 over all sources, tldr's many terse
-# descriptions of niche tools came first for everyday prompts ("show disk usage of the current
-# directory" -> `gdu`, where train has `du -a`) and lowered the Bash lookup table by 1.6 points
-# of top-1 template match (docs/results.md, "Retrieval").
-FIRST_SOURCES = ("user", "train")
+# Every source competes in one ranking (retrieve): bm25's nearest rows of the curated sources
+# (the train splits, the user's own) and of the others (tldr-pages) are read alike, and
+# core/retrieval/rerank.py with core/retrieval/tools.py orders them (a mainstream tool beats a
+# niche one, a tool the prompt names comes first). Until 2026-12-06 train rows came first and tldr
+# rows only filled the places left, decided on the NL2Bash test split alone.
+CURATED = ("user", "train")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS examples(
@@ -204,15 +204,19 @@ class ExampleStore:
         return out
 
     def retrieve(self, prompt: str, lang: str, k: int, exclude_nl: str | None = None) -> list[Example]:
-        """What a retrieval model edits: the nearest rows of FIRST_SOURCES, then of the other
-        sources up to k, or the fallback when nothing matches."""
-        first = self.search(prompt, lang, k, exclude_nl=exclude_nl, sources=FIRST_SOURCES)
-        if len(first) < k:
-            others = [s for s in SOURCES if s not in FIRST_SOURCES]
-            seen = {e.code for e in first}
-            more = self.search(prompt, lang, k, exclude_nl=exclude_nl, sources=others)
-            first += [e for e in more if e.code not in seen][: k - len(first)]
-        return first or self.fallback(lang, k, exclude_nl=exclude_nl)
+        """What a retrieval model orders and edits: k rows, half the nearest of the curated
+        sources and half the nearest of the others (either side fills what the other lacks), so
+        neither tldr's many terse rows nor NL2Bash's crowd the other out of a pool, in bm25 order;
+        or the fallback when nothing matches. The re-ranking (rerank.Lexicon.order given the
+        rows, with tools.py's signals) then ranks them on equal terms."""
+        first = self.search(prompt, lang, k, exclude_nl=exclude_nl, sources=CURATED)
+        seen = {e.code for e in first}
+        others = [s for s in SOURCES if s not in CURATED]
+        more = [e for e in self.search(prompt, lang, k, exclude_nl=exclude_nl, sources=others) if e.code not in seen]
+        half = (k + 1) // 2
+        mine = first[:max(half, k - len(more))]
+        merged = sorted(mine + more[:k - len(mine)], key=lambda e: e.score)  # bm25: lower is nearer
+        return merged or self.fallback(lang, k, exclude_nl=exclude_nl)
 
 
 class LeaveOut:
