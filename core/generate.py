@@ -621,9 +621,9 @@ class Pipeline:
 
                 mine = [i for i, (c, _) in enumerate(ranked)
                         if found[p] and found[p][edits[c] % len(found[p])].source == "user"]
-                rows = [found[p][edits[c] % len(found[p])] for c, _ in ranked] if found[p] else None
+                edited = [found[p][edits[c] % len(found[p])] for c, _ in ranked] if found[p] else None
                 ranked = [ranked[j] for j in lexicon.order(prompt, [c for c, _ in ranked], CANDIDATE_WEIGHTS, mine,
-                                                           rows=rows)]
+                                                           rows=edited)]
             cands = [Candidate(c, round(s, 4), syntax_valid(c, lang), code_warnings(c, lang)) for c, s in ranked]
             self._rank(cands)
             examples = [] if found is None else [{"nl": e.nl, "code": e.code, "source": e.source} for e in found[p]]
