@@ -4,7 +4,7 @@ the shipped model beside the lookup table, top-1 / top-5 accepted per language, 
     python benchmarks/everyday.py            # rewrite the README's table
     python benchmarks/everyday.py --check    # exit 1 if the README's table and the reports disagree
 
-The reports (docs/results/, docs/results/README.md) come from
+The reports (listed in docs/results/README.md) come from
     cf eval --bench everyday [--baseline lookup] --out docs/results/FILE
 over benchmarks/everyday.jsonl (prompts written for the project, from no data set; its schema is
 in core/metrics/everyday.py).
