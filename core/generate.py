@@ -8,6 +8,7 @@ current predicted clean code of every candidate when previews are asked for), th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 import time
 from pathlib import Path
@@ -167,6 +168,40 @@ def compiled_steps(model, device: torch.device) -> tuple[Callable, Callable]:
         return call
 
     return owned(denoise), owned(decode)
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingPlan:
+    """How one call samples, checked and with cf's defaults filled in (Pipeline.plan); a fill
+    round reuses it with more candidates and the next seed."""
+    k: int
+    steps: int
+    seed: int | None
+    cancel: Callable[[], bool] | None
+    preview_every: int
+    eta: float | None
+    clamp: str
+    lang: str
+    sampler: str
+    early_stop: int
+    rounding: str
+    shrink: bool
+    strength: float | None
+    copy_bias: float | None
+    roll: int
+    novel: bool
+
+
+@dataclasses.dataclass
+class Conditioning:
+    """What the denoiser and the decoder read of the prompts (Pipeline._condition)."""
+    dn_cross: tuple
+    dec_cross: tuple
+    guess: torch.Tensor | None = None  # self-conditioning's x̂0: a retrieval model's examples
+    found: list | None = None  # a retrieval model's examples per prompt
+    example_lits: list | None = None
+    example_codes: torch.Tensor | None = None
+    bias: float | torch.Tensor = COPY_BIAS
 
 
 class Pipeline:
@@ -455,27 +490,33 @@ class Pipeline:
         ``novel``: a retrieval model edits only the nearest example of each template (``_fill``).
         """
         threads.apply()  # the process's thread policy, for the machine's load now (core/threads.py)
-        lang = lang or self.lang
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        prompts = list(prompts)
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts or any(not p.strip() for p in prompts):
             raise CFError("empty prompt")
         if k < 1:
             raise CFError("--top-k must be at least 1")
+        lang = lang or self.lang
+        if self.cfg.arch == "t5-ar":  # the autoregressive baseline: beam search, no denoising steps
+            yield from self._stream_beam(prompts, self._literals(prompts), k, lang, preview_every, cancel)
+            return
+        plan = self.plan(k=k, steps=steps, seed=seed, cancel=cancel, preview_every=preview_every, eta=eta,
+                         clamp=clamp, lang=lang, sampler=sampler, early_stop=early_stop, rounding=rounding,
+                         shrink=shrink, strength=strength, copy_bias=copy_bias, roll=roll, novel=novel)
+        yield from self._sample(prompts, plan, fill)
+
+    def plan(self, *, k: int, steps: int | None, seed: int | None, cancel, preview_every: int, eta: float | None,
+             clamp: bool | str, lang: str, sampler: str | None, early_stop: int | None, rounding: str,
+             shrink: bool | None, strength: float | None, copy_bias: float | None, roll: int,
+             novel: bool) -> "SamplingPlan":
+        """Phase 1, the arguments checked and cf's defaults filled in: one frozen plan."""
+        T = self.cfg.diffusion_steps
         if roll < 0:
             raise CFError("roll must be 0 or more")
-        lits = self._literals(prompts)
-        if self.cfg.arch == "t5-ar":  # the autoregressive baseline: beam search, no denoising steps
-            yield from self._stream_beam(prompts, lits, k, lang, preview_every, cancel)
-            return
-        T = self.cfg.diffusion_steps
         if early_stop is None:
             early_stop = default_early_stop(steps, clamp)
         if shrink is None:
             shrink = default_shrink(steps, clamp)
         steps = steps or default_steps(self.cfg)
-        sampler = sampler or DEFAULT_SAMPLER
         if not 1 <= steps <= T:
             raise CFError(f"--steps must be between 1 and {T}")
         clamp = {True: "decoder", False: "none"}.get(clamp, clamp)
@@ -485,101 +526,120 @@ class Pipeline:
             raise CFError("early_stop needs clamp and a count of at least 1")
         if shrink and clamp == "none":
             raise CFError("shrink needs clamp (it reads the rounded tokens)")
-        t0 = time.perf_counter()
-        try:  # set_timesteps mutates (and dpm++ keeps state): one scheduler per call, thread-safe
-            sched = make_scheduler(sampler, T)
-        except ValueError as e:
-            raise CFError(str(e)) from None
         if strength is not None and not 0.0 < strength <= 1.0:
             raise CFError("strength must be above 0 and at most 1")
-        start = self.model.start_timestep(strength) if self.cfg.retrieval else None
+        return SamplingPlan(k, steps, seed, cancel, preview_every, eta, clamp, lang, sampler or DEFAULT_SAMPLER,
+                            early_stop, rounding, shrink, strength, copy_bias, roll, novel)
+
+    def _sample(self, prompts: list[str], plan: "SamplingPlan", fill: bool) -> Iterator[Step | Result]:
+        """The phases after the plan: the schedule, conditioning, the start, the loop, the finish."""
+        t0 = time.perf_counter()
+        lits = self._literals(prompts)
+        sched = self._schedule(plan)
+        gen = torch.Generator().manual_seed(plan.seed if plan.seed is not None else secrets.randbits(63))
+        cond = self._condition(prompts, lits, plan)
+        t_enc = time.perf_counter()
+        n = len(prompts) * plan.k
+        # Start noise from the CPU generator (a seed starts every device alike); the noise DDPM adds
+        # at every step from one on the model's device (core/device.py: why).
+        x = randn((n, self.cfg.code_len, self.cfg.embed_dim), gen, self.device)
+        if cond.guess is not None:  # SDEdit: start from the example, noised to the first timestep
+            x = self.model.scheduler.add_noise(cond.guess, x, sched.timesteps[:1].to(self.device).expand(n))
+        x0, done = yield from self._denoise_loop(plan, sched, cond, x, generator_on(self.device, gen), lits)
+        t_sample = time.perf_counter()
+        # As in the paper, the decoder and head run once, on the final x̂0.
+        tokens, scores = self._round(x0, cond.dec_cross, plan.rounding, cond.example_codes, cond.bias)
+        t_end = time.perf_counter()
+        results = list(self._results(prompts, lits, plan.lang, plan.k, tokens.tolist(), scores.tolist(), {
+            "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,
+            "decode_ms": t_end - t_sample}, done, cond.found, cond.example_lits))
+        if fill:
+            self._fill(results, plan)
+        yield from results
+
+    def _schedule(self, plan: "SamplingPlan"):
+        """A scheduler of its own (set_timesteps mutates, and dpm++ keeps state: thread-safe), its
+        timesteps set; a retrieval model's start where its examples are noised to."""
         try:
-            sched.set_timesteps(steps if start is None else min(steps, start + 1), start)
+            sched = make_scheduler(plan.sampler, self.cfg.diffusion_steps)
+            start = self.model.start_timestep(plan.strength) if self.cfg.retrieval else None
+            sched.set_timesteps(plan.steps if start is None else min(plan.steps, start + 1), start)
         except ValueError as e:
             raise CFError(str(e)) from None
-        gen = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(63))
+        return sched
 
-        n = len(prompts) * k
-        shape = (n, self.cfg.code_len, self.cfg.embed_dim)
-        guess, found, example_lits, example_codes = None, None, None, None  # guess: self-conditioning's x̂0
-        bias = COPY_BIAS if copy_bias is None else copy_bias
-        if self.cfg.retrieval:
-            ids, mask, example_codes, found, example_lits = self._retrieve(prompts, lits, lang, k, roll, novel)
-            with self._amp():
-                enc = self.model.encode(ids, mask)  # one row per candidate: each reads its own example
-                dn_cross, dec_cross = self.model.cross(enc, mask)
-            guess = self.model.embed(example_codes).float()
-            copied = [(j % k) % len(ex) in ex.swaps for ex in found for j in range(k)]
-            if any(copied):  # the user's rows copied as they stand: the model does not edit them
-                bias = torch.tensor([COPY_FORCED if c else bias for c in copied], device=self.device)
-        else:
-            ids, mask = self._encode_prompts(lits, lang)
+    def _condition(self, prompts: list[str], lits: list[Literals], plan: "SamplingPlan") -> "Conditioning":
+        """What the denoiser and decoder read: the prompt encoded once (a retrieval model: once per
+        candidate, with its example) and its cross-attention keys and values."""
+        k = plan.k
+        bias = COPY_BIAS if plan.copy_bias is None else plan.copy_bias
+        if not self.cfg.retrieval:
+            ids, mask = self._encode_prompts(lits, plan.lang)
             with self._amp():
                 enc = self.model.encode(ids, mask)  # once per prompt, shared by its k samples
                 dn_cross, dec_cross = (c.repeat_interleave(k) for c in self.model.cross(enc, mask))
-        t_enc = time.perf_counter()
+            return Conditioning(dn_cross, dec_cross, bias=bias)
+        ids, mask, example_codes, found, example_lits = self._retrieve(prompts, lits, plan.lang, k, plan.roll,
+                                                                       plan.novel)
+        with self._amp():
+            enc = self.model.encode(ids, mask)  # one row per candidate: each reads its own example
+            dn_cross, dec_cross = self.model.cross(enc, mask)
+        copied = [(j % k) % len(ex) in ex.swaps for ex in found for j in range(k)]
+        if any(copied):  # the user's rows copied as they stand: the model does not edit them
+            bias = torch.tensor([COPY_FORCED if c else bias for c in copied], device=self.device)
+        # guess: self-conditioning's first x̂0, the examples' code
+        return Conditioning(dn_cross, dec_cross, self.model.embed(example_codes).float(), found, example_lits,
+                            example_codes, bias)
 
-        # Start noise from the CPU generator (a seed starts every device alike); the noise DDPM adds
-        # at every step from one on the model's device (core/device.py: why).
-        x = randn(shape, gen, self.device)
-        step_gen = generator_on(self.device, gen)
-        if guess is not None:  # SDEdit: start from the example, noised to the first timestep
-            x = self.model.scheduler.add_noise(guess, x, sched.timesteps[:1].to(self.device).expand(n))
+    def _denoise_loop(self, plan: "SamplingPlan", sched, cond: "Conditioning", x: torch.Tensor, step_gen,
+                      lits: list[Literals]):
+        """The denoising steps, each yielding a Step; returns the final x̂0 and the steps run."""
+        n, guess, clamp = x.shape[0], cond.guess, plan.clamp
         x0, before, unchanged, done = x, None, 0, 0
         for i, t in enumerate(sched.timesteps.tolist(), 1):
-            if cancel is not None and cancel():
+            if plan.cancel is not None and plan.cancel():
                 raise Cancelled()
             tt = torch.full((n,), t, device=self.device, dtype=torch.long)
             with self._amp():
-                x0 = self._denoise(x, tt, dn_cross, guess).float()
+                x0 = self._denoise(x, tt, cond.dn_cross, guess).float()
             if self.cfg.self_cond:
                 guess = x0  # as trained: the raw prediction, not its clamped rounding
             done = i
             last = i == len(sched.timesteps)
-            preview = bool(preview_every) and (i % preview_every == 0 or last)
+            preview = bool(plan.preview_every) and (i % plan.preview_every == 0 or last)
             clamping = clamp != "none" and not last
             tokens = None
             if clamp == "nearest" and clamping:
                 tokens = self._nearness(x0).argmax(-1)
             elif clamping or preview:
-                tokens = self._tokens(x0, dec_cross, example_codes, bias)
+                tokens = self._tokens(x0, cond.dec_cross, cond.example_codes, cond.bias)
             if clamping:
                 # Clamping: step from the embedding of the rounded tokens, so the sampler stays on
                 # the embeddings it was trained on.
                 x0 = self.model.embed(tokens).float()
-                if shrink:
+                if plan.shrink:
                     length = shrunk_length(tokens, self.tok.pad_id)
                     if length < x.shape[1]:
                         x, x0, tokens = x[:, :length], x0[:, :length], tokens[:, :length]
                         guess = None if guess is None else guess[:, :length]
                         before = None if before is None else before[:, :length]
                         sched.narrow(length)
-                if early_stop:
+                if plan.early_stop:
                     unchanged = unchanged + 1 if before is not None and torch.equal(tokens, before) else 0
                     before = tokens
-                    last = unchanged >= early_stop
-                    preview = preview or (bool(preview_every) and last)
-            x = sched.step(x0, t, x, eta=eta, generator=step_gen).prev_sample
-            texts = self._previews(tokens.tolist(), lits, k, example_lits) if preview else None
+                    last = unchanged >= plan.early_stop
+                    preview = preview or (bool(plan.preview_every) and last)
+            x = sched.step(x0, t, x, eta=plan.eta, generator=step_gen).prev_sample
+            texts = self._previews(tokens.tolist(), lits, plan.k, cond.example_lits) if preview else None
             yield Step(i, len(sched.timesteps), t, texts)
             if last:
                 break
-        t_sample = time.perf_counter()
+        return x0, done
 
-        # As in the paper, the decoder and head run once, on the final x̂0.
-        tokens, scores = self._round(x0, dec_cross, rounding, example_codes, bias)
-        t_end = time.perf_counter()
-        results = list(self._results(prompts, lits, lang, k, tokens.tolist(), scores.tolist(), {
-            "total_ms": t_end - t0, "encode_ms": t_enc - t0, "sample_ms": t_sample - t_enc,
-            "decode_ms": t_end - t_sample}, done, found, example_lits))
-        if fill:
-            self._fill(results, k, seed, dict(
-                roll=roll, steps=steps, cancel=cancel, eta=eta, clamp=clamp, lang=lang, sampler=sampler, early_stop=early_stop,
-                rounding=rounding, shrink=shrink, strength=strength, copy_bias=copy_bias))
-        yield from results
-
-    def _fill(self, results: list[Result], k: int, seed: int | None, sampling: dict) -> None:
-        """Top up results with fewer than k distinct candidates from further samples (in place)."""
+    def _fill(self, results: list[Result], plan: "SamplingPlan") -> None:
+        """Top up results with fewer than k distinct candidates from further samples (in place):
+        the same plan, 2k candidates, the next seed, no previews."""
+        k, seed = plan.k, plan.seed
         short = [i for i, r in enumerate(results) if len(r.candidates) < k]
         # A retrieval model's last round edits one example of each template (the nearest of each):
         # where the nearest examples all share one template, their edits of one prompt collapse
@@ -590,8 +650,9 @@ class Pipeline:
             if not short:
                 break
             started = time.perf_counter()
-            more = [e for e in self.stream([results[i].prompt for i in short], k=2 * k, fill=False, novel=novel,
-                                           seed=None if seed is None else seed + round_, **sampling)
+            again = dataclasses.replace(plan, k=2 * k, novel=novel, preview_every=0,
+                                        seed=None if seed is None else seed + round_)
+            more = [e for e in self._sample([results[i].prompt for i in short], again, fill=False)
                     if isinstance(e, Result)]
             for i, extra in zip(short, more):
                 res = results[i]
