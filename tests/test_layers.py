@@ -126,3 +126,10 @@ def test_core_imports_nothing_of_cfcli_or_lsp_and_generation_nothing_of_training
         if name.startswith("core"):
             assert not {t for t in targets if not t.startswith("core")}, name
     assert not {t for t in graph["core.generate"] if t.startswith("core.train")}
+
+
+def test_generation_and_training_read_as_small_functions():
+    for path in (ROOT / "core" / "generate.py", ROOT / "core" / "train" / "trainer.py"):
+        longest = max((node.end_lineno - node.lineno + 1, node.name) for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        assert longest[0] <= 80, (path.name, longest)
