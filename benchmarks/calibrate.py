@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -145,10 +143,10 @@ def main() -> None:
     if a.dry_run:
         return
     target = Path(directory) / CALIBRATION_FILE
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".calibration-")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(out, indent=1) + "\n")
-    os.replace(tmp, target)
+    from core.checkpoint import atomic_write_bytes
+
+    # Atomic, and readable like the model's other files (0644 under the usual umask).
+    atomic_write_bytes(target, lambda p: p.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8"))
     print(f"wrote {target}")
 
 
