@@ -93,10 +93,9 @@ def print_candidates(batch: Batch, model: str, lang: str, top_k: int, steps: int
     """`cf generate`, and `cf "…"` without a terminal: one JSON object per prompt (--json, with
     the seed that reproduces it), else the candidates as text (text_block). The exit status: 1
     when a line of the batch was bad, else 0."""
-    if seed is None:  # chosen here, so that the JSON can say it: `--seed N` gives the same again
-        import random
-
-        seed = random.SystemRandom().randrange(2**31)
+    # Without --seed, seed 0: the best set (a seed n > 0 is the n-th re-roll, core.events.seed_roll),
+    # and one the JSON can say, so that `--seed N` gives the same again.
+    seed = 0 if seed is None else seed
     for result in generate_all(batch.prompts, model, lang, top_k, steps, seed, device):
         if as_json:
             print(json.dumps({**result.to_json(), "seed": seed}), flush=True)

@@ -183,7 +183,17 @@ def test_autoregressive_baseline_trains_and_beam_searches(tmp_path, tiny_ar_mode
     result = pipe.generate(first["nl"], k=4)
     codes = [c.code for c in result.candidates]
     assert 1 <= len(codes) <= 4 and len(set(codes)) == len(codes)
-    assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
+    # Beam order (best score first) within each of cf's ranking groups: those that parse first, and
+    # for a prompt that asks to show, those that delete or kill last (core.effects.reads_first).
+    from core.effects import DEMOTED, asks_to_show, destructive
+
+    def group(c):
+        return (not c.valid, asks_to_show(first["nl"]) and destructive(c.effects, DEMOTED))
+
+    assert [group(c) for c in result.candidates] == sorted(group(c) for c in result.candidates)
+    for g in {group(c) for c in result.candidates}:
+        scores = [c.score for c in result.candidates if group(c) == g]
+        assert scores == sorted(scores, reverse=True)
     r = cf("eval", "--model", str(out), "--lang", "bash", "--limit", "3", "--data", str(data_dir), "--json")
     assert r.returncode == 0, r.stderr.decode()
     assert json.loads(r.stdout)["metrics"]["template_match"]["items"] == 3
