@@ -283,7 +283,7 @@ def test_a_row_reads_its_confidence_origin_and_what_it_kills(pipe):
                 Candidate("kill -9 $(lsof -t -i:3000)", 2.99, True, [], ["kills the processes lsof finds"],
                           confidence=0.38, origin="edited from NL2Bash")]
         app.post_message(Finished(app.run_id, Result(PROMPT, "bash", "tiny", rows)))
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "kills the processes" in "\n".join(screen_lines(app)), timeout=10)
         seen["screen"] = "\n".join(screen_lines(app))
         await pilot.press("escape")
 
