@@ -259,7 +259,8 @@ def test_a_user_example_changes_the_candidates_and_goes_with_removal(tiny_retrie
     prompt = "wipe out my scratch folder completely"  # a paraphrase of the example below
 
     def generate():
-        r = cf("generate", prompt, "--model", str(tiny_retrieval_model), "--seed", "3", "--json", env=env)
+        # seed 0, the best set (a seed n > 0 is the n-th re-roll, which edits further examples)
+        r = cf("generate", prompt, "--model", str(tiny_retrieval_model), "--seed", "0", "--json", env=env)
         assert r.returncode == 0, r.stderr.decode()
         return json.loads(r.stdout)
 
