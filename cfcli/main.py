@@ -602,12 +602,18 @@ def examples_build(
     tldr: Optional[Path] = typer.Option(None, help="tldr-pages tarball or folder (pages/common, pages/linux)."),
     hold_out_tldr: bool = typer.Option(False, "--hold-out-tldr", help="Without the tldr pages `cf eval --bench tldr` "
                                        "holds out (a store to train a model that benchmark checks)."),
+    docs: bool = typer.Option(True, "--docs/--no-docs", help="Index the tools' documentation (tldr page "
+                              "descriptions) and learn the request -> tool matcher (1 min)."),
+    man: bool = typer.Option(False, "--man", help="Also index the NAME lines of the man pages installed on this "
+                             "machine (a store for yourself: they come under each package's licence)."),
 ):
     """Build an example store from the published train splits and tldr-pages (never the test splits),
-    with the Bash re-ranking lexicon learned from the train split (about 40 s)."""
+    with the Bash re-ranking lexicon learned from the train split (about 40 s) and, with --docs,
+    the tools' documentation and the request -> tool matcher."""
     from core.retrieval.build import build_store
 
-    counts = build_store(out, str(data) if data else None, tldr, hold_out_tldr=hold_out_tldr)
+    counts = build_store(out, str(data) if data else None, tldr, hold_out_tldr=hold_out_tldr, docs=docs, man=man,
+                         log=err)
     err(f"wrote {out}: " + ", ".join(f"{n} {src} rows" for src, n in counts.items()))
 
 

@@ -114,6 +114,10 @@ def origin(example, code: str, lang: str) -> str:
     elif source == "tldr":
         page = ref.removeprefix("tldr:").split("#", 1)[0].rsplit("/", 1)[-1]
         name = f"tldr: {page}" if page else "tldr-pages"
+    elif source == "docs":
+        page = ref.removeprefix("docs:")
+        name = f"the {page.split('/', 1)[-1]} man page" if page.startswith("man/") else \
+            f"tldr: {page.rsplit('/', 1)[-1]} (the page's description)"
     elif source == "django":
         name = "Django"
     else:

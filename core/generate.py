@@ -24,6 +24,7 @@ from core.errors import CFError
 from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (callers import them from here too)
 from core.metrics import first_rule, syntax_valid
 from core.confidence import Calibration, agreement, features, in_rank_order, origin
+from core.retrieval.tools import kept_command
 from core.effects import DEMOTED, asks_to_show, code_effects, destructive, read_only_version, reads_first
 from core.safety import code_warnings
 from core.tokenizer import pad_prompts
@@ -351,9 +352,14 @@ class Pipeline:
         from core.retrieval.own import Found, pinned
 
         lexicon = self.lexicon(lang)
+        rank_all = getattr(self.examples, "ranked", None) if self.cfg.retrieval else None
         found = []
         for p in prompts:
-            if lexicon is None:
+            pool = rank_all(p, lang) if rank_all is not None else None
+            one_ranking = bool(pool)
+            if one_ranking:  # every source in one ranking (core/retrieval/ranker.py)
+                order = list(range(len(pool)))
+            elif lexicon is None:
                 pool = self.examples.retrieve(p, lang, POOL if novel else k * (roll + 1))
                 order = list(range(len(pool)))
             else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
@@ -363,7 +369,7 @@ class Pipeline:
             ranked = [pool[j] for j in mine + [j for j in order if j not in mine]]
             # A re-roll edits the next examples: the user's close rows only in the first roll.
             found.append(Found.of(p, _window(_novel(ranked, lang) if novel else ranked, k, roll),
-                                  min(len(mine), k) if roll == 0 and not novel else 0))
+                                  min(len(mine), k) if roll == 0 and not novel else 0, ranked=one_ranking))
         heads = self.tok.encode_batch([tag_prompt(m.prompt, lang, self.cfg.langs) for m in lits])
         picked = [ex[j % len(ex)] for ex in found for j in range(k)]
         example_lits = None
@@ -751,11 +757,15 @@ class Pipeline:
                 code = self._final_text(rows[j], lits[p], lang, example_lits and example_lits[j])
                 if SLOT.search(code):  # a placeholder with no value to put back is not code to show
                     continue
+                if found is not None and found[p] and lang == "bash":
+                    code = kept_command(code, found[p][(j - p * k) % len(found[p])])
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
                     edits.setdefault(code, j - p * k)
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
-            if lexicon is not None and self.reorder_candidates and len(ranked) > 1:
+            # Candidates keep the order of the examples they edit where one ranking ordered them.
+            if lexicon is not None and self.reorder_candidates and len(ranked) > 1 and \
+                    not getattr(found[p], "ranked", False):
                 from core.retrieval.rerank import CANDIDATE_WEIGHTS
 
                 mine = [i for i, (c, _) in enumerate(ranked)

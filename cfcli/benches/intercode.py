@@ -88,6 +88,9 @@ class WithoutTrainRow:
     def retrieve(self, prompt: str, lang: str, k: int):
         return self.store.retrieve(prompt, lang, k, exclude_nl=self.left_out.get(prompt))
 
+    def ranked(self, prompt: str, lang: str):
+        return self.store.ranked(prompt, lang, exclude_nl=self.left_out.get(prompt))
+
     def lexicon(self, lang: str):
         return self.store.lexicon(lang)
 

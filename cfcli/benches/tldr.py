@@ -25,8 +25,9 @@ LABELS = {"right_tool": "right tool (first utility) %", "template_match": "templ
           "slot_match": "exact match, placeholders as slots %", "token_f1": "token F1 (0..1)"}
 NOTES = [
     "held out: the tldr pages whose name hashes into 10% (core/data/tldr.py); their examples are the items and "
-    "leave the store the model retrieves from; nothing else in the store is a page's documentation (no man pages, "
-    "no page descriptions are indexed)",
+    "leave the store the model retrieves from, and the store's tool matcher never learned from them; their tools' "
+    "documentation stays (the page's own description, the man page's NAME line where one is installed: 'docs' "
+    "rows, core/retrieval/build.py), so a tool is known only from its docs",
     "template_match and token_f1 against the command as a user types it (each placeholder's text); slot_match "
     "against the page's command, placeholders as slots (core/metrics/tldr.py)",
 ]

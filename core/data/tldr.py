@@ -43,6 +43,13 @@ def held_out(page: str) -> bool:
     return int.from_bytes(digest[:8], "big") % 100 < HELD_OUT_PERCENT
 
 
+def dev_page(page: str) -> bool:
+    """Whether a page is in the development 10% (the hash bucket after the held-out one,
+    disjoint from it): what ranking weights are chosen on, never the held-out pages."""
+    digest = hashlib.sha256(page_name(page).encode("utf-8")).digest()
+    return HELD_OUT_PERCENT <= int.from_bytes(digest[:8], "big") % 100 < 2 * HELD_OUT_PERCENT
+
+
 def _placeholder(m: re.Match) -> str:
     text = ALTERNATIVES.sub(lambda a: a.group(1).split("|")[0], m.group(1))
     return re.sub(r"\s*\.\.\.$", "", text).strip()
@@ -73,10 +80,9 @@ def parse_page(markdown: str, raw: bool = False) -> Iterator[Pair]:
             nl = None
 
 
-def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS, raw: bool = False) -> list[Pair]:
-    """Every example of the pages of ``platforms`` in a tldr-pages tarball (or an unpacked copy),
-    in file-name order; ids are ``tldr:PLATFORM/PAGE#N`` (the store rows' ref). ``raw``: as
-    ``parse_page``'s."""
+def read_pages(path: str | Path, platforms: Iterable[str] = PLATFORMS) -> list[tuple[str, str]]:
+    """(``PLATFORM/PAGE``, Markdown) of each page of ``platforms`` in a tldr-pages tarball (or an
+    unpacked copy), in file-name order."""
     path = Path(path).expanduser()
     wanted = tuple(f"pages/{p}/" for p in platforms)
     pages: list[tuple[str, str]] = []
@@ -96,11 +102,25 @@ def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS, raw: bool 
             raise CFError(f"{path}: not a readable tldr-pages tarball ({e})") from None
     else:
         raise CFError(f"{path} not found")
+    return [(name.removeprefix("pages/").removesuffix(".md"), text) for name, text in pages]
+
+
+def load_tldr(path: str | Path, platforms: Iterable[str] = PLATFORMS, raw: bool = False) -> list[Pair]:
+    """Every example of the pages of ``platforms`` in a tldr-pages tarball (or an unpacked copy),
+    in file-name order; ids are ``tldr:PLATFORM/PAGE#N`` (the store rows' ref). ``raw``: as
+    ``parse_page``'s."""
     out = []
-    for name, text in pages:
-        page = name.removeprefix("pages/").removesuffix(".md")
+    for page, text in read_pages(path, platforms):
         out += [Pair(p.nl, p.code, f"tldr:{page}#{i}") for i, p in enumerate(parse_page(text, raw), 1)]
     return out
+
+
+def page_summary(markdown: str) -> str:
+    """A page's own description (its ``> `` lines, less the "More information" link): the tool's
+    documentation, not an example."""
+    lines = [line[1:].strip() for line in markdown.splitlines() if line.startswith(">")]
+    return " ".join(line.replace("`", "") for line in lines if not line.lower().startswith(("more information",
+                                                                                             "see also")))
 
 
 def held_out_examples(path: str | Path) -> list[Pair]:

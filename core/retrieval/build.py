@@ -12,7 +12,9 @@ from typing import Iterator
 from core.config import LANGS
 from core.retrieval.store import create
 
-STORE_VERSION = "3"  # 2: the lexicon table (core/retrieval/rerank.py); 3: its tables of command words
+# 2: the lexicon table (core/retrieval/rerank.py); 3: its tables of command words; 4: rows indexed by
+# tool, documentation rows, the tool matcher (core/retrieval/matcher.py)
+STORE_VERSION = "4"
 
 
 def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, str, str]]:
@@ -32,13 +34,57 @@ def tldr_rows(tarball: str | Path, hold_out: bool = False) -> Iterator[tuple[str
             yield "bash", p.nl, p.code, "tldr", p.id
 
 
+def docs_rows(tarball: str | Path | None, man: bool = False) -> Iterator[tuple[str, str, str, str, str]]:
+    """A tool's documentation as rows whose code is the tool: each tldr page's own description
+    (held-out pages too: documentation, not examples; ``cf eval --bench tldr`` asks for tools
+    known only from it) and, with ``man``, the NAME line of each man page in sections 1 and 8
+    installed on this machine (for a store built for oneself: those lines come under each
+    package's own licence, so the shipped store leaves them out)."""
+    from core.data.tldr import page_summary, parse_page, read_pages
+    from core.retrieval.matcher import man_lines
+    from core.retrieval.tools import tool_of
+
+    if tarball:
+        for page, text in read_pages(tarball):
+            first = next(parse_page(text), None)
+            summary = page_summary(text)
+            if summary:
+                yield "bash", summary, tool_of(first.code) if first else page.rsplit("/", 1)[-1], "docs", \
+                    f"docs:tldr/{page}"
+    if man:
+        for name, desc in man_lines():
+            yield "bash", desc, name, "docs", f"docs:man/{name}"
+
+
+def matcher_pairs(rows) -> list[tuple[str, str]]:
+    """(text, tool) pairs of the Bash rows the tool matcher learns from: not the held-out tldr
+    pages' examples (a benchmark's items), nor the development mix's (core/data/dev.py: the
+    ranking's weights are chosen for this very matcher on those), nor the man pages' NAME lines
+    (one line each for 18,000 mostly niche tools spread its guesses thin: on the mix, everyday
+    prompts' tool 44.2 / 60.5 % top-1 / top-5 without them, 39.5 / 55.8 with; they stay in the
+    store as documentation rows)."""
+    from core.data.dev import dev_example, dev_prompt
+    from core.data.tldr import held_out
+    from core.retrieval.tools import tool_of
+
+    def left_out(nl, source, ref):
+        return (source == "tldr" and (held_out(ref) or dev_example(ref))) or (source == "train" and dev_prompt(nl)) \
+            or ref.startswith("docs:man/")
+
+    return [(nl, tool_of(code)) for lang, nl, code, source, ref in rows
+            if lang == "bash" and not left_out(nl, source, ref)]
+
+
 def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Path | None = None,
-                lexicon: bool = True, hold_out_tldr: bool = False) -> dict[str, int]:
+                lexicon: bool = True, hold_out_tldr: bool = False, docs: bool = False, man: bool = False,
+                log=None) -> dict[str, int]:
     """Build the store at ``out`` from the train splits in ``data`` (cf data fetch's folder by
     default) and, when given, the tldr-pages tarball, with the re-ranking tables learned from the
     train splits (``lexicon``; about 40 s). Returns the row count of each source. ``hold_out_tldr``:
     without the held-out tldr pages' examples, for a model trained to be checked on
-    ``cf eval --bench tldr`` (``cf train --retrieval --store`` reads tldr rows only from its store)."""
+    ``cf eval --bench tldr`` (``cf train --retrieval --store`` reads tldr rows only from its store).
+    ``docs``: the documentation rows and the tool matcher learned from every Bash row (docs_rows,
+    core/retrieval/matcher.py; about a minute); ``man``: with this machine's man pages' NAME lines."""
     from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
 
     rows = list(train_rows(data))
@@ -46,13 +92,20 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
               for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, _, _ in rows if lg == lang])]
     if tldr:
         rows += list(tldr_rows(tldr, hold_out_tldr))
-    sources = "train" + (",tldr" if tldr else "") + (" (held-out pages left out)" if tldr and hold_out_tldr else "")
-    create(out, rows, {"version": STORE_VERSION, "sources": sources}, tables)
+    blobs = {}
+    if docs:
+        from core.retrieval.matcher import BLOB, train_matcher
+
+        rows += list(docs_rows(tldr, man))
+        blobs[BLOB] = train_matcher(matcher_pairs(rows), log=log).to_bytes()
+    sources = "train" + (",tldr" if tldr else "") + (" (held-out pages left out)" if tldr and hold_out_tldr else "") \
+        + (",docs" if docs else "") + (",man" if docs and man else "")
+    create(out, rows, {"version": STORE_VERSION, "sources": sources}, tables, blobs=blobs)
     counts: dict[str, int] = {}
     from core.retrieval.store import ExampleStore
 
     store = ExampleStore(out)
-    for source in ("train", "tldr"):
+    for source in ("train", "tldr", "docs"):
         counts[source] = store.count(source=source)
     store.close()
     return counts

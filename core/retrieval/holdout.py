@@ -4,7 +4,8 @@
 rows leave the store as if it had been built without them: a copy of the store with those rows
 deleted (bm25's statistics then come from the rows that are left), opened read-only. The
 ranking code is the store's own, unchanged; the re-ranking tables are copied as they are (they
-are learned from the train splits only: core/retrieval/build.py).
+are learned from the train splits only: core/retrieval/build.py), and so is the tool matcher,
+which never learned from the held-out pages' examples; the tools' documentation rows stay.
 """
 
 from __future__ import annotations

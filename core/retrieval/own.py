@@ -114,11 +114,12 @@ class Found(list):
 
     pinned: int = 0
     swaps: dict[int, list[tuple[str, str]]]
+    ranked: bool = False  # ordered by the ranking over every source (core/retrieval/ranker.py)
 
     @classmethod
-    def of(cls, prompt: str, examples: Sequence, pinned: int = 0) -> "Found":
+    def of(cls, prompt: str, examples: Sequence, pinned: int = 0, ranked: bool = False) -> "Found":
         found = cls(examples)
-        found.pinned, found.swaps = pinned, {}
+        found.pinned, found.swaps, found.ranked = pinned, {}, ranked
         for j in range(pinned):
             swaps = value_swaps(prompt, examples[j].nl, examples[j].code)
             if swaps is not None:

@@ -26,18 +26,23 @@ from core.errors import CFError
 from core.retrieval.rerank import SCHEMA_LEXICON
 
 SHIPPED_STORE = Path(__file__).resolve().parent.parent / "assets" / "examples.sqlite"
-SOURCES = ("train", "tldr", "django", "user")
-# What a retrieval model edits first: curated NL -> code pairs (the train splits, the user's own);
-# tldr-pages rows fill the remaining places only. By bm25 over all sources, tldr's many terse
-# descriptions of niche tools came first for everyday prompts ("show disk usage of the current
-# directory" -> `gdu`, where train has `du -a`) and lowered the Bash lookup table by 1.6 points
-# of top-1 template match (docs/results.md, "Retrieval").
-FIRST_SOURCES = ("user", "train")
+# "docs": a tool's documentation (its tldr page's description, its man page's NAME line) as a row
+# whose code is the tool's name: what reaches a tool no example shows (core/retrieval/matcher.py).
+SOURCES = ("train", "tldr", "docs", "django", "user")
+CURATED = ("user", "train")  # curated NL -> code pairs: the train splits, the user's own
+# Languages without a learned ranking (core/retrieval/ranker.py) edit curated rows first; tldr
+# rows fill the places left (by bm25 over every source, tldr's terse descriptions of niche tools
+# came first: docs/results.md, "Retrieval").
+FIRST_SOURCES = CURATED
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS examples(
   id INTEGER PRIMARY KEY, lang TEXT NOT NULL, nl TEXT NOT NULL, code TEXT NOT NULL,
-  source TEXT NOT NULL, ref TEXT NOT NULL DEFAULT '');
+  source TEXT NOT NULL, ref TEXT NOT NULL DEFAULT '', tool TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS examples_tool ON examples(lang, tool);
+CREATE TABLE IF NOT EXISTS blobs(name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS mentions(lang TEXT NOT NULL, tool TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(lang, tool)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS examples_fts USING fts5(
   nl, content='examples', content_rowid='id', tokenize='porter unicode61');
 CREATE TRIGGER IF NOT EXISTS examples_ai AFTER INSERT ON examples BEGIN
@@ -77,10 +82,14 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 
 def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], meta: dict[str, str] | None = None,
-           lexicon: Iterable[tuple[str, str, str, str, float]] = (), mode: int = 0o644) -> int:
+           lexicon: Iterable[tuple[str, str, str, str, float]] = (), mode: int = 0o644,
+           blobs: dict[str, bytes] | None = None) -> int:
     """Write a new store at ``path`` (atomically: a temporary file renamed over it) from
-    ``(lang, nl, code, source, ref)`` rows, de-duplicated on (lang, nl, code), and the re-ranking
-    tables (core/retrieval/rerank.py's lexicon_rows), with file mode ``mode``. Returns the count of rows."""
+    ``(lang, nl, code, source, ref)`` rows, de-duplicated on (lang, nl, code), the re-ranking
+    tables (core/retrieval/rerank.py's lexicon_rows) and named blobs (the tool matcher), with file
+    mode ``mode``. Each Bash row is indexed by the tool it runs. Returns the count of rows."""
+    from core.retrieval.tools import tool_of
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -93,8 +102,10 @@ def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], met
         for lang, nl, code, source, ref in rows:
             if (lang, nl, code) not in seen and nl.strip() and code.strip():
                 seen.add((lang, nl, code))
-                unique.append((lang, nl, code, source, ref))
-        con.executemany("INSERT INTO examples(lang, nl, code, source, ref) VALUES (?, ?, ?, ?, ?)", unique)
+                unique.append((lang, nl, code, source, ref, tool_of(code) if lang == "bash" else ""))
+        con.executemany("INSERT INTO examples(lang, nl, code, source, ref, tool) VALUES (?, ?, ?, ?, ?, ?)", unique)
+        con.executemany("INSERT INTO blobs VALUES (?, ?)", sorted((blobs or {}).items()))
+        con.executemany("INSERT INTO mentions VALUES ('bash', ?, ?)", sorted(tool_mentions(unique).items()))
         con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)", lexicon)
         con.executemany("INSERT INTO meta VALUES (?, ?)", sorted((meta or {}).items()))
         con.execute("INSERT INTO examples_fts(examples_fts) VALUES ('optimize')")
@@ -106,6 +117,27 @@ def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], met
     finally:
         Path(tmp).unlink(missing_ok=True)
     return len(unique)
+
+
+def tool_mentions(rows: Sequence[tuple]) -> dict[str, int]:
+    """For each tool a Bash row runs, how many other texts name it: tldr pages other than its own
+    (any of their descriptions or commands: "a modern alternative to `ls`", `... | sort`) and
+    curated rows. Everybody's tools are named everywhere; a niche tool mostly on its own page."""
+    from core.retrieval.tools import tool_of
+
+    word = re.compile(r"[a-z0-9][a-z0-9._+-]*")
+    texts: dict[str, set[str]] = {}
+    for lang, nl, code, source, ref, _ in rows:
+        if lang == "bash":
+            key = ref.split("#")[0].rsplit("/", 1)[-1] if source in ("tldr", "docs") else f"{source}:{ref}:{nl}"
+            texts.setdefault(key, set()).update(word.findall(f"{nl} {code}".lower()))
+    tools = {tool_of(code) for lang, _, code, *_ in rows if lang == "bash"} - {""}
+    counts = dict.fromkeys(tools, 0)
+    for key, words in texts.items():
+        for w in words & tools:
+            if key != w:  # not its own page
+                counts[w] += 1
+    return counts
 
 
 class ExampleStore:
@@ -145,6 +177,53 @@ class ExampleStore:
         except sqlite3.OperationalError:  # a store built before the table existed
             return []
 
+    def blob(self, name: str) -> bytes | None:
+        try:
+            row = self._con.execute("SELECT data FROM blobs WHERE name = ?", [name]).fetchone()
+        except sqlite3.OperationalError:  # a store built before the table existed
+            return None
+        return row[0] if row else None
+
+    def blobs(self) -> dict[str, bytes]:
+        try:
+            return dict(self._con.execute("SELECT name, data FROM blobs"))
+        except sqlite3.OperationalError:
+            return {}
+
+    def matcher(self):
+        """The store's tool matcher (core/retrieval/matcher.py), read once; None when it has none."""
+        if not hasattr(self, "_matcher"):
+            from core.retrieval.matcher import BLOB, ToolMatcher
+
+            blob = self.blob(BLOB)
+            self._matcher = ToolMatcher.from_bytes(blob) if blob else None
+        return self._matcher
+
+    def tool_counts(self, lang: str) -> dict[str, tuple[int, int]]:
+        """tool -> (curated rows, tldr rows) that run it, read once per language."""
+        cache = self.__dict__.setdefault("_tool_counts", {})
+        if lang not in cache:
+            counts: dict[str, list[int]] = {}
+            try:
+                for tool, source, n in self._con.execute(
+                        "SELECT tool, source, count(*) FROM examples WHERE lang = ? AND source IN "
+                        "('train', 'user', 'tldr') GROUP BY tool, source", [lang]):
+                    counts.setdefault(tool, [0, 0])[source == "tldr"] += n
+            except sqlite3.OperationalError:  # no tool column
+                pass
+            cache[lang] = {t: (c, d) for t, (c, d) in counts.items()}
+        return cache[lang]
+
+    def mentions(self, lang: str) -> dict[str, int]:
+        """tool -> how many other texts of the store name it (``tool_mentions``), read once."""
+        cache = self.__dict__.setdefault("_mentions", {})
+        if lang not in cache:
+            try:
+                cache[lang] = dict(self._con.execute("SELECT tool, n FROM mentions WHERE lang = ?", [lang]))
+            except sqlite3.OperationalError:
+                cache[lang] = {}
+        return cache[lang]
+
     def lexicon(self, lang: str):
         """The re-ranking tables of ``lang`` (core/retrieval/rerank.py), or None when the store
         has none for it."""
@@ -157,7 +236,8 @@ class ExampleStore:
         return Lexicon(self._con, lang) if found else None
 
     def search(self, prompt: str, lang: str, k: int = 5, exclude_nl: str | None = None,
-               sources: Sequence[str] | None = None, distinct_code: bool = True) -> list[Example]:
+               sources: Sequence[str] | None = None, distinct_code: bool = True,
+               tools: Sequence[str] | None = None) -> list[Example]:
         """The ``k`` rows of ``lang`` whose nl is nearest the prompt by bm25 (nearest first); with
         ``distinct_code`` one row per code. ``exclude_nl``: leave out every row with this exact nl
         (training's leave-one-out: an item must never find its own answer)."""
@@ -173,6 +253,9 @@ class ExampleStore:
         if sources:
             sql += f" AND e.source IN ({','.join('?' * len(sources))})"
             args += list(sources)
+        if tools:
+            sql += f" AND e.tool IN ({','.join('?' * len(tools))})"
+            args += list(tools)
         # Duplicated codes are common (NL2Bash has many prompts per command): read a few more.
         sql += " ORDER BY s LIMIT ?"
         args.append(k * 4 if distinct_code else k)
@@ -203,6 +286,75 @@ class ExampleStore:
                 out.append(Example(*row))
         return out
 
+    def first_of_tool(self, lang: str, tool: str, exclude_nl: str | None = None) -> Example | None:
+        """A tool's first tldr row when no word of the prompt finds one (a page's first example is
+        its most common use), else its documentation."""
+        sql = ("SELECT id, lang, nl, code, source, 0.0, ref FROM examples WHERE lang = ? AND tool = ? "
+               "AND source IN ('tldr', 'docs')"
+               + (" AND nl <> ?" if exclude_nl is not None else "")
+               + " ORDER BY source = 'tldr' DESC, id LIMIT 1")
+        row = self._con.execute(sql, [lang, tool] + ([exclude_nl] if exclude_nl is not None else [])).fetchone()
+        return Example(*row) if row else None
+
+    def pool(self, prompt: str, lang: str, sizes: dict[str, int], tools: Sequence[str] = (),
+             exclude_nl: str | None = None) -> list[Example]:
+        """What the ranking (core/retrieval/ranker.py) orders: bm25's nearest curated rows, tldr
+        rows and documentation rows (``sizes``: how many of "curated", "tldr", "docs"; a docs row
+        only for a tool no example runs), then the nearest tldr or docs row of each of ``tools``
+        (the tool matcher's guesses) that no tldr or docs row there runs (its first row where no
+        word of the prompt finds one)."""
+        from core.retrieval.tools import tool_of
+
+        out: list[Example] = []
+        codes: set[str] = set()
+        examples = self.tool_counts(lang)
+        for sources, n in ((CURATED, sizes["curated"]), (("tldr",), sizes["tldr"]), (("docs",), sizes["docs"])):
+            for e in self.search(prompt, lang, n, exclude_nl=exclude_nl, sources=sources):
+                # A tool's documentation only where no example shows the tool: an example is the better answer.
+                if e.code not in codes and not (e.source == "docs" and tool_of(e.code) in examples):
+                    codes.add(e.code)
+                    out.append(e)
+        # Each guessed tool by a tldr or docs row of its own (a curated row of the same tool keeps
+        # the tables' place among the curated rows; this one competes with the other sources').
+        have = {tool_of(e.code) for e in out if e.source not in CURATED}
+        missing = [t for t in tools if t not in have]
+        nearest = self._nearest_of_tools(prompt, lang, missing, exclude_nl) if missing else {}
+        for tool in missing:
+            e = nearest.get(tool) or self.first_of_tool(lang, tool, exclude_nl)
+            if e is not None and e.code not in codes:
+                codes.add(e.code)
+                out.append(e)
+        return out
+
+    def _nearest_of_tools(self, prompt: str, lang: str, tools: Sequence[str],
+                          exclude_nl: str | None) -> dict[str, Example]:
+        """tool -> its tldr or docs row nearest the prompt by bm25, for those of ``tools`` a word of
+        the prompt finds (one query for all of them)."""
+        query = fts_query(prompt)
+        if not query:
+            return {}
+        sql = ("SELECT id, lang, nl, code, source, s, ref, tool FROM (SELECT e.id, e.lang, e.nl, e.code, e.source, "
+               "bm25(examples_fts) AS s, e.ref, e.tool FROM examples_fts JOIN examples e ON e.id = examples_fts.rowid "
+               f"WHERE examples_fts MATCH ? AND e.lang = ? AND e.source IN ('tldr', 'docs') "
+               f"AND e.tool IN ({','.join('?' * len(tools))})"
+               + (" AND e.nl <> ?" if exclude_nl is not None else "") + ") ORDER BY s, id")
+        found: dict[str, Example] = {}
+        for row in self._con.execute(sql, [query, lang, *tools] + ([exclude_nl] if exclude_nl is not None else [])):
+            found.setdefault(row[7], Example(*row[:7]))
+        return found
+
+    def ranked(self, prompt: str, lang: str, exclude_nl: str | None = None) -> list[Example] | None:
+        """The pool of every source in one ranking (core/retrieval/ranker.py), best first; None
+        for a language without one or a store without a tool matcher (then ``retrieve``)."""
+        from core.retrieval.ranker import RANKED_LANGS, Ranker
+
+        if lang not in RANKED_LANGS or self.matcher() is None:
+            return None
+        rankers = self.__dict__.setdefault("_rankers", {})
+        if lang not in rankers:
+            rankers[lang] = Ranker(self, lang)
+        return rankers[lang].rank(prompt, exclude_nl)
+
     def retrieve(self, prompt: str, lang: str, k: int, exclude_nl: str | None = None) -> list[Example]:
         """What a retrieval model edits: the nearest rows of FIRST_SOURCES, then of the other
         sources up to k, or the fallback when nothing matches."""
@@ -223,6 +375,56 @@ class LeaveOut:
 
     def retrieve(self, prompt: str, lang: str, k: int) -> list[Example]:
         return self.store.retrieve(prompt, lang, k, exclude_nl=prompt)
+
+    def ranked(self, prompt: str, lang: str) -> list[Example] | None:
+        return self.store.ranked(prompt, lang, exclude_nl=prompt)
+
+    def blob(self, name: str) -> bytes | None:
+        try:
+            row = self._con.execute("SELECT data FROM blobs WHERE name = ?", [name]).fetchone()
+        except sqlite3.OperationalError:  # a store built before the table existed
+            return None
+        return row[0] if row else None
+
+    def blobs(self) -> dict[str, bytes]:
+        try:
+            return dict(self._con.execute("SELECT name, data FROM blobs"))
+        except sqlite3.OperationalError:
+            return {}
+
+    def matcher(self):
+        """The store's tool matcher (core/retrieval/matcher.py), read once; None when it has none."""
+        if not hasattr(self, "_matcher"):
+            from core.retrieval.matcher import BLOB, ToolMatcher
+
+            blob = self.blob(BLOB)
+            self._matcher = ToolMatcher.from_bytes(blob) if blob else None
+        return self._matcher
+
+    def tool_counts(self, lang: str) -> dict[str, tuple[int, int]]:
+        """tool -> (curated rows, tldr rows) that run it, read once per language."""
+        cache = self.__dict__.setdefault("_tool_counts", {})
+        if lang not in cache:
+            counts: dict[str, list[int]] = {}
+            try:
+                for tool, source, n in self._con.execute(
+                        "SELECT tool, source, count(*) FROM examples WHERE lang = ? AND source IN "
+                        "('train', 'user', 'tldr') GROUP BY tool, source", [lang]):
+                    counts.setdefault(tool, [0, 0])[source == "tldr"] += n
+            except sqlite3.OperationalError:  # no tool column
+                pass
+            cache[lang] = {t: (c, d) for t, (c, d) in counts.items()}
+        return cache[lang]
+
+    def mentions(self, lang: str) -> dict[str, int]:
+        """tool -> how many other texts of the store name it (``tool_mentions``), read once."""
+        cache = self.__dict__.setdefault("_mentions", {})
+        if lang not in cache:
+            try:
+                cache[lang] = dict(self._con.execute("SELECT tool, n FROM mentions WHERE lang = ?", [lang]))
+            except sqlite3.OperationalError:
+                cache[lang] = {}
+        return cache[lang]
 
     def lexicon(self, lang: str):
         return self.store.lexicon(lang)

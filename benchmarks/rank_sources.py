@@ -1,0 +1,254 @@
+"""Learn the weights of the ranking over every source (core/retrieval/ranker.py) on the
+development mix (core/data/dev.py), never on a test split, for the tool matcher the shipped store
+holds (which never learned from the mix):
+
+- the NL2Bash train prompts of the mix, held out of the re-ranking tables (learned here without
+  them), each retrieving without its own rows: top-1 template match + 3 x exact match + template
+  accuracy, over 5 (the tables' own objective, 0..100);
+- the examples of the tldr development pages: their example rows leave the store, their
+  documentation stays, as for the held-out pages (tools known only from their docs); top-1 right
+  tool (%);
+- the mix's examples of the other tldr pages, each retrieving without its own row, its page's
+  other examples staying (tools the store has examples of); top-1 right tool (%);
+- the everyday file's dev half (even-numbered Bash ids): top-1 accepted (%).
+
+Each prompt's pool (store.pool with the matcher's guesses) is scored row by row (``--cache F``
+keeps them). The weights: a listwise softmax fit of what can come first (the tables' first
+curated row, every tldr and docs row; each set weighing the same), from the tables' own weights,
+then coordinate ascent on the mean of the sets' top-1 figures, with NL2Bash's held no lower than
+half a point under the tables' order. Printed: each set's top-1 for the old order (curated rows
+first, the tables' order), the tables' weights over the new pool, the listwise fit and the
+ascent, then the result as RankWeights for core/retrieval/ranker.py.
+
+    python benchmarks/rank_sources.py --data ../shared/data/codefusion [--limit N] [--cache FILE.npz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import tempfile
+from dataclasses import astuple, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def dev_store(dest: Path):
+    """A copy of the shipped store without the tldr held-out and development pages' example rows
+    (their documentation rows stay)."""
+    from core.data.tldr import dev_page, held_out
+    from core.retrieval.store import ExampleStore
+    from core.retrieval.user import shipped_store
+
+    con = sqlite3.connect(dest)
+    shipped_store()._con.backup(con)
+    con.create_function("gone", 1, lambda ref: held_out(ref) or dev_page(ref), deterministic=True)
+    con.execute("DELETE FROM examples WHERE source = 'tldr' AND gone(ref)")
+    con.commit()
+    con.close()
+    return ExampleStore(dest)
+
+
+def dev_tables(train):
+    """The re-ranking tables learned from the train split without the mix's prompts."""
+    from core.data.dev import dev_prompt
+    from core.retrieval.rerank import SCHEMA_LEXICON, Lexicon, lexicon_rows
+
+    con = sqlite3.connect(":memory:", check_same_thread=False)
+    con.executescript(SCHEMA_LEXICON)
+    con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)",
+                    lexicon_rows("bash", [(it.nl, it.reference) for it in train if not dev_prompt(it.nl)]))
+    return Lexicon(con, "bash")
+
+
+def every(items: list, n: int | None) -> list:
+    return items[:: max(1, len(items) // n)][:n] if n else items
+
+
+def read_sets(a, log) -> dict[str, list]:
+    """name -> [(features (rows, F), gains (rows,), the old order's first row's gain)]."""
+    from bash_rerank import scores
+    from cfcli.benches.tldr import find_tarball
+    from cfcli.evaluate import load_items
+    from core.data.dev import dev_everyday, dev_example, dev_prompt
+    from core.data.tldr import command, dev_page, load_tldr
+    from core.metrics.everyday import load_everyday
+    from core.retrieval.ranker import Ranker
+    from core.retrieval.rerank import POOL
+    from core.retrieval.tools import tool_of
+
+    train = load_items("bash", "train", a.data)
+    log("learning the tables without the mix's NL2Bash prompts ...")
+    lexicon = dev_tables(train)
+    nl2bash = every(list({it.nl: it for it in reversed(train) if dev_prompt(it.nl)}.values()), a.limit)
+    pages = [e for e in load_tldr(find_tarball(a.data), raw=True) if dev_example(e.id)]
+    docs_only = every([e for e in pages if dev_page(e.id)], a.limit)
+    seen = every([e for e in pages if not dev_page(e.id)], a.limit)
+    everyday = [i for i in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "bash") if dev_everyday(i.id)]
+
+    def composite(ref):
+        def gain(code):
+            tm, em, ta = scores([code], ref)[:3]
+            return (tm + 3 * em + ta) / 5
+        return gain
+
+    def right_tool(tool):
+        return lambda code: float(tool_of(code) == tool)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = dev_store(Path(tmp) / "dev.sqlite")
+        ranker = Ranker(store)
+        ranker.lexicon = lexicon
+
+        def pools(items):
+            out = []
+            for prompt, exclude, gain in items:
+                rows, guesses = ranker.pool(prompt, exclude)
+                old = store.retrieve(prompt, "bash", POOL, exclude_nl=exclude)
+                old_first = old[lexicon.order(prompt, [e.code for e in old])[0]].code if old else ""
+                out.append((ranker.features(prompt, rows, guesses), [gain(r.code) for r in rows], gain(old_first)))
+            return out
+
+        log("reading pools ...")
+        sets = {
+            "nl2bash": pools([(it.nl, it.nl, composite(it.reference)) for it in nl2bash]),
+            "tldr-docs": pools([(e.nl, None, right_tool(tool_of(command(e.code)))) for e in docs_only]),
+            "tldr-seen": pools([(e.nl, e.nl, right_tool(tool_of(command(e.code)))) for e in seen]),
+            "everyday": pools([(i.prompt, None, (lambda i: lambda c: float(i.accepts(c)))(i)) for i in everyday]),
+        }
+        store.close()
+    return sets
+
+
+def padded(sets):
+    """name -> (features (N, R, F), gains (N, R), mask (N, R), old (N,)) as numpy arrays."""
+    import numpy as np
+
+    out = {}
+    for name, items in sets.items():
+        n, r = len(items), max(len(g) for _, g, _ in items)
+        f = len(items[0][0][0])
+        feats, gains, mask = np.zeros((n, r, f)), np.zeros((n, r)), np.zeros((n, r), dtype=bool)
+        for i, (fs, gs, _) in enumerate(items):
+            feats[i, : len(gs)], gains[i, : len(gs)], mask[i, : len(gs)] = fs, gs, True
+        out[name] = (feats, gains, mask, np.array([old for _, _, old in items]))
+    return out
+
+
+def main() -> int:
+    import numpy as np
+    import torch
+
+    from core.retrieval.ranker import _DOCS as DOCS
+    from core.retrieval.ranker import _TLDR as TLDR
+    from core.retrieval.ranker import TABLES_ONLY, RankWeights
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", help="the published data folder")
+    p.add_argument("--limit", type=int, help="N prompts of each NL2Bash and tldr set (every k-th) only")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--cache", type=Path, help="keep the pools' features here (read when it exists)")
+    a = p.parse_args()
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    if a.cache and a.cache.exists():
+        z = np.load(a.cache)
+        arrays = {name: tuple(z[f"{name}/{k}"] for k in ("feats", "gains", "mask", "old"))
+                  for name in sorted({key.split("/")[0] for key in z.files})}
+    else:
+        arrays = padded(read_sets(a, log))
+        if a.cache:
+            np.savez_compressed(a.cache, **{f"{name}/{k}": v for name, t in arrays.items()
+                                            for k, v in zip(("feats", "gains", "mask", "old"), t)})
+
+    from core.retrieval.rerank import WEIGHTS as TABLES
+
+    tables = np.asarray(astuple(TABLES))
+    firsts = {}  # name -> (the tables' first curated row, mask of the other rows)
+    for name, (feats, gains, mask, _) in arrays.items():
+        others = mask & ((feats[:, :, TLDR] > 0) | (feats[:, :, DOCS] > 0))
+        curated = mask & ~others
+        t = np.where(curated, feats[:, :, : len(tables)] @ tables, -np.inf)
+        firsts[name] = (t.argmax(1), curated.any(1), others)
+
+    def first_rows(name, w):
+        """ranker.order's first row: the tables' first curated row unless a tldr/docs row scores higher."""
+        feats, _, mask, _ = arrays[name]
+        c0, has_curated, others = firsts[name]
+        s = feats @ np.asarray(w)
+        n = np.arange(len(s))
+        best_other = np.where(others, s, -np.inf).argmax(1)
+        take_other = others.any(1) & (~has_curated | (s[n, best_other] > s[n, c0]))
+        return np.where(take_other, best_other, c0)
+
+    def figures(w) -> dict[str, float]:
+        w = astuple(w) if isinstance(w, RankWeights) else w
+        return {name: 100 * t[1][np.arange(len(t[1])), first_rows(name, w)].mean() for name, t in arrays.items()}
+
+    old = {name: 100 * t[3].mean() for name, t in arrays.items()}
+    floor = figures(TABLES_ONLY)["nl2bash"] - 0.5
+
+    def objective(w) -> float:
+        m = figures(w)
+        return sum(m.values()) / len(m) - (100 if m["nl2bash"] < floor else 0)
+
+    # Listwise over what can come first (the tables' first curated row and every tldr/docs row):
+    # -log of the softmax mass on the best of them, mean per set, sets averaged.
+    data = {}
+    for name, (feats, gains, mask, _) in arrays.items():
+        c0, has_curated, others = firsts[name]
+        can = others.copy()
+        can[np.arange(len(c0)), c0] |= has_curated
+        g = np.where(can, gains, -1)
+        keep = g.max(1) > 0
+        best = (g == g.max(1, keepdims=True)) & can & keep[:, None]
+        data[name] = (torch.tensor(feats[keep], dtype=torch.float32), torch.tensor(best[keep]),
+                      torch.tensor(can[keep]))
+    w = torch.tensor(astuple(TABLES_ONLY), dtype=torch.float32, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.05)
+    for step in range(a.steps):
+        loss = 0.0
+        for feats, best, mask in data.values():
+            s = (feats @ w).masked_fill(~mask, -1e9)
+            loss = loss + (torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~best, -1e9), 1)).mean()
+        loss = loss / len(data) + 1e-3 * (w * w).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    listwise = [round(x, 2) for x in w.detach().tolist()]
+    # Coordinate ascent on the figures themselves, from the better of the fit and the tables alone.
+    found = max([listwise, list(astuple(TABLES_ONLY))], key=objective)
+    value = objective(found)
+    for _ in range(6):
+        moved = False
+        for i in range(len(found)):
+            for step in (-1.0, -0.5, -0.2, -0.1, 0.1, 0.2, 0.5, 1.0):
+                trial = found[:i] + [round(found[i] + step, 2)] + found[i + 1:]
+                v = objective(trial)
+                if v > value + 0.05:
+                    found, value, moved = trial, v, True
+        if not moved:
+            break
+    found = RankWeights(*found)
+    print(f"development mix, top-1 %: " + ", ".join(f"{name} {len(t[3])}" for name, t in arrays.items())
+          + " (nl2bash: (TM + 3 EM + TA) / 5; tldr: right tool; everyday: accepted)")
+    for label, m in (("old order (curated first, tables)", old), ("new pool, tables' weights", figures(TABLES_ONLY)),
+                     ("new pool, listwise fit", figures(listwise)), ("new pool, + coordinate ascent", figures(found))):
+        print(f"  {label:36} " + "  ".join(f"{k} {v:.1f}" for k, v in m.items())
+              + f"  mean {sum(m.values()) / len(m):.1f}")
+    for field in fields(found):
+        print(f"    without {field.name:15} " + "  ".join(
+            f"{k} {v:.1f}" for k, v in figures(RankWeights(**{**found.__dict__, field.name: 0.0})).items()))
+    print(repr(found))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
