@@ -21,6 +21,10 @@ first, the tables' order), the tables' weights over the new pool, the listwise f
 ascent, then the result as RankWeights for core/retrieval/ranker.py.
 
     python benchmarks/rank_sources.py --data ../shared/data/codefusion [--limit N] [--cache FILE.npz]
+
+``--matcher [--man]``: the tool matcher alone instead (core/retrieval/matcher.py, learned as
+`cf examples build` learns it, with the man pages' NAME lines of this machine too with ``--man``):
+its top-1 / top-5 right tool on each set of the mix (everyday: the tool of the prompt's example).
 """
 
 from __future__ import annotations
@@ -140,6 +144,40 @@ def padded(sets):
     return out
 
 
+def matcher_study(a) -> int:
+    from cfcli.benches.tldr import find_tarball
+    from cfcli.evaluate import load_items
+    from core.data.dev import dev_everyday, dev_example, dev_prompt
+    from core.data.tldr import command, dev_page, load_tldr
+    from core.metrics.everyday import load_everyday
+    from core.retrieval.build import docs_rows, matcher_pairs, tldr_rows, train_rows
+    from core.retrieval.matcher import train_matcher
+    from core.retrieval.tools import tool_of
+
+    tarball = find_tarball(a.data)
+    rows = list(train_rows(a.data)) + list(tldr_rows(tarball)) + list(docs_rows(tarball, man=a.man))
+    pairs = matcher_pairs(rows)
+    if a.man:  # matcher_pairs leaves the man lines out of what the shipped matcher learns
+        pairs += [(nl, code) for _, nl, code, _, ref in rows if ref.startswith("docs:man/")]
+    matcher = train_matcher(pairs)
+    pages = [e for e in load_tldr(tarball, raw=True) if dev_example(e.id)]
+    sets = {
+        "nl2bash": [(it.nl, tool_of(it.reference)) for it in load_items("bash", "train", a.data) if dev_prompt(it.nl)],
+        "tldr-docs": [(e.nl, tool_of(command(e.code))) for e in pages if dev_page(e.id)],
+        "tldr-seen": [(e.nl, tool_of(command(e.code))) for e in pages if not dev_page(e.id)],
+        "everyday": [(i.prompt, tool_of(i.example)) for i in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "bash")
+                     if dev_everyday(i.id)],
+    }
+    print(f"tool matcher ({len(matcher.tools)} tools, {len(pairs)} pairs{', with man lines' if a.man else ''}): "
+          "right tool top-1 / top-5 %")
+    for name, items in sets.items():
+        top = matcher.log_probs([p for p, _ in items]).topk(5).indices.tolist()
+        one = sum(matcher.tools[r[0]] == t for r, (_, t) in zip(top, items)) / len(items)
+        five = sum(t in {matcher.tools[i] for i in r} for r, (_, t) in zip(top, items)) / len(items)
+        print(f"  {name:10} {len(items):5} prompts  {100 * one:.1f} / {100 * five:.1f}")
+    return 0
+
+
 def main() -> int:
     import numpy as np
     import torch
@@ -153,7 +191,11 @@ def main() -> int:
     p.add_argument("--limit", type=int, help="N prompts of each NL2Bash and tldr set (every k-th) only")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--cache", type=Path, help="keep the pools' features here (read when it exists)")
+    p.add_argument("--matcher", action="store_true", help="the tool matcher alone (see above)")
+    p.add_argument("--man", action="store_true", help="--matcher: also learn this machine's man pages' NAME lines")
     a = p.parse_args()
+    if a.matcher:
+        return matcher_study(a)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)

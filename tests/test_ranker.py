@@ -110,3 +110,24 @@ def test_a_tool_known_only_from_its_docs_is_reached_through_them(shipped, tmp_pa
     assert code in [e.code for e in found] and code == tool_of(code)
     assert "the page's description" in origin(found[0], found[0].code, "bash")
     store.close()
+
+
+def test_docs_rows_and_mentions_from_a_small_tldr_folder(tmp_path):
+    from core.retrieval.build import docs_rows, matcher_pairs
+    from core.retrieval.store import tool_mentions
+
+    pages = {"common/tar.md": "# tar\n\n> Archiving utility.\n> More information: <https://x>.\n\n"
+                              "- Create an archive:\n\n`tar cf {{target.tar}} {{file}}`\n",
+             "common/gdu.md": "# gdu\n\n> Disk usage analyzer, like `du` but faster.\n\n- Analyze a folder:\n\n`gdu {{path}}`\n",
+             "linux/du.md": "# du\n\n> Disk usage.\n\n- Show the size of a folder:\n\n`du -sh {{path}}`\n"}
+    for name, text in pages.items():
+        (tmp_path / "pages" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "pages" / name).write_text(text)
+    rows = list(docs_rows(tmp_path))
+    assert ("bash", "Archiving utility.", "tar", "docs", "docs:tldr/common/tar") in rows
+    assert all(source == "docs" and code == code.split()[0] for _, _, code, source, _ in rows)
+    assert ("Disk usage.", "du") in matcher_pairs(rows)  # the matcher learns a page's description
+    examples = [("bash", "Show the size of a folder", "du -sh path", "tldr", "tldr:linux/du#1", "du"),
+                ("bash", "Analyze a folder", "gdu path", "tldr", "tldr:common/gdu#1", "gdu")]
+    counts = tool_mentions(examples + [(*r, r[2]) for r in rows])
+    assert counts["du"] == 1 and counts["gdu"] == 0  # gdu's page names du; nothing else names gdu

@@ -60,9 +60,9 @@ def matcher_pairs(rows) -> list[tuple[str, str]]:
     """(text, tool) pairs of the Bash rows the tool matcher learns from: not the held-out tldr
     pages' examples (a benchmark's items), nor the development mix's (core/data/dev.py: the
     ranking's weights are chosen for this very matcher on those), nor the man pages' NAME lines
-    (one line each for 18,000 mostly niche tools spread its guesses thin: on the mix, everyday
-    prompts' tool 44.2 / 60.5 % top-1 / top-5 without them, 39.5 / 55.8 with; they stay in the
-    store as documentation rows)."""
+    of a store built with ``man`` (one line each for 18,000 mostly niche tools spreads its
+    guesses thin and makes its softmax four times wider; they stay in such a store as
+    documentation rows; `python benchmarks/rank_sources.py --matcher --man` measures it)."""
     from core.data.dev import dev_example, dev_prompt
     from core.data.tldr import held_out
     from core.retrieval.tools import tool_of

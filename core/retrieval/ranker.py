@@ -101,9 +101,10 @@ def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, 
     curated_rows = [j for j, r in enumerate(rows) if r.source in CURATED]
     other_rows = [j for j, r in enumerate(rows) if r.source not in CURATED]
     tables: list = [(0.0,) * 7] * len(rows)
+    read = lexicon.tables(prompt, codes=[r.code for r in rows]) if lexicon is not None else None
     for side in (curated_rows, other_rows):
         if lexicon is not None and side:
-            for j, f in zip(side, lexicon.features(prompt, [rows[j].code for j in side])):
+            for j, f in zip(side, lexicon.features(prompt, [rows[j].code for j in side], read)):
                 tables[j] = f
     cued, plain = named_tools(prompt)
     known_cued = {w for w in cued if w in counts}

@@ -158,17 +158,21 @@ class Lexicon:
             args += sorted(targets)
         return {(t, s): p for s, t, p in self._con.execute(sql, args)}
 
-    def features(self, prompt: str, codes: Sequence[str]) -> list[tuple[float, ...]]:
-        """Each code's signals for the prompt, in Weights' order; ``codes`` in bm25 (or example) order."""
+    def tables(self, prompt: str, codes: Sequence[str]) -> tuple[dict, dict, dict, dict]:
+        """The four tables' entries ``features`` reads for the prompt and any of ``codes``."""
+        words = set(prompt_words(prompt))
+        return (self._table("w2t", words), self._table("t2w", {t for c in codes for t in template_tokens(c)}, words),
+                self._table("w2c", words), self._table("c2w", {t for c in codes for t in code_words(c)}, words))
+
+    def features(self, prompt: str, codes: Sequence[str], tables: tuple | None = None) -> list[tuple[float, ...]]:
+        """Each code's signals for the prompt, in Weights' order; ``codes`` in bm25 (or example)
+        order. ``tables``: ``self.tables`` of these codes or more (read once for several lists)."""
         from core.metrics.bash import _cosine
 
         words = prompt_words(prompt)
         tokens = [template_tokens(c) for c in codes]
         written = [code_words(c) for c in codes]
-        forward = self._table("w2t", set(words))
-        backward = self._table("t2w", {t for ts in tokens for t in ts}, set(words))
-        forward_words = self._table("w2c", set(words))
-        backward_words = self._table("c2w", {t for ts in written for t in ts}, set(words))
+        forward, backward, forward_words, backward_words = tables or self.tables(prompt, codes)
         bags = [Counter(ts) for ts in tokens]
         said = prompt_values(prompt)
         rank_weight = [1.0 / (1 + j) for j in range(len(codes))]

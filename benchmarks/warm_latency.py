@@ -1,0 +1,68 @@
+"""Warm latency of `Pipeline.generate` (5 candidates, cf's defaults) in two checkouts, side by side:
+the first N Bash test prompts, each checkout in its own process, the processes alternating
+rounds so that both see the same machine load. Prints each round's p50 / p90 and the ratio.
+
+    python benchmarks/warm_latency.py --data ../shared/data/codefusion --base ../base-checkout [--prompts 20] [--rounds 2]
+
+``--base``: another checkout of the project (e.g. `git worktree add ../base-checkout <commit>`),
+its own code and its own example store; this checkout is the other side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ONE_ROUND = r"""
+import json, statistics, sys, time
+sys.path.insert(0, ".")
+from cfcli.evaluate import load_items
+from core.generate import Pipeline
+items = load_items("bash", "test", sys.argv[1])[: int(sys.argv[2])]
+pipe = Pipeline.from_pretrained("codefusion-small", lang="bash")
+for warm in ("warm up", "list files"):
+    pipe.generate(warm, k=5)
+times = []
+for it in items:
+    start = time.perf_counter()
+    pipe.generate(it.nl, k=5)
+    times.append(1000 * (time.perf_counter() - start))
+print(json.dumps(times))
+"""
+
+
+def one_round(checkout: Path, data: str, prompts: int) -> list[float]:
+    out = subprocess.run([sys.executable, "-c", ONE_ROUND, str(Path(data).resolve()), str(prompts)], cwd=checkout,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="the published data folder")
+    p.add_argument("--base", type=Path, required=True, help="the other checkout")
+    p.add_argument("--prompts", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=2)
+    a = p.parse_args()
+    sides = {"base": a.base.resolve(), "this": ROOT}
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for r in range(a.rounds):
+        for name, checkout in sides.items():
+            t = one_round(checkout, a.data, a.prompts)
+            times[name] += t
+            print(f"round {r + 1} {name}: p50 {statistics.median(t):.1f} ms, p90 {sorted(t)[int(0.9 * len(t))]:.1f} ms",
+                  flush=True)
+    p50 = {name: statistics.median(t) for name, t in times.items()}
+    print(f"all rounds: base p50 {p50['base']:.1f} ms, this p50 {p50['this']:.1f} ms, this / base "
+          f"{p50['this'] / p50['base']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
