@@ -26,8 +26,8 @@ LABELS = {"right_tool": "right tool (first utility) %", "template_match": "templ
 NOTES = [
     "held out: the tldr pages whose name hashes into 10% (core/data/tldr.py); their examples are the items and "
     "leave the store the model retrieves from, and the store's tool matcher never learned from them; their tools' "
-    "documentation stays (the page's own description, the man page's NAME line where one is installed: 'docs' "
-    "rows, core/retrieval/build.py), so a tool is known only from its docs",
+    "documentation stays (the page's own description, and in a store built with --man the man page's NAME line: "
+    "'docs' rows, core/retrieval/build.py), so a tool is known only from its docs",
     "template_match and token_f1 against the command as a user types it (each placeholder's text); slot_match "
     "against the page's command, placeholders as slots (core/metrics/tldr.py)",
 ]
