@@ -30,7 +30,6 @@ its top-1 / top-5 right tool on each set of the mix (everyday: the tool of the p
 from __future__ import annotations
 
 import argparse
-import random
 import sqlite3
 import sys
 import tempfile
@@ -279,7 +278,7 @@ def main() -> int:
         if not moved:
             break
     found = RankWeights(*found)
-    print(f"development mix, top-1 %: " + ", ".join(f"{name} {len(t[3])}" for name, t in arrays.items())
+    print("development mix, top-1 %: " + ", ".join(f"{name} {len(t[3])}" for name, t in arrays.items())
           + " (nl2bash: (TM + 3 EM + TA) / 5; tldr: right tool; everyday: accepted)")
     for label, m in (("old order (curated first, tables)", old), ("new pool, tables' weights", figures(TABLES_ONLY)),
                      ("new pool, listwise fit", figures(listwise)), ("new pool, + coordinate ascent", figures(found))):

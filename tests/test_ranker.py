@@ -105,7 +105,7 @@ def test_a_tool_known_only_from_its_docs_is_reached_through_them(shipped, tmp_pa
     docs = store._con.execute(
         "SELECT nl, code, ref FROM examples WHERE source = 'docs' AND tool NOT IN "
         "(SELECT tool FROM examples WHERE source IN ('train', 'tldr'))").fetchall()
-    nl, code, ref = next(r for r in docs if held_out(r[2].removeprefix("docs:")))
+    nl, code, _ = next(r for r in docs if held_out(r[2].removeprefix("docs:")))
     found = [e for e in store.pool(nl, "bash", sizes) if e.source == "docs"]
     assert code in [e.code for e in found] and code == tool_of(code)
     assert "the page's description" in origin(found[0], found[0].code, "bash")
