@@ -62,12 +62,12 @@ class ToolMatcher:
         return torch.log_softmax(pooled @ self.output.T + self.bias, dim=-1)
 
     def scores(self, prompt: str, top: int = 0) -> dict[str, float]:
-        """tool -> log-probability for the prompt; ``top``: only the best ``top``."""
-        lp = self.log_probs([prompt])[0]
+        """tool -> log-probability for the prompt, best first (ties in the tools' order); ``top``:
+        only the best ``top``."""
+        values, idx = self.log_probs([prompt])[0].sort(descending=True, stable=True)
         if top:
-            values, idx = lp.topk(min(top, len(self.tools)))
-            return {self.tools[i]: v for i, v in zip(idx.tolist(), values.tolist())}
-        return dict(zip(self.tools, lp.tolist()))
+            values, idx = values[:top], idx[:top]
+        return {self.tools[i]: v for i, v in zip(idx.tolist(), values.tolist())}
 
     def to_bytes(self) -> bytes:
         from safetensors.torch import save

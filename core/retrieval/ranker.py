@@ -95,8 +95,8 @@ def _place(ref: str) -> int:
 def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, int]],
              guesses: dict[str, float], mentions: dict[str, int] | None = None) -> list[tuple[float, ...]]:
     """Each row's signals in RankWeights' order. ``rows``: the pool (Example-like: code, source,
-    ref, nl); ``counts``: store.tool_counts; ``guesses``: the matcher's tool -> log-probability
-    (its first GUESSES at least; others count as LOG_FLOOR); ``mentions``: store.mentions."""
+    ref, nl); ``counts``: store.tool_counts; ``guesses``: the matcher's tool -> log-probability,
+    best first (ToolMatcher.scores; a tool it lacks counts as LOG_FLOOR); ``mentions``: store.mentions."""
     # The tables' signals within each side: the curated rows' as they were before this ranking.
     curated_rows = [j for j, r in enumerate(rows) if r.source in CURATED]
     other_rows = [j for j, r in enumerate(rows) if r.source not in CURATED]
@@ -113,7 +113,7 @@ def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, 
     nears = [dice(said, content_words(r.nl)) for r in rows]
     best_curated = max([d for d, r in zip(nears, rows) if r.source in CURATED], default=0.0)
     seen: dict[str, int] = {}
-    top = set(sorted(guesses, key=guesses.get, reverse=True)[:GUESSES])
+    top = set(list(guesses)[:GUESSES])
     out = []
     for r, t, near in zip(rows, tables, nears):
         group = "curated" if r.source in CURATED else r.source
@@ -177,12 +177,12 @@ class Ranker:
         self.matcher = store.matcher()
 
     def guesses(self, prompt: str) -> dict[str, float]:
-        """tool -> the matcher's log-probability, every tool it knows ({} without a matcher)."""
+        """tool -> the matcher's log-probability, every tool it knows, best first ({} without a matcher)."""
         return self.matcher.scores(prompt) if self.matcher is not None else {}
 
     def pool(self, prompt: str, exclude_nl: str | None = None) -> tuple[list, dict[str, float]]:
         guesses = self.guesses(prompt)
-        first = sorted(guesses, key=guesses.get, reverse=True)[:GUESSES]
+        first = list(guesses)[:GUESSES]
         return self.store.pool(prompt, self.lang, POOL_SIZES, tools=first, exclude_nl=exclude_nl), guesses
 
     def features(self, prompt: str, rows: Sequence, guesses: dict[str, float]) -> list[tuple[float, ...]]:

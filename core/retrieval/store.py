@@ -248,8 +248,7 @@ class ExampleStore:
         return Lexicon(self._con, lang) if found else None
 
     def search(self, prompt: str, lang: str, k: int = 5, exclude_nl: str | None = None,
-               sources: Sequence[str] | None = None, distinct_code: bool = True,
-               tools: Sequence[str] | None = None) -> list[Example]:
+               sources: Sequence[str] | None = None, distinct_code: bool = True) -> list[Example]:
         """The ``k`` rows of ``lang`` whose nl is nearest the prompt by bm25 (nearest first); with
         ``distinct_code`` one row per code. ``exclude_nl``: leave out every row with this exact nl
         (training's leave-one-out: an item must never find its own answer)."""
@@ -265,9 +264,6 @@ class ExampleStore:
         if sources:
             sql += f" AND e.source IN ({','.join('?' * len(sources))})"
             args += list(sources)
-        if tools:
-            sql += f" AND e.tool IN ({','.join('?' * len(tools))})"
-            args += list(tools)
         # Duplicated codes are common (NL2Bash has many prompts per command): read a few more.
         sql += " ORDER BY s LIMIT ?"
         args.append(k * 4 if distinct_code else k)
