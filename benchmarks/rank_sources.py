@@ -24,7 +24,8 @@ ascent, then the result as RankWeights for core/retrieval/ranker.py.
 
 ``--matcher [--man]``: the tool matcher alone instead (core/retrieval/matcher.py, learned as
 `cf examples build` learns it, with the man pages' NAME lines of this machine too with ``--man``):
-its top-1 / top-5 right tool on each set of the mix (everyday: the tool of the prompt's example).
+its top-1 / top-5 right tool on each set of the mix (everyday: the tool of the prompt's example),
+with a prior of the tools' mentions (store.mentions) added at several weights.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def read_sets(a, log) -> dict[str, list]:
     from core.retrieval.ranker import Ranker
     from core.retrieval.rerank import POOL
     from core.retrieval.tools import tool_of
+    from core.retrieval.values import fill_example
 
     train = load_items("bash", "train", a.data)
     log("learning the tables without the mix's NL2Bash prompts ...")
@@ -111,10 +113,12 @@ def read_sets(a, log) -> dict[str, list]:
         def pools(items):
             out = []
             for prompt, exclude, gain in items:
-                rows, guesses = ranker.pool(prompt, exclude)
+                rows, clues = ranker.pool(prompt, exclude)
                 old = store.retrieve(prompt, "bash", POOL, exclude_nl=exclude)
                 old_first = old[lexicon.order(prompt, [e.code for e in old])[0]].code if old else ""
-                out.append((ranker.features(prompt, rows, guesses), [gain(r.code) for r in rows], gain(old_first)))
+                rows = [ranker._with_placeholders(r) for r in rows]  # a tldr row's gain with the prompt's values in
+                out.append((ranker.features(prompt, rows, clues), [gain(fill_example(r.code, r, prompt)) for r in rows],
+                            gain(old_first)))
             return out
 
         log("reading pools ...")
@@ -167,13 +171,25 @@ def matcher_study(a) -> int:
         "everyday": [(i.prompt, tool_of(i.example)) for i in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "bash")
                      if dev_everyday(i.id)],
     }
+    import math
+
+    import torch
+
+    from core.retrieval.user import shipped_store
+
+    mentions = shipped_store().mentions("bash")
+    log_mentions = torch.tensor([math.log1p(mentions.get(t, 0)) for t in matcher.tools])
     print(f"tool matcher ({len(matcher.tools)} tools, {len(pairs)} pairs{', with man lines' if a.man else ''}): "
-          "right tool top-1 / top-5 %")
-    for name, items in sets.items():
-        top = matcher.log_probs([p for p, _ in items]).topk(5).indices.tolist()
-        one = sum(matcher.tools[r[0]] == t for r, (_, t) in zip(top, items)) / len(items)
-        five = sum(t in {matcher.tools[i] for i in r} for r, (_, t) in zip(top, items)) / len(items)
-        print(f"  {name:10} {len(items):5} prompts  {100 * one:.1f} / {100 * five:.1f}")
+          "right tool top-1 / top-5 %, guesses ranked by log p + prior x log(1 + mentions) "
+          "(the ranking uses no prior: its first row was no better for it, docs/results.md)")
+    for prior in (0.0, 0.1, 0.2, 0.3, 0.5):
+        figures = []
+        for name, items in sets.items():
+            top = (matcher.log_probs([p for p, _ in items]) + prior * log_mentions).topk(5).indices.tolist()
+            one = sum(matcher.tools[r[0]] == t for r, (_, t) in zip(top, items)) / len(items)
+            five = sum(t in {matcher.tools[i] for i in r} for r, (_, t) in zip(top, items)) / len(items)
+            figures.append(f"{name} ({len(items)}) {100 * one:.1f} / {100 * five:.1f}")
+        print(f"  prior {prior:.1f}  " + "  ".join(figures))
     return 0
 
 

@@ -25,6 +25,7 @@ from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (caller
 from core.metrics import first_rule, syntax_valid
 from core.confidence import Calibration, agreement, features, in_rank_order, origin
 from core.retrieval.tools import kept_command
+from core.retrieval.values import fill_example
 from core.effects import DEMOTED, asks_to_show, code_effects, destructive, read_only_version, reads_first
 from core.safety import code_warnings
 from core.tokenizer import pad_prompts
@@ -758,7 +759,8 @@ class Pipeline:
                 if SLOT.search(code):  # a placeholder with no value to put back is not code to show
                     continue
                 if found is not None and found[p] and lang == "bash":
-                    code = kept_command(code, found[p][(j - p * k) % len(found[p])])
+                    example = found[p][(j - p * k) % len(found[p])]
+                    code = fill_example(kept_command(code, example), example, prompt)
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
                     edits.setdefault(code, j - p * k)

@@ -66,12 +66,14 @@ def test_a_pool_holds_every_source_and_the_matchers_guesses(shipped):
     from core.retrieval.ranker import POOL_SIZES, Ranker
 
     ranker = Ranker(shipped)
-    rows, guesses = ranker.pool("show listening sockets")
+    rows, clues = ranker.pool("show listening sockets")
     sources = [e.source for e in rows]
     assert sources.count("train") >= POOL_SIZES["curated"] and sources.count("tldr") >= POOL_SIZES["tldr"]
-    first = sorted(guesses, key=guesses.get, reverse=True)[:3]
-    # each guess brought in by a tldr or docs row of its own, beside the curated rows
-    assert set(first) <= {tool_of(e.code) for e in rows if e.source != "train"}
+    first = list(clues.guesses)[:3]
+    # each guess, and each tool whose documentation is near, brought in by a tldr or docs row of its own
+    brought = {tool_of(e.code) for e in rows if e.source != "train"}
+    assert set(first) <= brought
+    assert clues.documented and set(clues.documented) <= brought
 
 
 def test_tool_counts_tell_mainstream_from_niche(shipped):

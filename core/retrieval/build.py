@@ -13,8 +13,9 @@ from core.config import LANGS
 from core.retrieval.store import create
 
 # 2: the lexicon table (core/retrieval/rerank.py); 3: its tables of command words; 4: rows indexed by
-# tool, documentation rows, the tool matcher (core/retrieval/matcher.py)
-STORE_VERSION = "4"
+# tool, documentation rows, the tool matcher (core/retrieval/matcher.py); 5: tldr rows' value
+# placeholders (core/retrieval/values.py), mentions read without a sentence's full stop
+STORE_VERSION = "5"
 
 
 def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, str, str]]:
@@ -32,6 +33,18 @@ def tldr_rows(tarball: str | Path, hold_out: bool = False) -> Iterator[tuple[str
     for p in load_tldr(tarball):
         if not (hold_out and held_out(p.id)):
             yield "bash", p.nl, p.code, "tldr", p.id
+
+
+def tldr_placeholders(tarball: str | Path) -> bytes:
+    """The PLACEHOLDERS_BLOB: each tldr row's value placeholders by its ref, zlib'd JSON."""
+    import json
+    import zlib
+
+    from core.data.tldr import load_tldr
+    from core.retrieval.values import placeholders_of
+
+    table = {p.id: found for p in load_tldr(tarball, raw=True) if (found := placeholders_of(p.code))}
+    return zlib.compress(json.dumps(table, separators=(",", ":"), sort_keys=True).encode(), 9)
 
 
 def docs_rows(tarball: str | Path | None, man: bool = False) -> Iterator[tuple[str, str, str, str, str]]:
@@ -86,13 +99,15 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
     ``docs``: the documentation rows and the tool matcher learned from every Bash row (docs_rows,
     core/retrieval/matcher.py; about a minute); ``man``: with this machine's man pages' NAME lines."""
     from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
+    from core.retrieval.store import PLACEHOLDERS_BLOB
 
     rows = list(train_rows(data))
     tables = [r for lang in (LEXICON_LANGS if lexicon else ())
               for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, _, _ in rows if lg == lang])]
+    blobs = {}
     if tldr:
         rows += list(tldr_rows(tldr, hold_out_tldr))
-    blobs = {}
+        blobs[PLACEHOLDERS_BLOB] = tldr_placeholders(tldr)
     if docs:
         from core.retrieval.matcher import BLOB, train_matcher
 

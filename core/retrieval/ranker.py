@@ -2,14 +2,17 @@
 documentation and the user's rows.
 
 The pool (store.pool) holds bm25's nearest curated rows, tldr rows and documentation rows, and the
-nearest row of each tool the matcher (core/retrieval/matcher.py) guesses. Each row gets signals:
+nearest row of each tool the matcher (core/retrieval/matcher.py) guesses or whose documentation is
+near. Each row gets signals:
 
 - the re-ranking tables' (core/retrieval/rerank.py: how well the prompt's words explain the
   command and back, the prompt's values in it, agreement with the other rows), with the bm25 rank
   counted within the row's own source;
 - the tool matcher's log-probability of the row's tool, and whether it is among its first guesses;
+- where the tool's documentation (its tldr page's description) stands among bm25's nearest: a
+  page says what a tool is for in words its examples may lack ("Disk usage: ..." for `du`);
 - how common the tool is among curated and tldr rows (`du` against `gdu`), whether the prompt
-  names it ("use jq", "`tar`") or names another;
+  names it ("use jq", "`tar`") or names another, or has it as a word ("zip a folder");
 - the row's source, a tldr row's platform and place on its page, the command's length for the
   prompt's;
 - how closely the row's own description says what the prompt says (Dice over content words), and
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from typing import Sequence
 
 from core.retrieval.tools import named_tools, tool_of
@@ -65,17 +68,26 @@ class RankWeights:
     dice: float = 0.0  # the row's description against the prompt
     curated_near: float = 0.0  # a tldr or docs row: the best curated row's dice
     mentions: float = 0.0  # log(1 + texts of the store that name the tool): mainstream against niche
+    said: float = 0.0  # the tool is a word of the prompt, common English words too ("zip", "free")
+    documented: float = 0.0  # 1 / (1 + the place of the tool's documentation among bm25's nearest)
 
 
 # The tables' own weights and nothing else: the order before this ranking (curated rows only).
 TABLES_ONLY = RankWeights()
 _TLDR, _DOCS = 14, 15  # the places of the source signals in a row's features
 # Learned on the development mix (2026-12-06: `python benchmarks/rank_sources.py --data
-# ../shared/data/codefusion --limit 500`; docs/results.md, "One ranking over every source").
-WEIGHTS = RankWeights(forward=0.03, backward=-0.13, rank=0.46, agreement=0.73, values=0.55, forward_words=0.02,
-                      backward_words=0.09, matcher=0.34, guessed=-0.1, curated_count=-0.1, tldr_count=-0.22,
-                      named_cued=2.74, named=0.5, other_named=-0.82, tldr=-0.47, docs=0.75, platform=-0.08,
-                      position=-0.1, length=-0.04, dice=1.48, curated_near=-2.66, mentions=0.08)
+# ../shared/data/codefusion --limit 500`; docs/results.md, "One ranking over every source" and
+# "Documentation as evidence").
+WEIGHTS = RankWeights(forward=-0.04, backward=0.22, rank=0.38, agreement=0.58, values=2.01, forward_words=-0.01,
+                      backward_words=0.32, matcher=0.31, guessed=-0.42, curated_count=-0.01, tldr_count=0.02,
+                      named_cued=1.28, named=-0.06, other_named=-0.36, tldr=-0.19, docs=0.24, platform=-0.32,
+                      position=-0.31, length=0.22, dice=1.48, curated_near=-2.13, mentions=0.06, said=1.19,
+                      documented=1.71)
+
+
+def prompt_words(prompt: str) -> set[str]:
+    """The words of a prompt that could be a tool's name (`zip`, `docker-compose`, `g++`)."""
+    return set(re.findall(r"[a-z0-9](?:[a-z0-9._+-]*[a-z0-9+])?", prompt.lower()))
 
 
 def content_words(text: str) -> set[str]:
@@ -93,10 +105,12 @@ def _place(ref: str) -> int:
 
 
 def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, int]],
-             guesses: dict[str, float], mentions: dict[str, int] | None = None) -> list[tuple[float, ...]]:
+             guesses: dict[str, float], mentions: dict[str, int] | None = None,
+             documented: Sequence[str] = ()) -> list[tuple[float, ...]]:
     """Each row's signals in RankWeights' order. ``rows``: the pool (Example-like: code, source,
     ref, nl); ``counts``: store.tool_counts; ``guesses``: the matcher's tool -> log-probability,
-    best first (ToolMatcher.scores; a tool it lacks counts as LOG_FLOOR); ``mentions``: store.mentions."""
+    best first (ToolMatcher.scores; a tool it lacks counts as LOG_FLOOR); ``mentions``: store.mentions;
+    ``documented``: the tools of bm25's nearest documentation rows, nearest first."""
     # The tables' signals within each side: the curated rows' as they were before this ranking.
     curated_rows = [j for j, r in enumerate(rows) if r.source in CURATED]
     other_rows = [j for j, r in enumerate(rows) if r.source not in CURATED]
@@ -107,6 +121,7 @@ def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, 
             for j, f in zip(side, lexicon.features(prompt, [rows[j].code for j in side], read)):
                 tables[j] = f
     cued, plain = named_tools(prompt)
+    words = prompt_words(prompt)
     known_cued = {w for w in cued if w in counts}
     said = content_words(prompt)
     n_words = max(1, len(prompt.split()))
@@ -130,7 +145,8 @@ def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, 
                     float(tldr), float(docs), float(tldr and r.ref.startswith("tldr:linux/")),
                     -math.log(_place(r.ref)) if tldr else 0.0,
                     -math.log(max(1, len(r.code.split())) / n_words),
-                    near, best_curated if (tldr or docs) else 0.0, math.log1p((mentions or {}).get(tool, 0))))
+                    near, best_curated if (tldr or docs) else 0.0, math.log1p((mentions or {}).get(tool, 0)),
+                    float(tool in words), 1 / (1 + documented.index(tool)) if tool in documented else 0.0))
     return out
 
 
@@ -168,6 +184,13 @@ def order(feats: Sequence[Sequence[float]], weights: RankWeights = WEIGHTS) -> l
     return out
 
 
+@dataclass(frozen=True)
+class Clues:
+    """What the ranking reads of a prompt besides its pool's rows."""
+    guesses: dict[str, float]  # the tool matcher's tool -> log-probability, best first
+    documented: tuple[str, ...] = ()  # the tools of the nearest documentation rows, nearest first
+
+
 class Ranker:
     """The ranking of one store's Bash rows: its tables, tool counts and matcher."""
 
@@ -180,16 +203,30 @@ class Ranker:
         """tool -> the matcher's log-probability, every tool it knows, best first ({} without a matcher)."""
         return self.matcher.scores(prompt) if self.matcher is not None else {}
 
-    def pool(self, prompt: str, exclude_nl: str | None = None) -> tuple[list, dict[str, float]]:
+    def pool(self, prompt: str, exclude_nl: str | None = None) -> tuple[list, Clues]:
+        """The rows to rank, and what the ranking reads of the prompt besides them."""
         guesses = self.guesses(prompt)
         first = list(guesses)[:GUESSES]
-        return self.store.pool(prompt, self.lang, POOL_SIZES, tools=first, exclude_nl=exclude_nl), guesses
+        counts = self.store.tool_counts(self.lang)
+        # A tool's documentation names what it is for in words its examples may lack ("Disk usage"
+        # for du): a tool whose page description is near brings its nearest example in.
+        docs = self.store.search(prompt, self.lang, POOL_SIZES["docs"], exclude_nl=exclude_nl, sources=("docs",))
+        documented = tuple(dict.fromkeys(tool_of(e.code) for e in docs))
+        tools = list(dict.fromkeys(first + [t for t in documented if t in counts]))
+        rows = self.store.pool(prompt, self.lang, POOL_SIZES, tools=tools, exclude_nl=exclude_nl, docs=docs)
+        return rows, Clues(guesses, documented)
 
-    def features(self, prompt: str, rows: Sequence, guesses: dict[str, float]) -> list[tuple[float, ...]]:
-        return features(prompt, rows, self.lexicon, self.store.tool_counts(self.lang), guesses,
-                        self.store.mentions(self.lang))
+    def features(self, prompt: str, rows: Sequence, clues: Clues) -> list[tuple[float, ...]]:
+        self.store.read_templates(r.code for r in rows)
+        return features(prompt, rows, self.lexicon, self.store.tool_counts(self.lang), clues.guesses,
+                        self.store.mentions(self.lang), clues.documented)
 
     def rank(self, prompt: str, exclude_nl: str | None = None) -> list:
         """The pool, best first."""
-        rows, guesses = self.pool(prompt, exclude_nl)
-        return [rows[j] for j in order(self.features(prompt, rows, guesses), self.weights)]
+        rows, clues = self.pool(prompt, exclude_nl)
+        return [self._with_placeholders(rows[j]) for j in order(self.features(prompt, rows, clues), self.weights)]
+
+    def _with_placeholders(self, row):
+        """A tldr row with its value placeholders (core/retrieval/values.py fills them)."""
+        found = self.store.placeholders(row.ref) if row.source == "tldr" else ()
+        return replace(row, placeholders=found) if found else row

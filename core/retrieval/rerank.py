@@ -79,8 +79,26 @@ def code_words(code: str) -> list[str]:
     return re.findall(r"[^\W_]+|[^\w\s]", code.lower())
 
 
-@lru_cache(maxsize=4096)
+# Templates a store parsed when it was built (ExampleStore.read_templates), so a prompt's pool is not
+# parsed again; bounded, for a server that answers for days.
+_KNOWN: dict[str, tuple[str, ...]] = {}
+_KNOWN_MAX = 200_000
+
+
+def known_templates(templates: dict[str, tuple[str, ...]]) -> None:
+    if len(_KNOWN) + len(templates) > _KNOWN_MAX:
+        _KNOWN.clear()
+    _KNOWN.update(templates)
+
+
 def template_tokens(code: str) -> tuple[str, ...]:
+    """A command's template tokens: as its store parsed them, else parsed (and cached)."""
+    known = _KNOWN.get(code)
+    return known if known is not None else _parsed_template(code)
+
+
+@lru_cache(maxsize=4096)
+def _parsed_template(code: str) -> tuple[str, ...]:
     """Cached: a prompt's candidates are mostly its examples unchanged, parsed once already."""
     from core.metrics.bash import bash_template
     from core.metrics.python import MetricUnavailable
@@ -167,17 +185,23 @@ class Lexicon:
     def features(self, prompt: str, codes: Sequence[str], tables: tuple | None = None) -> list[tuple[float, ...]]:
         """Each code's signals for the prompt, in Weights' order; ``codes`` in bm25 (or example)
         order. ``tables``: ``self.tables`` of these codes or more (read once for several lists)."""
-        from core.metrics.bash import _cosine
-
         words = prompt_words(prompt)
         tokens = [template_tokens(c) for c in codes]
         written = [code_words(c) for c in codes]
         forward, backward, forward_words, backward_words = tables or self.tables(prompt, codes)
         bags = [Counter(ts) for ts in tokens]
+        # core.metrics.bash._cosine's arithmetic, each bag's norm computed once (a pool's pairs cost
+        # a fifth of the ranking's time).
+        norms = [math.sqrt(sum(v * v for v in bag.values())) for bag in bags]
+
+        def cosine(a: int, b: int) -> float:
+            both = norms[a] * norms[b]
+            return sum(count * bags[b].get(token, 0) for token, count in bags[a].items()) / both if both else 0.0
+
         said = prompt_values(prompt)
         rank_weight = [1.0 / (1 + j) for j in range(len(codes))]
         return [(_mean_log(ts, [*words, NULL], forward), _mean_log(words, [*ts, NULL], backward), -math.log(1 + j),
-                 sum(rank_weight[i] * _cosine(bags[j], bags[i]) for i in range(len(codes)) if i != j),
+                 sum(rank_weight[i] * cosine(j, i) for i in range(len(codes)) if i != j),
                  float(shared_values(said, code)),
                  _mean_log(cs, [*words, NULL], forward_words), _mean_log(words, [*cs, NULL], backward_words))
                 for j, (code, ts, cs) in enumerate(zip(codes, tokens, written))]

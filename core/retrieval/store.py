@@ -14,6 +14,7 @@ the user cache dir and rebuilt when either side changes. Without user rows it is
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -34,6 +35,7 @@ CURATED = ("user", "train")  # curated NL -> code pairs: the train splits, the u
 # rows fill the places left (by bm25 over every source, tldr's terse descriptions of niche tools
 # came first: docs/results.md, "Retrieval").
 FIRST_SOURCES = CURATED
+PLACEHOLDERS_BLOB = "tldr-placeholders"  # blob: zlib'd JSON, a tldr row's ref -> its value placeholders
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS examples(
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS examples(
   source TEXT NOT NULL, ref TEXT NOT NULL DEFAULT '', tool TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS examples_tool ON examples(lang, tool);
 CREATE TABLE IF NOT EXISTS blobs(name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS templates(code TEXT PRIMARY KEY, tokens TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS mentions(lang TEXT NOT NULL, tool TEXT NOT NULL, n INTEGER NOT NULL,
   PRIMARY KEY(lang, tool)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS examples_fts USING fts5(
@@ -64,6 +67,9 @@ class Example:
     source: str
     score: float = 0.0  # bm25 as FTS5 gives it: lower is nearer
     ref: str = ""  # where the row came from (a benchmark ID, a tldr page, a user's file)
+    # A tldr row's value placeholders as its command writes them (core/retrieval/values.py);
+    # filled in by the ranking (store.placeholders), () elsewhere.
+    placeholders: tuple[str, ...] = ()
 
 
 def fts_query(text: str) -> str:
@@ -83,11 +89,14 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], meta: dict[str, str] | None = None,
            lexicon: Iterable[tuple[str, str, str, str, float]] = (), mode: int = 0o644,
-           blobs: dict[str, bytes] | None = None) -> int:
+           blobs: dict[str, bytes] | None = None, templates: dict[str, str] | None = None) -> int:
     """Write a new store at ``path`` (atomically: a temporary file renamed over it) from
     ``(lang, nl, code, source, ref)`` rows, de-duplicated on (lang, nl, code), the re-ranking
     tables (core/retrieval/rerank.py's lexicon_rows) and named blobs (the tool matcher), with file
-    mode ``mode``. Each Bash row is indexed by the tool it runs. Returns the count of rows."""
+    mode ``mode``. Each Bash row is indexed by the tool it runs, and its command's template is
+    parsed once here (``templates``: those already parsed, as ``ExampleStore.templates`` gives
+    them). Returns the count of rows."""
+    from core.retrieval.rerank import template_tokens
     from core.retrieval.tools import tool_of
 
     path = Path(path)
@@ -105,6 +114,10 @@ def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], met
                 unique.append((lang, nl, code, source, ref, tool_of(code) if lang == "bash" else ""))
         con.executemany("INSERT INTO examples(lang, nl, code, source, ref, tool) VALUES (?, ?, ?, ?, ?, ?)", unique)
         con.executemany("INSERT INTO blobs VALUES (?, ?)", sorted((blobs or {}).items()))
+        known = templates or {}
+        con.executemany("INSERT INTO templates VALUES (?, ?)", sorted(
+            {code: known[code] if code in known else json.dumps(template_tokens(code))
+             for lang, _, code, *_ in unique if lang == "bash"}.items()))
         con.executemany("INSERT INTO mentions VALUES ('bash', ?, ?)", sorted(tool_mentions(unique).items()))
         con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)", lexicon)
         con.executemany("INSERT INTO meta VALUES (?, ?)", sorted((meta or {}).items()))
@@ -125,7 +138,7 @@ def tool_mentions(rows: Sequence[tuple]) -> dict[str, int]:
     curated rows. Everybody's tools are named everywhere; a niche tool mostly on its own page."""
     from core.retrieval.tools import tool_of
 
-    word = re.compile(r"[a-z0-9][a-z0-9._+-]*")
+    word = re.compile(r"[a-z0-9](?:[a-z0-9._+-]*[a-z0-9+])?")  # "du." at a sentence's end is du
     texts: dict[str, set[str]] = {}
     for lang, nl, code, source, ref, _ in rows:
         if lang == "bash":
@@ -189,6 +202,38 @@ class ExampleStore:
             return dict(self._con.execute("SELECT name, data FROM blobs"))
         except sqlite3.OperationalError:
             return {}
+
+    def templates(self) -> dict[str, str]:
+        """Each Bash command's template as stored (JSON), to copy into another store."""
+        try:
+            return dict(self._con.execute("SELECT code, tokens FROM templates"))
+        except sqlite3.OperationalError:
+            return {}
+
+    def read_templates(self, codes: Iterable[str]) -> None:
+        """Hand the re-ranking the stored templates of ``codes`` (parsed when the store was
+        built: bashlex took a third of the ranking's time)."""
+        from core.retrieval.rerank import known_templates
+
+        codes = sorted(set(codes))
+        if not codes:
+            return
+        try:
+            found = self._con.execute(f"SELECT code, tokens FROM templates WHERE code IN ({','.join('?' * len(codes))})",
+                                      codes).fetchall()
+        except sqlite3.OperationalError:  # a store built before the table existed: parsed as needed
+            return
+        known_templates({code: tuple(json.loads(tokens)) for code, tokens in found})
+
+    def placeholders(self, ref: str) -> tuple[str, ...]:
+        """A tldr row's value placeholders (by its ref; the store's PLACEHOLDERS_BLOB, read once)."""
+        if not hasattr(self, "_placeholders"):
+            import json
+            import zlib
+
+            blob = self.blob(PLACEHOLDERS_BLOB)
+            self._placeholders = json.loads(zlib.decompress(blob)) if blob else {}
+        return tuple(self._placeholders.get(ref, ()))
 
     def matcher(self):
         """The store's tool matcher (core/retrieval/matcher.py), read once; None when it has none."""
@@ -305,19 +350,20 @@ class ExampleStore:
         return Example(*row) if row else None
 
     def pool(self, prompt: str, lang: str, sizes: dict[str, int], tools: Sequence[str] = (),
-             exclude_nl: str | None = None) -> list[Example]:
+             exclude_nl: str | None = None, docs: Sequence[Example] | None = None) -> list[Example]:
         """What the ranking (core/retrieval/ranker.py) orders: bm25's nearest curated rows, tldr
         rows and documentation rows (``sizes``: how many of "curated", "tldr", "docs"; a docs row
         only for a tool no example runs), then the nearest tldr or docs row of each of ``tools``
         (the tool matcher's guesses) that no tldr or docs row there runs (its first row where no
-        word of the prompt finds one)."""
+        word of the prompt finds one). ``docs``: the documentation rows found already (the ranking
+        reads them for every tool, core/retrieval/ranker.py)."""
         from core.retrieval.tools import tool_of
 
         out: list[Example] = []
         codes: set[str] = set()
         examples = self.tool_counts(lang)
         groups = [(CURATED, sizes["curated"]), (("tldr",), sizes["tldr"])]
-        if self._documented_only(lang):  # (a query of ~30 ms saved where every tool has examples)
+        if docs is None and self._documented_only(lang):  # (a query of ~30 ms saved where every tool has examples)
             groups.append((("docs",), sizes["docs"]))
         for sources, n in groups:
             for e in self.search(prompt, lang, n, exclude_nl=exclude_nl, sources=sources):
@@ -325,6 +371,10 @@ class ExampleStore:
                 if e.code not in codes and not (e.source == "docs" and tool_of(e.code) in examples):
                     codes.add(e.code)
                     out.append(e)
+        for e in docs or ():
+            if e.code not in codes and tool_of(e.code) not in examples:
+                codes.add(e.code)
+                out.append(e)
         # Each guessed tool by a tldr or docs row of its own (a curated row of the same tool keeps
         # the tables' place among the curated rows; this one competes with the other sources').
         have = {tool_of(e.code) for e in out if e.source not in CURATED}

@@ -181,9 +181,10 @@ def searchable_store(user: UserExamples | None = None) -> ExampleStore:
             pass  # a damaged cache is rebuilt
     base = ExampleStore(shipped)
     rows = [(e.lang, e.nl, e.code, e.source, e.ref) for e in base.all_rows()]
-    lexicon, blobs = base.lexicon_rows(), base.blobs()
+    lexicon, blobs, templates = base.lexicon_rows(), base.blobs(), base.templates()
     base.close()
     rows += [(e.lang, e.nl, e.code, "user", e.ref) for e in user.rows()]
     private_dir(index.parent)
-    create(index, rows, {"built_from": stamp}, lexicon, mode=FILE_MODE, blobs=blobs)  # it holds the user's rows too
+    create(index, rows, {"built_from": stamp}, lexicon, mode=FILE_MODE, blobs=blobs,  # it holds the user's rows too
+           templates=templates)
     return ExampleStore(index)

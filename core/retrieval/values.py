@@ -1,0 +1,187 @@
+"""A value the prompt gives goes into the example's placeholder: for "show the last 20 lines of
+app.log" the tldr row `tail -n count path/to/file` becomes `tail -n 20 app.log`.
+
+tldr-pages write each value of an example as a placeholder (``{{path/to/file}}``, ``{{count}}``,
+``{{user}}``); the store keeps each tldr row's placeholders (``placeholders_of``, at build time).
+A number that an example's description says and its command holds ("Show last 5 lines in file",
+`tail -5 path/to/file`) is a placeholder too. The prompt's values are read by their form alone:
+numbers, quoted strings, paths and file names (`app.log`, `~/bin`, `*.py`), URLs, host names,
+"the current directory", and the word after "named", "called" or a noun a placeholder names
+("user bob" for ``{{user}}``, "port 3000" for ``{{port}}``). Each goes, in the prompt's order, to
+the first free placeholder of its kind, one that names the value's noun first. A placeholder no
+value fills stays as it is, for the user to see (core/retrieval/placeholders.py).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from core.data.literals import NUMBER, QUOTED
+
+# A placeholder's kind, read from its text (tldr's own naming: CONTRIBUTING.md's "placeholders").
+_NUMERIC = frozenset("""count n number num lines seconds minutes hours days size amount length limit depth
+level width height port pid timeout interval percent times bytes index offset line column delay""".split())
+_USER = frozenset("user username user_name owner login".split())
+_HOST = frozenset("host hostname remote_host domain example.com ip_address server address ip".split())
+_URL = frozenset("url https://example.com http://example.com".split())
+# A path's placeholder: tldr writes them path/to/...; a bare "file" or "directory" counts too.
+_PATHISH = re.compile(r"^(path/to/|~/|/)|(^|_)(file|directory|dir|folder|path)s?(\d*|_or_directory\d*)$")
+# A noun of the prompt that a placeholder's text may name, and what it names there. A bare word
+# counts as a value only after one of these ("user bob", "branch feature", "port 3000"): after
+# "directory" or "command", the next word is seldom a name ("copy a directory recursively").
+_NOUN_ALIASES = {"folder": "directory", "dir": "directory", "proc": "process", "named": "name", "called": "name"}
+_NAMING_NOUNS = frozenset("user group name branch port host process pid service package container".split())
+_STOP = frozenset("a an the of in on to and or for with from by all any each this that it its is are my "
+                  "me into under current given named called new some every".split())
+# Forms of a value typed in a prompt.
+_URL_VALUE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+_HOST_VALUE = re.compile(r"^(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|edu|gov|co|uk|de|fr|local|lan|internal)$")
+_IP_VALUE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_PATH_VALUE = re.compile(r"^(?:~|\.{1,2})?/\S*$|^\S+/\S*$|^\*?[\w.-]*\.[A-Za-z0-9]{1,8}$|^\*\.\w+$")
+_HERE = re.compile(r"\b(?:the |this )?(?:current|working) (?:directory|folder|dir)\b|\bthis (?:directory|folder)\b")
+_ARTICLE = re.compile(r"(?:^|\s)(?:a|an)\s+$", re.I)
+_HOME = re.compile(r"\b(?:my|the) home (?:directory|folder|dir)\b")
+
+
+@dataclass(frozen=True)
+class Value:
+    text: str
+    kind: str  # num, str, path, file, dir, url, host, word
+    noun: str = ""  # the word before it that says what it is ("user", "port"), or ""
+
+
+def placeholders_of(raw: str) -> list[str]:
+    """A tldr command's value placeholders as the stored command writes them (core/data/tldr.py),
+    in order, once each: not the option ones (``{{[-r|--recursive]}}``, ``{{-p}}``)."""
+    from core.data.tldr import PLACEHOLDER, _placeholder
+
+    out: list[str] = []
+    for m in PLACEHOLDER.finditer(raw):
+        text = _placeholder(m)
+        if text and not text.startswith("-") and not m.group(1).startswith("[-") and text not in out:
+            out.append(text)
+    return out
+
+
+def slot_kinds(placeholder: str) -> set[str]:
+    """The kinds of value a placeholder takes."""
+    t = placeholder.lower()
+    last = t.rsplit("/", 1)[-1]
+    if t.isdigit() or t in _NUMERIC or last in _NUMERIC or t.endswith(("_count", "_number", "_seconds")):
+        return {"num"}
+    if t in _USER:
+        return {"word", "str"}
+    if t in _URL or t.startswith(("http://", "https://")):
+        return {"url", "str"}
+    if t in _HOST:
+        return {"host", "word", "str"}
+    if _PATHISH.search(t) or " " in t and _PATHISH.search(t.split()[0]):
+        kinds = {"path", "str"}
+        if "dir" in t or "folder" in t:
+            kinds.add("dir")
+        if "file" in t or not ("dir" in t or "folder" in t):
+            kinds.add("file")
+        return kinds
+    return {"word", "str"}
+
+
+def prompt_values(prompt: str) -> list[Value]:
+    """The values a prompt gives, in its order."""
+    found: list[tuple[int, Value]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, value: Value) -> None:
+        if not any(s < end and start < e for s, e in taken):
+            taken.append((start, end))
+            found.append((start, value))
+
+    for m in QUOTED.finditer(prompt):
+        add(m.start(), m.end(), Value(next(g for g in m.groups() if g is not None), "str", _noun_before(prompt, m.start())))
+    for m in _HERE.finditer(prompt.lower()):
+        add(m.start(), m.end(), Value(".", "dir"))
+    for m in _HOME.finditer(prompt.lower()):
+        add(m.start(), m.end(), Value("~", "dir"))
+    for m in re.finditer(r"\S+", prompt):
+        word = m.group(0).rstrip(".,;:!?)").lstrip("(")
+        start = m.start() + (m.group(0).index(word) if word else 0)
+        if not word:
+            continue
+        noun = _noun_before(prompt, start)
+        low = word.lower()
+        if _URL_VALUE.match(low):
+            add(start, start + len(word), Value(word, "url", noun))
+        elif _HOST_VALUE.match(low) or _IP_VALUE.match(low):
+            add(start, start + len(word), Value(word, "host", noun))
+        elif NUMBER.fullmatch(word):
+            add(start, start + len(word), Value(word, "num", noun))
+        elif _PATH_VALUE.match(word) and re.search(r"[^\W_]{2}", word) \
+                and not _ARTICLE.search(prompt[:start]):  # "a tar.gz archive" names a format, not a file
+            kind = "dir" if word.endswith("/") or word in ("~", ".", "..") else "file" if re.search(r"\.\w+$", word) else "path"
+            add(start, start + len(word), Value(word, kind, noun))
+        elif noun in _NAMING_NOUNS and low not in _STOP and re.fullmatch(r"[\w@:.+-]+", word):
+            add(start, start + len(word), Value(word, "word", noun))
+    return [v for _, v in sorted(found, key=lambda f: f[0])]
+
+
+def _noun_before(prompt: str, start: int) -> str:
+    """The word just before a value that says what it is: "named"/"called" (-> "name"), or any
+    plain word but a stop word ("user", "port", "branch"); "" after punctuation or a value."""
+    before = prompt[:start].split()
+    if not before or not re.fullmatch(r"[A-Za-z_]+", before[-1]):
+        return ""
+    w = before[-1].lower()
+    return _NOUN_ALIASES.get(w, "" if w in _STOP else w)
+
+
+def _names(placeholder: str, noun: str) -> bool:
+    return bool(noun) and (noun in re.split(r"[^a-z0-9]+", placeholder.lower()) or
+                           (noun == "name" and "name" in placeholder.lower()))
+
+
+def _site(code: str, text: str) -> re.Pattern | None:
+    if text.isdigit():
+        p = re.compile(r"(?<![\w.])" + re.escape(text) + r"(?!\w|\.\d)")
+    else:
+        p = re.compile(r"(?<![\w./~-])" + re.escape(text) + r"(?![\w/-])")
+    return p if p.search(code) else None
+
+
+def own_numbers(nl: str, code: str) -> list[str]:
+    """The numbers an example's description says and its command holds ("every 2 seconds", `-s 2`)."""
+    return [m.group(0) for m in NUMBER.finditer(nl) if _site(code, m.group(0))]
+
+
+def fill(code: str, placeholders: list[str], prompt: str) -> str:
+    """``code`` with the prompt's values in its ``placeholders`` (texts it holds, in its order)."""
+    free = [p for p in placeholders if _site(code, p)]
+    if not free:
+        return code
+    for value in prompt_values(prompt):
+        free = [p for p in free if _site(code, p)]  # a value put in may have taken another's text
+        fits = [p for p in free if value.kind in slot_kinds(p) or
+                (value.kind in ("file", "dir", "path") and "path" in slot_kinds(p)) or
+                (value.noun and _names(p, value.noun) and value.kind in ("word", "str", "num"))]
+        if value.kind == "word":  # a bare word only where a placeholder names its noun, never a path's
+            fits = [p for p in fits if "path" not in slot_kinds(p) and
+                    (_names(p, value.noun) or (value.noun == "user" and p in _USER))]
+        if not fits:
+            continue
+        best = max(fits, key=lambda p: (_names(p, value.noun), value.kind in slot_kinds(p), -free.index(p)))
+        code = _site(code, best).sub(lambda _: _shell(value.text, code), code, count=0)
+        free.remove(best)
+    return code
+
+
+def _shell(text: str, code: str) -> str:
+    """A value as it can stand in the command: quoted when it holds a space or a shell character."""
+    return text if re.fullmatch(r"[\w@%+=:,./~*-]+", text) else shlex.quote(text)
+
+
+def fill_example(code: str, example, prompt: str) -> str:
+    """A candidate that edits ``example`` with the prompt's values in the example's placeholders:
+    its tldr placeholders (Example.placeholders) and the numbers its description says."""
+    if getattr(example, "source", "") != "tldr":
+        return code
+    return fill(code, list(getattr(example, "placeholders", ())) + own_numbers(example.nl, example.code), prompt)

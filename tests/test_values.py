@@ -1,0 +1,63 @@
+"""A value the prompt gives goes into the example's placeholder (core/retrieval/values.py): real
+tldr-pages commands, real prompts, and the shipped store's placeholders."""
+
+import pytest
+
+from core.retrieval.values import fill, own_numbers, placeholders_of, prompt_values
+
+
+def test_placeholders_of_a_tldr_command_leave_its_options_out():
+    raw = "tail {{[-n|--lines]}} {{count}} {{[-s|--sleep-interval]}} {{seconds}} {{[-f|--follow]}} {{path/to/file}}"
+    assert placeholders_of(raw) == ["count", "seconds", "path/to/file"]
+    assert placeholders_of("rm {{path/to/file1 path/to/file2 ...}}") == ["path/to/file1 path/to/file2"]
+    assert placeholders_of("free {{-h}}") == []
+
+
+@pytest.mark.parametrize("prompt, code, placeholders, filled", [
+    ("show the first 5 lines of notes.txt", "head -n count path/to/file", ["count", "path/to/file"],
+     "head -n 5 notes.txt"),
+    ("change the owner of a file to user bob", "sudo chown user path/to/file_or_directory",
+     ["user", "path/to/file_or_directory"], "sudo chown bob path/to/file_or_directory"),
+    ("kill all processes named firefox", 'pkill "process_name"', ["process_name"], 'pkill "firefox"'),
+    ("show disk usage of the current directory", "du -sh path/to/directory", ["path/to/directory"], "du -sh ."),
+    ("search for 'error' in app.log", 'grep "search_pattern" path/to/file', ["search_pattern", "path/to/file"],
+     'grep "error" app.log'),
+    ("ping google.com 3 times", "ping -c count host", ["count", "host"], "ping -c 3 google.com"),
+    ("copy ~/notes to /tmp/backup", "cp -r path/to/source_directory path/to/target_directory",
+     ["path/to/source_directory", "path/to/target_directory"], "cp -r ~/notes /tmp/backup"),
+    ("grep for 'a b' in my file.txt", "grep pattern path/to/file", ["pattern", "path/to/file"],
+     "grep 'a b' file.txt"),
+])
+def test_the_prompts_values_go_into_the_placeholders_of_their_kind(prompt, code, placeholders, filled):
+    assert fill(code, placeholders, prompt) == filled
+
+
+def test_an_examples_own_number_is_a_placeholder():
+    nl, code = "Show last 5 lines in file", "tail -5 path/to/file"
+    assert own_numbers(nl, code) == ["5"]
+    assert fill(code, ["path/to/file"] + own_numbers(nl, code), "show the last 20 lines of app.log") == "tail -20 app.log"
+
+
+@pytest.mark.parametrize("prompt", [
+    "create a tar.gz archive of the logs folder",  # a format after "a", not a file
+    "search a file for a word, ignoring case",
+    "list all user accounts on the system",  # a noun's next word that no placeholder names
+])
+def test_no_value_no_fill(prompt):
+    code = "tar czf path/to/target.tar.gz path/to/file1 path/to/file2"
+    assert fill(code, ["path/to/target.tar.gz", "path/to/file1 path/to/file2"], prompt) == code
+    assert all(v.kind != "file" for v in prompt_values(prompt))
+
+
+def test_the_shipped_store_keeps_tldr_placeholders():
+    from core.retrieval.user import shipped_store
+
+    store = shipped_store()
+    if store.matcher() is None:
+        pytest.skip("the shipped store has no tool matcher")
+    row = next(e for e in store.search("Show last 5 lines in file", "bash", 20, sources=("tldr",))
+               if e.ref == "tldr:common/tail#3")
+    assert store.placeholders(row.ref) == ("path/to/file",)
+    ranked = store.ranked("show the last 5 lines of server.log", "bash")
+    tail = next(r for r in ranked if r.ref.startswith("tldr:common/tail#"))
+    assert "path/to/file" in tail.placeholders
