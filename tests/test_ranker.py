@@ -86,6 +86,10 @@ def test_tool_counts_tell_mainstream_from_niche(shipped):
     ("use jq to delete a field from a json file", {"jq"}),  # a prompt that names its tool; before: `join`
     ("show listening sockets", {"ss", "netstat"}),  # tldr's wording; before: `lsof -n -i:3000 | grep LISTEN ...`
     ("resize an image", {"magick", "convert", "mogrify"}),
+    # a tool's documentation says what its examples do not ("Display amount of free and used
+    # memory"); before: `fincore`, a documentation row
+    ("how much free memory is there", {"free"}),
+    ("disk usage summary of a folder", {"du"}),
     # NL2Bash's own wording keeps NL2Bash's answer
     ("find all files named *.txt in the current directory tree and delete them", {"find"}),
 ])

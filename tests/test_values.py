@@ -61,3 +61,22 @@ def test_the_shipped_store_keeps_tldr_placeholders():
     ranked = store.ranked("show the last 5 lines of server.log", "bash")
     tail = next(r for r in ranked if r.ref.startswith("tldr:common/tail#"))
     assert "path/to/file" in tail.placeholders
+
+
+def test_a_train_examples_own_value_takes_the_prompts_bare_path():
+    from core.retrieval.store import Example
+    from core.retrieval.values import fill_example
+
+    def train(nl, code):
+        return Example(0, "bash", nl, code, "train")
+
+    cat = train("Display the contents of xx.sh", "cat xx.sh")
+    assert fill_example("cat xx.sh", cat, "display the contents of the setup.sh file") == "cat setup.sh"
+    count = train("Count the directories under /directory/", "find /directory/ -maxdepth 1 -type d | wc -l")
+    assert fill_example(count.code, count, "count the sub-directories under /system") == \
+        "find /system -maxdepth 1 -type d | wc -l"
+    # a quoted string is the model's to copy (its literal slots); English with a slash is no path
+    links = train('Display all symbolic links in the folder "myfiles"', "find -L /myfiles")
+    assert fill_example(links.code, links, 'display the links in the folder "dir"') == links.code
+    regular = train("Display all regular files in the folder /path", "find /path -type f")
+    assert fill_example(regular.code, regular, "display all regular/normal files") == regular.code

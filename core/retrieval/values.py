@@ -39,7 +39,10 @@ _STOP = frozenset("a an the of in on to and or for with from by all any each thi
 _URL_VALUE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 _HOST_VALUE = re.compile(r"^(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|edu|gov|co|uk|de|fr|local|lan|internal)$")
 _IP_VALUE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-_PATH_VALUE = re.compile(r"^(?:~|\.{1,2})?/\S*$|^\S+/\S*$|^\*?[\w.-]*\.[A-Za-z0-9]{1,8}$|^\*\.\w+$")
+# A path starts at / ~ . or ends with /; a word/word with no such mark is English ("normal/regular
+# files", "and/or") unless its last part has an extension (src/main.c).
+_PATH_VALUE = re.compile(r"^(?:~|\.{1,2})?/\S*$|^\S+/$|^\S+/\S*\.[A-Za-z0-9]{1,8}$|^\*?[\w.-]*\.[A-Za-z0-9]{1,8}$"
+                         r"|^\*\.\w+$")
 _HERE = re.compile(r"\b(?:the |this )?(?:current|working) (?:directory|folder|dir)\b|\bthis (?:directory|folder)\b")
 _ARTICLE = re.compile(r"(?:^|\s)(?:a|an)\s+$", re.I)
 _HOME = re.compile(r"\b(?:my|the) home (?:directory|folder|dir)\b")
@@ -153,35 +156,87 @@ def own_numbers(nl: str, code: str) -> list[str]:
     return [m.group(0) for m in NUMBER.finditer(nl) if _site(code, m.group(0))]
 
 
-def fill(code: str, placeholders: list[str], prompt: str) -> str:
-    """``code`` with the prompt's values in its ``placeholders`` (texts it holds, in its order)."""
-    free = [p for p in placeholders if _site(code, p)]
-    if not free:
-        return code
+@dataclass(frozen=True)
+class Slot:
+    text: str  # as the command holds it
+    kinds: frozenset[str]  # the kinds of value it takes
+    names: str  # what a value's noun is matched against ("process_name"; "user")
+
+
+def placeholder_slot(text: str) -> Slot:
+    return Slot(text, frozenset(slot_kinds(text)), text)
+
+
+# An argument's kind in the Bash metrics' table (core/metrics/bash.py) as a slot's kinds and name.
+_ARGUMENT_SLOTS = {"_FILE": ({"file", "path", "str"}, ""), "_PATH": ({"dir", "path", "file", "str"}, ""),
+                   "_REGEX": ({"str"}, ""), "_USER": ({"word", "str"}, "user"), "_GROUP": ({"word", "str"}, "group"),
+                   "_HOST": ({"host", "str"}, "host"), "_URL": ({"url", "str"}, "")}
+
+
+def fill(code: str, slots: list, prompt: str, kinds: frozenset[str] | None = None) -> str:
+    """``code`` with the prompt's values in its ``slots`` (Slot, or a tldr placeholder's text; in
+    the command's order); ``kinds``: only values of these kinds. A value the command holds already
+    is not put in again."""
+    free = [s if isinstance(s, Slot) else placeholder_slot(s) for s in slots]
     for value in prompt_values(prompt):
-        free = [p for p in free if _site(code, p)]  # a value put in may have taken another's text
-        fits = [p for p in free if value.kind in slot_kinds(p) or
-                (value.kind in ("file", "dir", "path") and "path" in slot_kinds(p)) or
-                (value.noun and _names(p, value.noun) and value.kind in ("word", "str", "num"))]
-        if value.kind == "word":  # a bare word only where a placeholder names its noun, never a path's
-            fits = [p for p in fits if "path" not in slot_kinds(p) and
-                    (_names(p, value.noun) or (value.noun == "user" and p in _USER))]
+        if kinds is not None and value.kind not in kinds:
+            continue
+        free = [s for s in free if _site(code, s.text)]  # a value put in may have taken another's text
+        if not free:
+            break
+        if _site(code, value.text):
+            continue
+        fits = [s for s in free if value.kind in s.kinds or (value.kind in ("file", "dir", "path") and "path" in s.kinds)
+                or (value.noun and _names(s.names, value.noun) and value.kind in ("word", "str", "num"))]
+        if value.kind == "word":  # a bare word only where a slot names its noun, never a path's
+            fits = [s for s in fits if "path" not in s.kinds and
+                    (_names(s.names, value.noun) or (value.noun == "user" and s.names in _USER))]
         if not fits:
             continue
-        best = max(fits, key=lambda p: (_names(p, value.noun), value.kind in slot_kinds(p), -free.index(p)))
-        code = _site(code, best).sub(lambda _: _shell(value.text, code), code, count=0)
+        best = max(fits, key=lambda s: (_names(s.names, value.noun), value.kind in s.kinds, -free.index(s)))
+        code = _site(code, best.text).sub(lambda _: _shell(value.text), code)
         free.remove(best)
     return code
 
 
-def _shell(text: str, code: str) -> str:
+def _shell(text: str) -> str:
     """A value as it can stand in the command: quoted when it holds a space or a shell character."""
     return text if re.fullmatch(r"[\w@%+=:,./~*-]+", text) else shlex.quote(text)
 
 
+def own_values(code: str, example) -> list[Slot]:
+    """A curated example's own values that a candidate still holds: its command's arguments (paths,
+    files, patterns, users, hosts, URLs) that its description names ("Display the contents of
+    xx.sh", `cat xx.sh`), the places where the prompt's values belong."""
+    from core.metrics.python import MetricUnavailable
+    from core.retrieval.placeholders import _named, arguments
+
+    try:
+        own = dict(arguments(example.code))
+        found = arguments(code)
+    except (MetricUnavailable, RecursionError):
+        return []
+    out: list[Slot] = []
+    for word, kind in found:
+        if own.get(word) == kind and len(word) > 1 and "$" not in word and _named(word, example.nl) \
+                and all(s.text != word for s in out):
+            kinds, names = _ARGUMENT_SLOTS[kind]
+            out.append(Slot(word, frozenset(kinds), names))
+    return out
+
+
 def fill_example(code: str, example, prompt: str) -> str:
-    """A candidate that edits ``example`` with the prompt's values in the example's placeholders:
-    its tldr placeholders (Example.placeholders) and the numbers its description says."""
-    if getattr(example, "source", "") != "tldr":
-        return code
-    return fill(code, list(getattr(example, "placeholders", ())) + own_numbers(example.nl, example.code), prompt)
+    """A candidate that edits ``example`` with the prompt's values where the example had its own:
+    a tldr example's placeholders (Example.placeholders) and the numbers its description says; a
+    train example's values that its description names, by a bare path, file name, host or URL of
+    the prompt (the model copies quoted strings and numbers through its own slots, not a bare
+    "setup_nl2b_fs_1.sh")."""
+    source = getattr(example, "source", "")
+    if source == "tldr":
+        return fill(code, list(getattr(example, "placeholders", ())) + own_numbers(example.nl, example.code), prompt)
+    if source == "train" and any(v.kind in _BARE for v in prompt_values(prompt)):
+        return fill(code, own_values(code, example), prompt, kinds=_BARE)
+    return code
+
+
+_BARE = frozenset({"file", "dir", "path", "host", "url"})
