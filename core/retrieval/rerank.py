@@ -97,9 +97,10 @@ def template_tokens(code: str) -> tuple[str, ...]:
     return known if known is not None else _parsed_template(code)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=32768)
 def _parsed_template(code: str) -> tuple[str, ...]:
-    """Cached: a prompt's candidates are mostly its examples unchanged, parsed once already."""
+    """Cached: a prompt's candidates are mostly its examples unchanged, parsed once already; and a
+    store's build parses each train command once for its tables and its templates table."""
     from core.metrics.bash import bash_template
     from core.metrics.python import MetricUnavailable
 
