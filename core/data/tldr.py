@@ -50,14 +50,15 @@ def dev_page(page: str) -> bool:
     return HELD_OUT_PERCENT <= int.from_bytes(digest[:8], "big") % 100 < 2 * HELD_OUT_PERCENT
 
 
-def _placeholder(m: re.Match) -> str:
+def placeholder_text(m: re.Match) -> str:
+    """A ``{{...}}`` placeholder as a user would type it: its text, the first of its alternatives."""
     text = ALTERNATIVES.sub(lambda a: a.group(1).split("|")[0], m.group(1))
     return re.sub(r"\s*\.\.\.$", "", text).strip()
 
 
 def command(text: str) -> str:
     """A page's command as a user would type it."""
-    return PLACEHOLDER.sub(_placeholder, text).strip()
+    return PLACEHOLDER.sub(placeholder_text, text).strip()
 
 
 def description(text: str) -> str:

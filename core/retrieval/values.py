@@ -10,6 +10,10 @@ numbers, quoted strings, paths and file names (`app.log`, `~/bin`, `*.py`), URLs
 ("user bob" for ``{{user}}``, "port 3000" for ``{{port}}``). Each goes, in the prompt's order, to
 the first free placeholder of its kind, one that names the value's noun first. A placeholder no
 value fills stays as it is, for the user to see (core/retrieval/placeholders.py).
+
+A train example has no placeholders; its own values (the arguments its description names:
+"Display the contents of xx.sh", `cat xx.sh`) take the prompt's bare paths, file names, hosts and
+URLs (``own_values``); quoted strings and numbers the model copies through its slots.
 """
 
 from __future__ import annotations
@@ -58,11 +62,11 @@ class Value:
 def placeholders_of(raw: str) -> list[str]:
     """A tldr command's value placeholders as the stored command writes them (core/data/tldr.py),
     in order, once each: not the option ones (``{{[-r|--recursive]}}``, ``{{-p}}``)."""
-    from core.data.tldr import PLACEHOLDER, _placeholder
+    from core.data.tldr import PLACEHOLDER, placeholder_text
 
     out: list[str] = []
     for m in PLACEHOLDER.finditer(raw):
-        text = _placeholder(m)
+        text = placeholder_text(m)
         if text and not text.startswith("-") and not m.group(1).startswith("[-") and text not in out:
             out.append(text)
     return out
