@@ -228,7 +228,6 @@ class ExampleStore:
     def placeholders(self, ref: str) -> tuple[str, ...]:
         """A tldr row's value placeholders (by its ref; the store's PLACEHOLDERS_BLOB, read once)."""
         if not hasattr(self, "_placeholders"):
-            import json
             import zlib
 
             blob = self.blob(PLACEHOLDERS_BLOB)
