@@ -80,3 +80,16 @@ def test_a_train_examples_own_value_takes_the_prompts_bare_path():
     assert fill_example(links.code, links, 'display the links in the folder "dir"') == links.code
     regular = train("Display all regular files in the folder /path", "find /path -type f")
     assert fill_example(regular.code, regular, "display all regular/normal files") == regular.code
+    # a value there already, with or without its trailing slash, is not put in again
+    big = train("Find jpg files in /ftp/dir/ bigger than 500k", "find /ftp/dir/ -size +500k -iname '*.jpg'")
+    assert fill_example(big.code, big, "find the jpg files in /ftp/dir bigger than 500k") == big.code
+
+
+@pytest.mark.parametrize("prompt, values", [
+    ("edit my .bashrc and app.log", [".bashrc", "app.log"]),
+    ("split file1..40000 into pieces", []),  # a range, not a file
+    ("search for cart1 or ...cart6 in junk", []),
+    ("open version 1.2.3", []),
+])
+def test_file_names_by_their_form(prompt, values):
+    assert [v.text for v in prompt_values(prompt)] == values

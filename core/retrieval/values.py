@@ -45,8 +45,10 @@ _HOST_VALUE = re.compile(r"^(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|edu|gov|co|uk
 _IP_VALUE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 # A path starts at / ~ . or ends with /; a word/word with no such mark is English ("normal/regular
 # files", "and/or") unless its last part has an extension (src/main.c).
-_PATH_VALUE = re.compile(r"^(?:~|\.{1,2})?/\S*$|^\S+/$|^\S+/\S*\.[A-Za-z0-9]{1,8}$|^\*?[\w.-]*\.[A-Za-z0-9]{1,8}$"
-                         r"|^\*\.\w+$")
+# A file name is a name and an extension with a letter (`app.log`, `.bashrc`; not `file1..40000`).
+_EXT = r"\.(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{1,8}"
+_PATH_VALUE = re.compile(r"^(?:~|\.{1,2})?/\S*$|^\S+/$|^\S+/\S*" + _EXT + r"$|^\*?\w[\w-]*(?:\.\w[\w-]*)*" + _EXT + "$"
+                         r"|^\*\.\w+$|^\.\w[\w-]*$")
 _HERE = re.compile(r"\b(?:the |this )?(?:current|working) (?:directory|folder|dir)\b|\bthis (?:directory|folder)\b")
 _ARTICLE = re.compile(r"(?:^|\s)(?:a|an)\s+$", re.I)
 _HOME = re.compile(r"\b(?:my|the) home (?:directory|folder|dir)\b")
@@ -188,7 +190,8 @@ def fill(code: str, slots: list, prompt: str, kinds: frozenset[str] | None = Non
         free = [s for s in free if _site(code, s.text)]  # a value put in may have taken another's text
         if not free:
             break
-        if _site(code, value.text):
+        if any(_site(code, form) for form in (value.text, value.text.rstrip("/"), value.text.rstrip("/") + "/")
+               if form):  # there already (`/tmp/` for "/tmp" too)
             continue
         fits = [s for s in free if value.kind in s.kinds or (value.kind in ("file", "dir", "path") and "path" in s.kinds)
                 or (value.noun and _names(s.names, value.noun) and value.kind in ("word", "str", "num"))]
@@ -238,7 +241,10 @@ def fill_example(code: str, example, prompt: str) -> str:
     source = getattr(example, "source", "")
     if source == "tldr":
         return fill(code, list(getattr(example, "placeholders", ())) + own_numbers(example.nl, example.code), prompt)
-    if source == "train" and any(v.kind in _BARE for v in prompt_values(prompt)):
+    values = prompt_values(prompt) if source == "train" else []
+    # Only where the prompt quotes nothing: its quoted values are the model's, and a bare path after
+    # a quoted one would take the quoted one's place.
+    if any(v.kind in _BARE for v in values) and not any(v.kind == "str" for v in values):
         return fill(code, own_values(code, example), prompt, kinds=_BARE)
     return code
 
