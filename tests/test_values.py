@@ -83,6 +83,12 @@ def test_a_train_examples_own_value_takes_the_prompts_bare_path():
     # a value there already, with or without its trailing slash, is not put in again
     big = train("Find jpg files in /ftp/dir/ bigger than 500k", "find /ftp/dir/ -size +500k -iname '*.jpg'")
     assert fill_example(big.code, big, "find the jpg files in /ftp/dir bigger than 500k") == big.code
+    # a path ending in the example's file name replaces it; a quoted pattern does not stop that
+    tail = train("Print the last lines of data.csv", "tail data.csv")
+    assert fill_example(tail.code, tail, "print the last lines of /system/folder1/data.csv") == \
+        "tail /system/folder1/data.csv"
+    grep = train("Find *.html files under /var containing 'bar'", "find /var -name '*.html' | xargs grep -l bar")
+    assert fill_example(grep.code, grep, "count the *.html files in /testbed containing 'foo'").startswith("find /testbed ")
     # a value of the example that the prompt names too is no place for another of its values
     newer = train("Find files modified after /etc/passwd", "find -newer /etc/passwd")
     assert fill_example(newer.code, newer, "find files in the current directory modified after /etc/passwd") == \

@@ -214,7 +214,8 @@ def _shell(text: str) -> str:
 def own_values(code: str, example, prompt: str) -> list[Slot]:
     """A curated example's own values that a candidate still holds: its command's arguments (paths,
     files, patterns, users, hosts, URLs) that its description names ("Display the contents of
-    xx.sh", `cat xx.sh`) and the prompt does not, the places where the prompt's values belong."""
+    xx.sh", `cat xx.sh`) and the prompt does not hold as a word of its own (`data.csv` is not in
+    "/system/folder1/data.csv"), the places where the prompt's values belong."""
     from core.metrics.python import MetricUnavailable
     from core.retrieval.placeholders import _named, arguments
 
@@ -226,7 +227,7 @@ def own_values(code: str, example, prompt: str) -> list[Slot]:
     out: list[Slot] = []
     for word, kind in found:
         if own.get(word) == kind and len(word) > 1 and "$" not in word and _named(word, example.nl) \
-                and not _named(word, prompt) and all(s.text != word for s in out):
+                and not _site(prompt, word) and all(s.text != word for s in out):
             kinds, names = _ARGUMENT_SLOTS[kind]
             out.append(Slot(word, frozenset(kinds), names))
     return out
@@ -242,9 +243,9 @@ def fill_example(code: str, example, prompt: str) -> str:
     if source == "tldr":
         return fill(code, list(getattr(example, "placeholders", ())) + own_numbers(example.nl, example.code), prompt)
     values = prompt_values(prompt) if source == "train" else []
-    # Only where the prompt quotes nothing: its quoted values are the model's, and a bare path after
-    # a quoted one would take the quoted one's place.
-    if any(v.kind in _BARE for v in values) and not any(v.kind == "str" for v in values):
+    # Not where the prompt quotes a path: its quoted values are the model's, and a bare path after a
+    # quoted one would take the quoted one's place.
+    if any(v.kind in _BARE for v in values) and not any(v.kind == "str" and "/" in v.text for v in values):
         return fill(code, own_values(code, example, prompt), prompt, kinds=_BARE)
     return code
 
