@@ -30,7 +30,7 @@ import re
 from dataclasses import astuple, dataclass, replace
 from typing import Sequence
 
-from core.retrieval.tools import named_tools, tool_of
+from core.retrieval.tools import TOOL_WORD, named_tools, tool_of
 
 CURATED = ("train", "user")  # store.CURATED (the store imports this module, not the reverse)
 
@@ -87,7 +87,7 @@ WEIGHTS = RankWeights(forward=-0.04, backward=0.22, rank=0.38, agreement=0.58, v
 
 def prompt_words(prompt: str) -> set[str]:
     """The words of a prompt that could be a tool's name (`zip`, `docker-compose`, `g++`)."""
-    return set(re.findall(r"[a-z0-9](?:[a-z0-9._+-]*[a-z0-9+])?", prompt.lower()))
+    return set(TOOL_WORD.findall(prompt.lower()))
 
 
 def content_words(text: str) -> set[str]:

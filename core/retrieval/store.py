@@ -136,9 +136,9 @@ def tool_mentions(rows: Sequence[tuple]) -> dict[str, int]:
     """For each tool a Bash row runs, how many other texts name it: tldr pages other than its own
     (any of their descriptions or commands: "a modern alternative to `ls`", `... | sort`) and
     curated rows. Everybody's tools are named everywhere; a niche tool mostly on its own page."""
+    from core.retrieval.tools import TOOL_WORD as word
     from core.retrieval.tools import tool_of
 
-    word = re.compile(r"[a-z0-9](?:[a-z0-9._+-]*[a-z0-9+])?")  # "du." at a sentence's end is du
     texts: dict[str, set[str]] = {}
     for lang, nl, code, source, ref, _ in rows:
         if lang == "bash":

@@ -23,6 +23,8 @@ _WEAK_CUES = {"with", "through"}  # "with curl", but "files with size ...": not 
 _AFTER = {"command", "utility", "tool", "cli", "program", "subcommand"}
 # A tool named in a prompt: letters, digits and - . _ + (docker-compose, yt-dlp, 7z, g++).
 _WORD = re.compile(r"[a-z0-9][a-z0-9._+-]*")
+# A word that can be a tool's name, without a sentence's full stop after it ("... with du." is du).
+TOOL_WORD = re.compile(r"[a-z0-9](?:[a-z0-9._+-]*[a-z0-9+])?")
 # Words that are tools but mostly plain English in a request: named only with a cue (or in
 # backquotes), never by the word alone.
 COMMON_WORDS = frozenset("""
