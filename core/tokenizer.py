@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -109,21 +108,28 @@ class CodeTokenizer:
         return self._tok.decode(self.to_full(ids), skip_special_tokens=True)
 
     def save(self, directory: str | Path) -> None:
+        """Each file written atomically (a training run saves its tokenizer with every checkpoint:
+        a run killed mid-save must leave the previous files whole for --resume); a file already
+        there with the same bytes is left alone."""
+        from core.checkpoint import atomic_write_bytes
+
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
+
+        def put(name: str, data: bytes) -> None:
+            dst = out / name
+            if not (dst.exists() and dst.read_bytes() == data):
+                atomic_write_bytes(dst, lambda p: p.write_bytes(data))
+
         for name in FILES:
             src = self.directory / name
-            dst = out / name
-            if src.exists() and not (dst.exists() and dst.samefile(src)):
-                shutil.copyfile(src, dst)
-        if self.subset is not None:
-            (out / SUBSET_FILE).write_text(json.dumps(self.subset) + "\n", encoding="utf-8")
-        else:
-            (out / SUBSET_FILE).unlink(missing_ok=True)
-        if self.added:
-            (out / ADDED_FILE).write_text(json.dumps(list(self.added)) + "\n", encoding="utf-8")
-        else:
-            (out / ADDED_FILE).unlink(missing_ok=True)
+            if src.exists():
+                put(name, src.read_bytes())
+        for name, value in ((SUBSET_FILE, self.subset), (ADDED_FILE, list(self.added) if self.added else None)):
+            if value is not None:
+                put(name, (json.dumps(value) + "\n").encode("utf-8"))
+            else:
+                (out / name).unlink(missing_ok=True)
 
 
 def pad_prompts(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
