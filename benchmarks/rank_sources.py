@@ -18,7 +18,7 @@ curated row, every tldr and docs row; each set weighing the same), from the tabl
 then coordinate ascent on the mean of the sets' top-1 figures, with NL2Bash's held no lower than
 half a point under the tables' order. Printed: each set's top-1 for the old order (curated rows
 first, the tables' order), the tables' weights over the new pool, the listwise fit and the
-ascent, then the result as RankWeights for core/retrieval/ranker.py.
+ascent, the shipped weights (ranker.WEIGHTS), then the result as RankWeights for core/retrieval/ranker.py.
 
     python benchmarks/rank_sources.py --data ../shared/data/codefusion [--limit N] [--cache FILE.npz]
 
@@ -199,7 +199,7 @@ def main() -> int:
 
     from core.retrieval.ranker import _DOCS as DOCS
     from core.retrieval.ranker import _TLDR as TLDR
-    from core.retrieval.ranker import TABLES_ONLY, RankWeights
+    from core.retrieval.ranker import TABLES_ONLY, WEIGHTS, RankWeights
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", help="the published data folder")
@@ -297,6 +297,7 @@ def main() -> int:
     print("development mix, top-1 %: " + ", ".join(f"{name} {len(t[3])}" for name, t in arrays.items())
           + " (nl2bash: (TM + 3 EM + TA) / 5; tldr: right tool; everyday: accepted)")
     for label, m in (("old order (curated first, tables)", old), ("new pool, tables' weights", figures(TABLES_ONLY)),
+                     ("new pool, the shipped weights", figures(WEIGHTS)),
                      ("new pool, listwise fit", figures(listwise)), ("new pool, + coordinate ascent", figures(found))):
         print(f"  {label:36} " + "  ".join(f"{k} {v:.1f}" for k, v in m.items())
               + f"  mean {sum(m.values()) / len(m):.1f}")
