@@ -208,12 +208,12 @@ class Ranker:
         guesses = self.guesses(prompt)
         first = list(guesses)[:GUESSES]
         counts = self.store.tool_counts(self.lang)
+        found = self.store.nearest(prompt, self.lang, POOL_SIZES, exclude_nl)
         # A tool's documentation names what it is for in words its examples may lack ("Disk usage"
         # for du): a tool whose page description is near brings its nearest example in.
-        docs = self.store.search(prompt, self.lang, POOL_SIZES["docs"], exclude_nl=exclude_nl, sources=("docs",))
-        documented = tuple(dict.fromkeys(tool_of(e.code) for e in docs))
+        documented = tuple(dict.fromkeys(tool_of(e.code) for e in found["docs"]))
         tools = list(dict.fromkeys(first + [t for t in documented if t in counts]))
-        rows = self.store.pool(prompt, self.lang, POOL_SIZES, tools=tools, exclude_nl=exclude_nl, docs=docs)
+        rows = self.store.pool(prompt, self.lang, POOL_SIZES, tools=tools, exclude_nl=exclude_nl, found=found)
         return rows, Clues(guesses, documented)
 
     def features(self, prompt: str, rows: Sequence, clues: Clues) -> list[tuple[float, ...]]:

@@ -35,6 +35,8 @@ CURATED = ("user", "train")  # curated NL -> code pairs: the train splits, the u
 # rows fill the places left (by bm25 over every source, tldr's terse descriptions of niche tools
 # came first: docs/results.md, "Retrieval").
 FIRST_SOURCES = CURATED
+# The pool's groups of sources (store.pool, store.nearest).
+GROUPS = {"curated": CURATED, "tldr": ("tldr",), "docs": ("docs",)}
 PLACEHOLDERS_BLOB = "tldr-placeholders"  # blob: zlib'd JSON, a tldr row's ref -> its value placeholders
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -157,7 +159,7 @@ class ExampleStore:
     """Search over one store file. ``search`` is what generation and training call."""
 
     def __init__(self, path: str | Path, read_only: bool = True):
-        self.path = Path(path)
+        self.path, self.read_only = Path(path), read_only
         if not self.path.exists():
             raise CFError(f"example store {self.path} not found")
         try:
@@ -165,8 +167,14 @@ class ExampleStore:
             self._con.execute("SELECT count(*) FROM examples_fts WHERE examples_fts MATCH 'x'").fetchone()
         except sqlite3.DatabaseError as e:
             raise CFError(f"{self.path}: not an example store ({e})") from None
+        self._threads = None  # (executor, connections): nearest()'s other queries, opened when first needed
 
     def close(self) -> None:
+        if self._threads is not None:
+            executor, readers = self._threads
+            executor.shutdown()
+            for con in readers:
+                con.close()
         self._con.close()
 
     def count(self, lang: str | None = None, source: str | None = None) -> int:
@@ -296,6 +304,31 @@ class ExampleStore:
         """The ``k`` rows of ``lang`` whose nl is nearest the prompt by bm25 (nearest first); with
         ``distinct_code`` one row per code. ``exclude_nl``: leave out every row with this exact nl
         (training's leave-one-out: an item must never find its own answer)."""
+        return self._search(self._con, prompt, lang, k, exclude_nl, sources, distinct_code)
+
+    def nearest(self, prompt: str, lang: str, sizes: dict[str, int],
+                exclude_nl: str | None = None) -> dict[str, list[Example]]:
+        """``search`` for each of the pool's groups ("curated", "tldr", "docs": how many rows of
+        each) at once: each query on its own connection and thread (sqlite3 lets go of the GIL
+        while a query runs, and bm25 over every row a word matches is most of a pool's time)."""
+        asks = [(group, n) for group, n in sizes.items() if n > 0]
+        if len(asks) < 2 or not self.read_only:
+            return {group: self.search(prompt, lang, n, exclude_nl, GROUPS[group]) for group, n in asks}
+        if self._threads is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            readers = [_connect(self.path, True) for _ in range(len(GROUPS) - 1)]
+            self._threads = (ThreadPoolExecutor(len(readers), thread_name_prefix="cf-search"), readers)
+        executor, readers = self._threads
+        (first, n0), rest = asks[0], asks[1:]
+        futures = [executor.submit(self._search, con, prompt, lang, n, exclude_nl, GROUPS[group], True)
+                   for con, (group, n) in zip(readers, rest)]
+        found = {first: self.search(prompt, lang, n0, exclude_nl, GROUPS[first])}
+        found.update((group, f.result()) for (group, _), f in zip(rest, futures))
+        return {group: found[group] for group, _ in asks}
+
+    def _search(self, con: sqlite3.Connection, prompt: str, lang: str, k: int, exclude_nl: str | None,
+                sources: Sequence[str] | None, distinct_code: bool) -> list[Example]:
         query = fts_query(prompt)
         if not query or k < 1:
             return []
@@ -313,7 +346,7 @@ class ExampleStore:
         args.append(k * 4 if distinct_code else k)
         out: list[Example] = []
         codes: set[str] = set()
-        for row in self._con.execute(sql, args):
+        for row in con.execute(sql, args):
             ex = Example(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
             if distinct_code and ex.code in codes:
                 continue
@@ -349,31 +382,28 @@ class ExampleStore:
         return Example(*row) if row else None
 
     def pool(self, prompt: str, lang: str, sizes: dict[str, int], tools: Sequence[str] = (),
-             exclude_nl: str | None = None, docs: Sequence[Example] | None = None) -> list[Example]:
+             exclude_nl: str | None = None, found: dict[str, list[Example]] | None = None) -> list[Example]:
         """What the ranking (core/retrieval/ranker.py) orders: bm25's nearest curated rows, tldr
         rows and documentation rows (``sizes``: how many of "curated", "tldr", "docs"; a docs row
         only for a tool no example runs), then the nearest tldr or docs row of each of ``tools``
         (the tool matcher's guesses) that no tldr or docs row there runs (its first row where no
-        word of the prompt finds one). ``docs``: the documentation rows found already (the ranking
-        reads them for every tool, core/retrieval/ranker.py)."""
+        word of the prompt finds one). ``found``: ``nearest``'s rows already read (the ranking
+        reads the documentation rows for every tool, core/retrieval/ranker.py)."""
         from core.retrieval.tools import tool_of
 
         out: list[Example] = []
         codes: set[str] = set()
         examples = self.tool_counts(lang)
-        groups = [(CURATED, sizes["curated"]), (("tldr",), sizes["tldr"])]
-        if docs is None and self._documented_only(lang):  # (a query of ~30 ms saved where every tool has examples)
-            groups.append((("docs",), sizes["docs"]))
-        for sources, n in groups:
-            for e in self.search(prompt, lang, n, exclude_nl=exclude_nl, sources=sources):
+        if found is None:
+            # (the documentation query, ~30 ms, only where some tool has no example)
+            found = self.nearest(prompt, lang, {**sizes, "docs": sizes["docs"] if self._documented_only(lang) else 0},
+                                 exclude_nl)
+        for group in ("curated", "tldr", "docs"):
+            for e in found.get(group, ()):
                 # A tool's documentation only where no example shows the tool: an example is the better answer.
                 if e.code not in codes and not (e.source == "docs" and tool_of(e.code) in examples):
                     codes.add(e.code)
                     out.append(e)
-        for e in docs or ():
-            if e.code not in codes and tool_of(e.code) not in examples:
-                codes.add(e.code)
-                out.append(e)
         # Each guessed tool by a tldr or docs row of its own (a curated row of the same tool keeps
         # the tables' place among the curated rows; this one competes with the other sources').
         have = {tool_of(e.code) for e in out if e.source not in CURATED}
