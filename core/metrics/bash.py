@@ -25,6 +25,7 @@ import posixpath
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterator, Mapping, Sequence, Union
 
 from core.metrics.python import MetricUnavailable
@@ -512,8 +513,11 @@ def _bashlex():
     return bashlex
 
 
-def _parse_elements(cmd: str, ctx: _Context = _Context()) -> list[Element] | None:
-    """Structural tokens and simple commands in source order; None when bashlex fails."""
+@lru_cache(maxsize=8192)
+def _parse_elements(cmd: str, ctx: _Context = _Context()) -> tuple[Element, ...] | None:
+    """Structural tokens and simple commands in source order; None when bashlex fails. Cached
+    (elements are immutable): generating reads each candidate and example several times (its
+    template, its arguments, its effects), and bashlex takes about a millisecond a line."""
     bashlex = _bashlex()
     prepared = _prepare(cmd)
     if not prepared:
@@ -525,7 +529,7 @@ def _parse_elements(cmd: str, ctx: _Context = _Context()) -> list[Element] | Non
             elements += ([";"] if index else []) + _walk(node, ctx)
     except Exception:  # bashlex raises ParsingError, NotImplementedError, AttributeError, ...
         return None
-    return elements or None
+    return tuple(elements) or None
 
 
 # ---------------------------------------------------------------------------
