@@ -143,7 +143,7 @@ def main() -> None:
     if a.dry_run:
         return
     target = Path(directory) / CALIBRATION_FILE
-    from core.checkpoint import atomic_write_bytes
+    from core.atomic import atomic_write_bytes
 
     # Atomic, and readable like the model's other files (0644 under the usual umask).
     atomic_write_bytes(target, lambda p: p.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8"))

@@ -26,7 +26,7 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    from core.checkpoint import atomic_write_bytes
+    from core.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, lambda p: fig.savefig(p, format="png", dpi=120))
     _pyplot().close(fig)

@@ -486,7 +486,7 @@ def items_path(out: Path) -> Path:
 
 def write_report(report: dict, records: Sequence[dict], out: Path) -> Path:
     """The JSON report and its per-item JSONL, each written atomically; returns the JSONL path."""
-    from core.checkpoint import atomic_write_bytes, atomic_write_json
+    from core.atomic import atomic_write_bytes, atomic_write_json
 
     jsonl = items_path(out)
     lines = "".join(json.dumps(_rounded(r), ensure_ascii=False) + "\n" for r in records)

@@ -452,7 +452,7 @@ def bench(
 ):
     """Latency, memory, throughput and quality of sampler settings, beside the paper's full sampler."""
     from cfcli.bench import BenchRequest, print_bench, run_bench
-    from core.checkpoint import atomic_write_json
+    from core.atomic import atomic_write_json
 
     if full_quality_items and full_quality_items > quality_items:
         raise CFError("--full-quality-items must be at most --quality-items")

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from core.atomic import atomic_write_bytes, atomic_write_json, usual_mode
 from core.config import ModelConfig
 from core.errors import CFError
 
@@ -24,30 +25,6 @@ if TYPE_CHECKING:
 # torch and safetensors are imported where weights are read or written: reading a config.json
 # (the picker checks its --model before opening) stays cheap.
 FORMAT = "codefusion-1"
-
-
-def _usual_mode(mode: int) -> int:
-    """``mode`` under the process's umask: what a plain open() or mkdir() would have given."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return mode & ~umask
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename over ``path`` (same directory, so rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, _usual_mode(0o666))  # mkstemp makes the file 0600
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8"))
 
 
 def tied_names(model: torch.nn.Module) -> dict[str, str]:
@@ -191,7 +168,7 @@ def export_model(src: str | Path, dst: str | Path, dtype: str = "fp16", meta: di
         atomic_write_bytes(tmp / "model.safetensors",
                            lambda p: save_file(tensors, str(p), metadata={"format": FORMAT, "dtype": dtype}))
         atomic_write_json(tmp / "config.json", {**info, **(meta or {}), "dtype": dtype})
-        os.chmod(tmp, _usual_mode(0o777))  # mkdtemp makes it 0700: the installed model is readable like any other
+        os.chmod(tmp, usual_mode(0o777))  # mkdtemp makes it 0700: the installed model is readable like any other
         if dst.exists():
             dst.rmdir()
         os.replace(tmp, dst)

@@ -111,7 +111,7 @@ class CodeTokenizer:
         """Each file written atomically (a training run saves its tokenizer with every checkpoint:
         a run killed mid-save must leave the previous files whole for --resume); a file already
         there with the same bytes is left alone."""
-        from core.checkpoint import atomic_write_bytes
+        from core.atomic import atomic_write_bytes
 
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ def sha256_of(path: Path) -> str:
 
 def _install(src_reader: Callable[[Path], None], name: str, dest_dir: Path) -> None:
     """Write to a temporary file beside the target, verify, then rename: never a half file."""
-    from core.checkpoint import atomic_write_bytes
+    from core.atomic import atomic_write_bytes
 
     def write_verified(tmp: Path) -> None:
         src_reader(tmp)

@@ -47,7 +47,7 @@ def build_python_corpus(out: str | Path, max_snippets: int = 60000, seed: int = 
     snippets = stdlib_snippets()
     if len(snippets) > max_snippets:
         snippets = random.Random(seed).sample(snippets, max_snippets)
-    from core.checkpoint import atomic_write_bytes
+    from core.atomic import atomic_write_bytes
 
     atomic_write_bytes(Path(out), lambda p: p.write_text("".join(s + "\n" for s in snippets), encoding="utf-8"))
     return len(snippets)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
 from dataclasses import astuple, dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
