@@ -62,6 +62,22 @@ def shipped():
     store.close()
 
 
+def test_the_pools_queries_at_once_find_what_they_find_one_by_one(shipped):
+    """store.nearest runs the pool's three bm25 queries on threads of their own where cores are
+    free: the rows must be the ones the queries give one after another, left-one-out too."""
+    from core.retrieval.ranker import POOL_SIZES
+
+    for prompt in ("show disk usage of the current directory", "find all *.log files older than 7 days and delete them",
+                   "Remove all CVS directories in the current directory tree"):
+        for leave_out in (None, prompt):
+            apart = shipped.nearest(prompt, "bash", POOL_SIZES, leave_out, at_once=False)
+            together = shipped.nearest(prompt, "bash", POOL_SIZES, leave_out, at_once=True)
+            assert together == apart
+            assert [len(apart[group]) for group in POOL_SIZES] == list(POOL_SIZES.values())
+            assert {e.source for e in apart["curated"]} <= {"train", "user"}
+            assert {e.source for e in apart["docs"]} == {"docs"}
+
+
 def test_a_pool_holds_every_source_and_the_matchers_guesses(shipped):
     from core.retrieval.ranker import POOL_SIZES, Ranker
 

@@ -204,11 +204,11 @@ class Lexicon:
         forward, backward, forward_words, backward_words = tables or self.tables(prompt, codes)
         agreement = _agreement(tokens)
         said = prompt_values(prompt)
-        sources = [*words, NULL]
-        each_words = [sources] * len(codes)
-        columns = (_mean_logs(tokens, each_words, forward), _mean_logs([words] * len(codes), [[*ts, NULL] for ts in tokens], backward),
-                   _mean_logs(written, each_words, forward_words),
-                   _mean_logs([words] * len(codes), [[*cs, NULL] for cs in written], backward_words))
+        prompt_side, each_prompt = [[*words, NULL]] * len(codes), [words] * len(codes)
+        columns = (_mean_logs(tokens, prompt_side, forward),
+                   _mean_logs(each_prompt, [[*ts, NULL] for ts in tokens], backward),
+                   _mean_logs(written, prompt_side, forward_words),
+                   _mean_logs(each_prompt, [[*cs, NULL] for cs in written], backward_words))
         return [(columns[0][j], columns[1][j], -math.log(1 + j), agreement[j], float(shared_values(said, code)),
                  columns[2][j], columns[3][j]) for j, code in enumerate(codes)]
 

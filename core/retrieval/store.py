@@ -306,16 +306,19 @@ class ExampleStore:
         (training's leave-one-out: an item must never find its own answer)."""
         return self._search(self._con, prompt, lang, k, exclude_nl, sources, distinct_code)
 
-    def nearest(self, prompt: str, lang: str, sizes: dict[str, int],
-                exclude_nl: str | None = None) -> dict[str, list[Example]]:
+    def nearest(self, prompt: str, lang: str, sizes: dict[str, int], exclude_nl: str | None = None,
+                at_once: bool | None = None) -> dict[str, list[Example]]:
         """``search`` for each of the pool's groups ("curated", "tldr", "docs": how many rows of
-        each), at once where cores are free: each query on its own connection and thread (sqlite3
-        lets go of the GIL while a query runs, and bm25 over every row a word matches is most of a
-        pool's time). On a busy machine one after another: threads there only queue."""
+        each), at once where cores are free (``at_once`` None; True or False to choose): each
+        query on its own connection and thread (sqlite3 lets go of the GIL while a query runs, and
+        bm25 over every row a word matches is most of a pool's time). On a busy machine one after
+        another: threads there only queue."""
         from core.threads import busy_cores
 
         asks = [(group, n) for group, n in sizes.items() if n > 0]
-        if len(asks) < 2 or not self.read_only or (os.cpu_count() or 1) - busy_cores() < 2:
+        if at_once is None:
+            at_once = (os.cpu_count() or 1) - busy_cores() >= 2
+        if len(asks) < 2 or not self.read_only or not at_once:
             return {group: self.search(prompt, lang, n, exclude_nl, GROUPS[group]) for group, n in asks}
         if self._threads is None:
             from concurrent.futures import ThreadPoolExecutor
