@@ -83,6 +83,11 @@ def busy_cores(samples: int = 5) -> int:
     return most
 
 
+def free_cores() -> int:
+    """The cores no other process is running on right now (busy_cores)."""
+    return max(0, (os.cpu_count() or 1) - busy_cores())
+
+
 def intra_op_threads(policy: ThreadPolicy, reserve: int = 0) -> int:
     """The intra-op count ``policy`` gives now; ``reserve``: cores kept for this process's other
     threads (the picker's UI)."""
@@ -90,7 +95,7 @@ def intra_op_threads(policy: ThreadPolicy, reserve: int = 0) -> int:
     if policy.threads == "cores":
         count = cores
     elif policy.threads == "free":
-        count = cores - busy_cores()
+        count = free_cores()
     else:
         count = int(policy.threads)
     return max(1, min(cores, count) - reserve)

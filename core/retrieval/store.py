@@ -313,12 +313,10 @@ class ExampleStore:
         query on its own connection and thread (sqlite3 lets go of the GIL while a query runs, and
         bm25 over every row a word matches is most of a pool's time). On a busy machine one after
         another: threads there only queue."""
-        from core.threads import busy_cores
+        from core.threads import free_cores
 
         asks = [(group, n) for group, n in sizes.items() if n > 0]
-        if at_once is None:
-            at_once = (os.cpu_count() or 1) - busy_cores() >= 2
-        if len(asks) < 2 or not self.read_only or not at_once:
+        if len(asks) < 2 or not self.read_only or not (free_cores() >= 2 if at_once is None else at_once):
             return {group: self.search(prompt, lang, n, exclude_nl, GROUPS[group]) for group, n in asks}
         if self._threads is None:
             from concurrent.futures import ThreadPoolExecutor
