@@ -189,6 +189,9 @@ def train(
                                    "from it (not in the paper; docs/results.md)."),
     store: Optional[Path] = typer.Option(TrainArgs.store, help="The example store --retrieval trains with (default: the "
                                          "shipped one; `cf examples build` makes one)."),
+    sources: str = typer.Option(TrainArgs.sources, help="Where fine-tuning pairs come from, comma-separated: train (the "
+                                "benchmark's train split), tldr (Bash: the store's tldr-pages rows, less the held-out "
+                                "pages and the development mix). A resumed run keeps its own."),
     no_progress: bool = typer.Option(not TrainArgs.progress, "--no-progress", help="No progress bar."),
 ):
     """Train a CodeFusion model (resumable; run under torchrun for DDP)."""
@@ -207,7 +210,7 @@ def train(
         vocab=vocab, init_from=str(resolve(init_from)) if init_from else None, arch=arch,
         cpd_rate=cpd_rate, self_cond=self_cond, literal_slots=literal_slots, flag_tokens=flag_tokens, holdout=holdout,
         overrides={} if dropout is None else {"dropout": dropout}, stop_at=stop_at,
-        retrieval=retrieval, store=str(store) if store else None,
+        retrieval=retrieval, store=str(store) if store else None, sources=sources,
     ), log=err)
     for stage_name, s in summary["stages"].items():
         err(f"{stage_name}: {s['steps']} steps in {s['seconds']:.0f} s, {s['examples_per_s']:.1f} examples/s")

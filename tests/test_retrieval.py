@@ -88,6 +88,34 @@ def test_leave_one_out_never_finds_the_items_own_row(tmp_path):
     assert all(e.code != "cp a b" for e in LeaveOut(store).retrieve(item.nl, "bash", 5))
 
 
+def test_training_on_tldr_rows_leaves_out_the_held_out_and_development_pages(tmp_path):
+    """`cf train --sources train,tldr`: a held-out page's rows are neither trained on nor read as
+    an example; a development page's are not trained on (the ranking is tuned on them)."""
+    from core.data.dev import dev_example
+    from core.data.tldr import held_out
+    from core.retrieval.store import ExampleStore, create
+    from core.train.trainer import retrieved_examples, store_pairs
+
+    def ref(name):
+        return f"tldr:common/{name}#1"
+
+    names = [f"tool{i}" for i in range(300)]
+    held = next(n for n in names if held_out(n))
+    dev = next(n for n in names if dev_example(ref(n)))
+    kept = [n for n in names if not held_out(n) and not dev_example(ref(n))][:2]
+    rows = [("bash", f"remove the directory tree with {n}", f"{n} -r path/to/directory", "tldr", ref(n))
+            for n in (held, dev, *kept)] + [("bash", "remove the directory tree build", "rm -r build", "train", "2")]
+    create(tmp_path / "s.sqlite", rows)
+    store = ExampleStore(tmp_path / "s.sqlite")
+    pairs = store_pairs(store, "bash", ["tldr"])
+    assert sorted(p.code for p in pairs) == sorted(f"{n} -r path/to/directory" for n in kept)
+    for pair, examples in zip(pairs, retrieved_examples(pairs, "bash", store, False, every_source=True)):
+        codes = [code for _, code in examples]
+        assert pair.code not in codes  # never its own answer
+        assert f"{held} -r path/to/directory" not in codes
+        assert {"rm -r build", f"{dev} -r path/to/directory"} <= set(codes)
+
+
 def test_leave_one_out_on_the_real_train_split(data_dir, tmp_path):
     from core.data import load_pairs
     from core.retrieval.build import build_store

@@ -76,16 +76,19 @@ def matcher_pairs(rows) -> list[tuple[str, str]]:
     of a store built with ``man`` (one line each for 18,000 mostly niche tools spreads its
     guesses thin and makes its softmax four times wider; they stay in such a store as
     documentation rows; `python benchmarks/rank_sources.py --matcher --man` measures it)."""
-    from core.data.dev import dev_example, dev_prompt
-    from core.data.tldr import held_out
     from core.retrieval.tools import tool_of
 
-    def left_out(nl, source, ref):
-        return (source == "tldr" and (held_out(ref) or dev_example(ref))) or (source == "train" and dev_prompt(nl)) \
-            or ref.startswith("docs:man/")
-
     return [(nl, tool_of(code)) for lang, nl, code, source, ref in rows
-            if lang == "bash" and not left_out(nl, source, ref)]
+            if lang == "bash" and not (benchmark_or_dev(nl, source, ref) or ref.startswith("docs:man/"))]
+
+
+def benchmark_or_dev(nl: str, source: str, ref: str) -> bool:
+    """A row nothing learnt may see: a held-out tldr page's example (a benchmark's item) or one of
+    the development mix (core/data/dev.py), on which the ranking's weights are chosen."""
+    from core.data.dev import dev_example, dev_prompt
+    from core.data.tldr import held_out
+
+    return (source == "tldr" and (held_out(ref) or dev_example(ref))) or (source == "train" and dev_prompt(nl))
 
 
 def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Path | None = None,

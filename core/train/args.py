@@ -57,4 +57,7 @@ class TrainArgs:
     # example store ``store`` (default: the shipped one), its own prompt's rows left out.
     retrieval: bool = False
     store: str | None = None
+    # Where fine-tuning pairs come from, comma-separated: "train" (the benchmark's train split) and
+    # "tldr" (Bash: the store's tldr-pages rows, less the held-out pages and the development mix).
+    sources: str = "train"
     overrides: dict[str, Any] = field(default_factory=dict)

@@ -31,6 +31,8 @@ from core.train.validate import HeldOut, headline, split_holdout, validate
 # Steps per stage when --max-steps is not given.
 DEFAULT_STEPS = {"tiny": (200, 300), "small": (20000, 20000), "paper": (100000, 50000)}
 STAGES = {"pretrain": ["pretrain"], "finetune": ["finetune"], "all": ["pretrain", "finetune"]}
+# Where fine-tuning pairs may come from (--sources): the benchmark's train split, the store's tldr rows.
+PAIR_SOURCES = ("train", "tldr")
 ORDER = STAGES["all"]
 
 
@@ -75,16 +77,44 @@ class StageExamples:
     examples: list[list[tuple[str, str]]] | None = None  # retrieval: (nl, code) examples per row
 
 
-def retrieved_examples(pairs, lang: str, store, literal_slots: bool) -> list[list[tuple[str, str]]]:
+def retrieved_examples(pairs, lang: str, store, literal_slots: bool, every_source: bool = False
+                       ) -> list[list[tuple[str, str]]]:
     """Each pair's nearest examples (core.retrieval.condition.NEIGHBOURS), with every row of
-    its own prompt left out, so the model learns to edit a neighbour, not to look up its answer."""
+    its own prompt left out, so the model learns to edit a neighbour, not to look up its answer,
+    and no held-out tldr page's row (a benchmark's item). A train-split pair reads the train
+    rows first, as the model was first trained; ``every_source``: bm25 over all the store's
+    rows alike (a tldr row's neighbours are mostly its own page's and tool's, as a user's
+    everyday prompt finds them)."""
+    from core.data.tldr import held_out
     from core.retrieval.condition import NEIGHBOURS, masked_example
 
     out = []
     for p in pairs:
-        found = store.retrieve(p.nl, lang, NEIGHBOURS, exclude_nl=p.nl)
-        out.append([masked_example(e.nl, e.code, literal_slots) for e in found])
+        found = (store.search(p.nl, lang, 2 * NEIGHBOURS, exclude_nl=p.nl) if every_source
+                 else store.retrieve(p.nl, lang, 2 * NEIGHBOURS, exclude_nl=p.nl))
+        kept = [e for e in found if not (e.source == "tldr" and held_out(e.ref))][:NEIGHBOURS]
+        kept = kept or store.fallback(lang, 1, exclude_nl=p.nl)
+        out.append([masked_example(e.nl, e.code, literal_slots) for e in kept])
     return out
+
+
+def store_pairs(store, lang: str, sources: list[str]):
+    """The store's rows of ``sources`` (other than the train split) as fine-tuning pairs, less
+    those nothing learnt may see (core.retrieval.build.benchmark_or_dev)."""
+    from core.data.datasets import Pair
+    from core.retrieval.build import benchmark_or_dev
+
+    return [Pair(e.nl, e.code, e.ref) for e in store.all_rows()
+            if e.lang == lang and e.source in sources and not benchmark_or_dev(e.nl, e.source, e.ref)]
+
+
+def parse_sources(text: str) -> list[str]:
+    sources = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in sources if x not in PAIR_SOURCES]
+    if not sources or bad:
+        raise CFError(f"unknown --sources {','.join(bad) or text!r}; choose from: {', '.join(PAIR_SOURCES)} "
+                      "(comma-separated)")
+    return list(dict.fromkeys(sources))
 
 
 def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExamples:
@@ -97,29 +127,38 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
     per_lang: dict[str, tuple[list[str], list[str] | None]] = {}
     per_lang_examples: dict[str, list] = {}
     held: dict[str, list] = {}  # lang -> [prompts, references]
-    store = open_training_store(args) if args.retrieval and stage == "finetune" else None
+    sources = parse_sources(args.sources)
+    extra = [s for s in sources if s != "train"]
+    store = open_training_store(args) if (args.retrieval or extra) and stage == "finetune" else None
     for lang in langs:
         if stage == "pretrain":
             codes = pretrain_snippets(lang, args.data)[: args.limit or None]
             per_lang[lang] = (codes, None)
         else:
-            pairs = load_jsonl(args.train_file) if args.train_file else load_pairs(lang, "train", args.data)
+            pairs = []
+            if "train" in sources:
+                pairs = load_jsonl(args.train_file) if args.train_file else load_pairs(lang, "train", args.data)
             pairs, *held[lang] = split_holdout(pairs[: args.limit or None], args.holdout)
             if held[lang][0] and not pairs:
                 raise CFError(f"--holdout {args.holdout} leaves no {lang} pairs to train on")
-            if store is not None:
-                per_lang_examples[lang] = retrieved_examples(pairs, lang, store, args.literal_slots)
+            more = store_pairs(store, lang, extra)[: args.limit or None] if extra else []
+            if store is not None and args.retrieval:
+                per_lang_examples[lang] = (retrieved_examples(pairs, lang, store, args.literal_slots) +
+                                           retrieved_examples(more, lang, store, args.literal_slots, every_source=True))
+            pairs += more
+            if not pairs:
+                raise CFError(f"--sources {args.sources} has no {lang} pairs")
             if args.literal_slots:
                 pairs = [mask_pair(p) for p in pairs]
             per_lang[lang] = ([p.code for p in pairs], [tag_prompt(p.nl, lang, langs) for p in pairs])
     largest = max(len(c) for c, _ in per_lang.values())
     out = StageExamples([], None if stage == "pretrain" else [], [],
                         HeldOut({lang: (prompts, refs) for lang, (prompts, refs) in held.items() if prompts}),
-                        [] if store is not None else None)
+                        [] if args.retrieval and stage == "finetune" else None)
     for lang, (codes, prompts) in per_lang.items():
         repeat = max(1, round(largest / 2 / max(1, len(codes)))) if len(langs) > 1 else 1
         out.codes += codes * repeat
-        if store is not None:
+        if out.examples is not None:
             out.examples += per_lang_examples[lang] * repeat
         out.langs += [lang] * (len(codes) * repeat)
         if prompts is not None:
@@ -237,6 +276,7 @@ def check_args(args: TrainArgs) -> list[str]:
     from core.model import ARCHS
 
     langs = parse_langs(args.lang)
+    parse_sources(args.sources)
     if args.train_file and len(langs) > 1:
         raise CFError("--train-file trains one language; give a single --lang")
     if args.stop_at is not None and args.stop_at < 1:
@@ -312,6 +352,7 @@ def _resumed_config(args: TrainArgs, out: Path, langs: list[str], log) -> ModelC
     args.literal_slots = cfg.literal_slots
     args.retrieval = cfg.retrieval
     args.store = args.store or meta.get("args", {}).get("store")
+    args.sources = meta.get("args", {}).get("sources", "train")
     return cfg
 
 
