@@ -116,6 +116,32 @@ def test_training_on_tldr_rows_leaves_out_the_held_out_and_development_pages(tmp
         assert {"rm -r build", f"{dev} -r path/to/directory"} <= set(codes)
 
 
+def test_a_resumed_run_trains_on_the_rows_it_started_with(tmp_path, bash64):
+    """The pairs and their neighbours are kept in the run: a resumed run needs neither the store
+    nor the time to retrieve them again."""
+    from dataclasses import replace
+
+    from core.data.dev import dev_example
+    from core.data.tldr import held_out
+    from core.retrieval.store import create
+    from core.train.trainer import TrainArgs, train
+
+    names = [n for n in (f"tool{i}" for i in range(100)) if not held_out(n) and not dev_example(f"tldr:common/{n}#1")]
+    rows = [("bash", f"show the {n} of a file", f"{n} path/to/file", "tldr", f"tldr:common/{n}#1") for n in names[:8]]
+    store = tmp_path / "s.sqlite"
+    create(store, rows + [("bash", "list files by size", "ls -S", "train", "1")])
+    run = TrainArgs(preset="tiny", train_file=str(bash64), out=str(tmp_path / "run"), device="cpu", progress=False,
+                    batch_size=16, warmup=1, save_every=2, max_steps=4, stop_at=2, retrieval=True, store=str(store),
+                    sources="train,tldr")
+    train(run, log=lambda *_: None)
+    kept = json.loads((tmp_path / "run" / "examples-finetune.json").read_text())
+    assert {f"{n} path/to/file" for n in names[:8]} <= set(kept["codes"]) and len(kept["codes"]) == 64 + 8
+    store.unlink()
+    summary = train(replace(run, resume=True, stop_at=None, sources="train"), log=lambda *_: None)
+    assert summary["stages"]["finetune"]["steps"] == 2  # steps 3 and 4, on the rows kept
+    assert json.loads((tmp_path / "run" / "examples-finetune.json").read_text()) == kept
+
+
 def test_leave_one_out_on_the_real_train_split(data_dir, tmp_path):
     from core.data import load_pairs
     from core.retrieval.build import build_store
