@@ -100,7 +100,7 @@ def tiny_ar_model(tmp_path_factory, bash64) -> Path:
     """The autoregressive T5 baseline at the tiny preset, trained by the same trainer on the same rows."""
     out = tmp_path_factory.mktemp("tiny-ar") / "model"
     r = cf("train", "--arch", "t5-ar", "--preset", "tiny", "--train-file", str(bash64), "--out", str(out),
-           "--max-steps", "120", "--lr", "3e-3", "--warmup", "10", "--batch-size", "32", "--log-every", "10",
+           "--max-steps", "40", "--lr", "3e-3", "--warmup", "10", "--batch-size", "32", "--log-every", "10",
            "--device", "cpu", "--no-progress")
     assert r.returncode == 0, r.stderr.decode()
     return out

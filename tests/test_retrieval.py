@@ -302,7 +302,7 @@ def tiny_store(tmp_path_factory, data_dir) -> Path:
 def tiny_retrieval_model(tmp_path_factory, bash64, tiny_store) -> Path:
     out = tmp_path_factory.mktemp("tiny-retrieval") / "model"
     r = cf("train", "--preset", "tiny", "--train-file", str(bash64), "--retrieval", "--store", str(tiny_store),
-           "--out", str(out), "--max-steps", "60", "--lr", "3e-3", "--warmup", "10", "--device", "cpu",
+           "--out", str(out), "--max-steps", "20", "--lr", "3e-3", "--warmup", "5", "--device", "cpu",
            "--no-progress")
     assert r.returncode == 0, r.stderr.decode()
     return out

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 
 import pytest
@@ -36,6 +37,8 @@ class RecordedPipeline:
 
     def __init__(self, pipe):
         self.pipe, self.steps, self.ends = pipe, [], []
+        self.gate = threading.Event()  # a stream starts once it is set (run_picker's gated=True)
+        self.gate.set()
 
     def __getattr__(self, name):
         return getattr(self.pipe, name)
@@ -43,6 +46,7 @@ class RecordedPipeline:
     def stream(self, *args, **kwargs):
         steps = []
         self.steps.append(steps)
+        assert self.gate.wait(60), "the test never let the stream start"
         try:
             for event in self.pipe.stream(*args, **kwargs):
                 if isinstance(event, Step):
@@ -61,9 +65,13 @@ def pipe(tiny_model):
     return Pipeline.from_pretrained(tiny_model)
 
 
-def run_picker(pipe, scenario, size=(110, 32), load=None, notifications=False, prompt=PROMPT, **request):
-    """Run the app headless under Pilot; ``scenario(app, pilot)`` drives it. Returns the app."""
+def run_picker(pipe, scenario, size=(110, 32), load=None, notifications=False, prompt=PROMPT, gated=False,
+               **request):
+    """Run the app headless under Pilot; ``scenario(app, pilot)`` drives it. Returns the app.
+    ``gated``: the sampler waits until the scenario sets ``app.recorded.gate``."""
     recorded = RecordedPipeline(pipe)
+    if gated:
+        recorded.gate.clear()
     app = PickerApp(PickRequest(prompt, model="/models/tiny", **{"steps": 5, "seed": 1, **request}),
                     load or (lambda: recorded))
     app.recorded = recorded
@@ -198,9 +206,10 @@ def test_enter_at_the_first_frame_accepts_the_first_code_to_form(pipe):
     async def scenario(app, pilot):
         assert app.result is None and not any(row.text for row in app.rows)  # nothing formed yet
         await pilot.press("enter")
+        app.recorded.gate.set()  # the sampler starts only now, however busy the machine
         await until(pilot, lambda: app.return_code is not None)
 
-    app = run_picker(pipe, scenario, steps=SLOW, notifications=True)
+    app = run_picker(pipe, scenario, steps=SLOW, notifications=True, gated=True)
     assert app.return_code == 0 and app.return_value and app.return_value == app.return_value.strip()
     assert app.recorded.ends == ["cancelled"] and 0 < len(app.recorded.steps[0]) < SLOW
     assert not app._notifications, [n.message for n in app._notifications]  # no "Nothing to accept yet"
