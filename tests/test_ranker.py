@@ -148,7 +148,13 @@ def test_docs_rows_and_mentions_from_a_small_tldr_folder(tmp_path):
     rows = list(docs_rows(tmp_path))
     assert ("bash", "Archiving utility.", "tar", "docs", "docs:tldr/common/tar") in rows
     assert all(source == "docs" and code == code.split()[0] for _, _, code, source, _ in rows)
-    assert ("Disk usage.", "du") in matcher_pairs(rows)  # the matcher learns a page's description
+    assert ("Disk usage.", "du", 1.0) in matcher_pairs(rows)  # the matcher learns a page's description
+    # A curated description tells of each tool its command runs; a tldr example of its page's tool.
+    curated = ("bash", "Remove all CVS directories in the current directory tree",
+               "find . -type d -name CVS -exec rm -r {} \\;", "train", "1")
+    piped = ("bash", "Count the lines of a file", "cat path/to/file | wc -l", "tldr", "tldr:common/wc#9")
+    assert matcher_pairs([curated, piped]) == [(curated[1], "find", 0.5), (curated[1], "rm", 0.5),
+                                               (piped[1], "cat", 1.0)]
     examples = [("bash", "Show the size of a folder", "du -sh path", "tldr", "tldr:linux/du#1", "du"),
                 ("bash", "Analyze a folder", "gdu path", "tldr", "tldr:common/gdu#1", "gdu")]
     counts = tool_mentions(examples + [(*r, r[2]) for r in rows])

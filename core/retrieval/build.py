@@ -69,17 +69,38 @@ def docs_rows(tarball: str | Path | None, man: bool = False) -> Iterator[tuple[s
             yield "bash", desc, name, "docs", f"docs:man/{name}"
 
 
-def matcher_pairs(rows) -> list[tuple[str, str]]:
-    """(text, tool) pairs of the Bash rows the tool matcher learns from: not the held-out tldr
+def matcher_pairs(rows) -> list[tuple[str, str, float]]:
+    """(text, tool, weight) of the Bash rows the tool matcher learns from: not the held-out tldr
     pages' examples (a benchmark's items), nor the development mix's (core/data/dev.py: the
     ranking's weights are chosen for this very matcher on those), nor the man pages' NAME lines
     of a store built with ``man`` (one line each for 18,000 mostly niche tools spreads its
     guesses thin and makes its softmax four times wider; they stay in such a store as
-    documentation rows; `python benchmarks/rank_sources.py --matcher --man` measures it)."""
+    documentation rows; `python benchmarks/rank_sources.py --matcher --man` measures it).
+
+    A curated row's description tells of every tool its command runs, so each takes an equal
+    share of it: "Remove all CVS directories in the current directory tree" is `find` and `rm`
+    (`find ... -exec rm -r {} \\;`). Learnt for `find` alone, NL2Bash's thousands of `find`
+    commands taught the matcher that "remove", "zip" and "create a file" ask for `find`. A tldr
+    example is its page's tool's, whatever it pipes into."""
     from core.retrieval.tools import tool_of
 
-    return [(nl, tool_of(code)) for lang, nl, code, source, ref in rows
-            if lang == "bash" and not (benchmark_or_dev(nl, source, ref) or ref.startswith("docs:man/"))]
+    out = []
+    for lang, nl, code, source, ref in rows:
+        if lang != "bash" or benchmark_or_dev(nl, source, ref) or ref.startswith("docs:man/"):
+            continue
+        tools = utilities(code) if source in ("train", "user") else [tool_of(code)]
+        out += [(nl, tool, 1.0 / len(tools)) for tool in tools]
+    return out
+
+
+def utilities(code: str) -> list[str]:
+    """The tools a command line runs, nested ones included (``find -exec``, ``xargs``, ``$(...)``),
+    each once in order; the first word's tool where bashlex cannot parse it."""
+    from core.metrics.bash import parse_simple_commands
+    from core.retrieval.tools import tool_of
+
+    found = [c.utility for c in parse_simple_commands(code) or [] if c.utility]
+    return list(dict.fromkeys(found)) or [tool_of(code)]
 
 
 def benchmark_or_dev(nl: str, source: str, ref: str) -> bool:

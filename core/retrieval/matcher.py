@@ -88,10 +88,12 @@ class ToolMatcher:
         return cls(tools, tensors["embedding"], tensors["output"], tensors["bias"])
 
 
-def train_matcher(pairs: Iterable[tuple[str, str]], epochs: int = EPOCHS, seed: int = 0,
-                  log=None) -> ToolMatcher:
-    """Learn from (text, tool) pairs."""
-    pairs = [(t, tool) for t, tool in pairs if t.strip() and tool]
+def train_matcher(pairs: Iterable[tuple], epochs: int = EPOCHS, seed: int = 0, log=None) -> ToolMatcher:
+    """Learn from (text, tool) or (text, tool, weight) rows (core.retrieval.build.matcher_pairs:
+    a text that tells of several tools is one row of each, their weights summing to 1)."""
+    rows = [(t, tool, *w) for t, tool, *w in pairs if t.strip() and tool]
+    pairs = [(t, tool) for t, tool, *_ in rows]
+    weights = torch.tensor([w[0] if w else 1.0 for _, _, *w in rows])
     tools = sorted({tool for _, tool in pairs})
     index = {t: i for i, t in enumerate(tools)}
     gen = torch.Generator().manual_seed(seed)
@@ -115,7 +117,9 @@ def train_matcher(pairs: Iterable[tuple[str, str]], epochs: int = EPOCHS, seed: 
             ids = [feats[i] for i in chunk]
             offsets = torch.tensor([0] + [len(i) for i in ids[:-1]]).cumsum(0)
             logits = out(emb(torch.cat(ids), offsets))
-            loss = torch.nn.functional.cross_entropy(logits, labels[chunk], label_smoothing=SMOOTHING)
+            losses = torch.nn.functional.cross_entropy(logits, labels[chunk], label_smoothing=SMOOTHING,
+                                                       reduction="none")
+            loss = (losses * weights[chunk]).sum() / weights[chunk].sum()
             opt.zero_grad()
             opt_sparse.zero_grad()
             loss.backward()

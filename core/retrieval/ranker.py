@@ -76,12 +76,13 @@ class RankWeights:
 TABLES_ONLY = RankWeights()
 _TLDR, _DOCS = 14, 15  # the places of the source signals in a row's features
 # Learned on the development mix (2026-12-06: `python benchmarks/rank_sources.py --data
-# ../shared/data/codefusion --limit 500`; docs/results.md, "One ranking over every source" and
-# "Documentation as evidence").
-WEIGHTS = RankWeights(forward=-0.04, backward=0.22, rank=0.38, agreement=0.58, values=2.01, forward_words=-0.01,
-                      backward_words=0.32, matcher=0.31, guessed=-0.42, curated_count=-0.01, tldr_count=0.02,
-                      named_cued=1.28, named=-0.06, other_named=-0.36, tldr=-0.19, docs=0.24, platform=-0.32,
-                      position=-0.31, length=0.22, dice=1.48, curated_near=-2.13, mentions=0.06, said=1.19,
+# ../shared/data/codefusion --limit 500`; docs/results.md, "One ranking over every source",
+# "Documentation as evidence" and, refitted for the matcher that learns every tool a command runs,
+# "The matcher learns every tool a command runs").
+WEIGHTS = RankWeights(forward=-0.04, backward=0.12, rank=0.38, agreement=0.58, values=1.51, forward_words=0.09,
+                      backward_words=0.32, matcher=0.31, guessed=-0.32, curated_count=-0.11, tldr_count=0.02,
+                      named_cued=1.78, named=0.24, other_named=-0.36, tldr=-0.19, docs=0.24, platform=-0.12,
+                      position=-0.31, length=0.22, dice=1.38, curated_near=-2.03, mentions=0.06, said=1.29,
                       documented=1.71)
 
 
