@@ -22,7 +22,6 @@ from core.checkpoint import require_language
 from core.registry import display_name
 from core.data import load_pairs, load_records
 from core.errors import CFError
-from core.generate import DEFAULT_SAMPLER, default_early_stop, default_shrink, default_steps
 from core.metrics import (
     MetricUnavailable,
     cf_execution_applies,
@@ -350,6 +349,8 @@ def run_eval(request: EvalRequest, open_pipeline: Callable[[], object]) -> tuple
     seen = train_references(lang, request.data) if lang == "bash" else None
     if request.baseline is not None:
         return _run_baseline(request, items, all_items, seen)
+    from core.generate import DEFAULT_SAMPLER, default_early_stop, default_shrink, default_steps  # torch: 1-2 s
+
     pipe = open_pipeline()
     # The references hold concrete values: shown as placeholders, the examples' leftover values cost
     # 1.6 points of Bash top-1 exact match on the first 500 test items, template match unchanged
