@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from cfcli.protocol import check_prompt
 from core.errors import CFError
+from core.registry import display_name
 
 @dataclass(frozen=True)
 class AskOptions:
@@ -98,7 +99,8 @@ def print_candidates(batch: Batch, model: str, lang: str, top_k: int, steps: int
     seed = 0 if seed is None else seed
     for result in generate_all(batch.prompts, model, lang, top_k, steps, seed, device):
         if as_json:
-            print(json.dumps({**result.to_json(), "seed": seed}), flush=True)
+            # A shipped or user model by its name, not by this machine's path to it.
+            print(json.dumps({**result.to_json(), "model": display_name(result.model), "seed": seed}), flush=True)
         else:
             print(text_block([c.code for c in result.candidates]), flush=True)
     return 1 if batch.bad else 0

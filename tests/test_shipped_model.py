@@ -85,6 +85,7 @@ def test_a_prompt_that_asks_to_show_gets_a_candidate_that_only_shows_first():
     """"show which process is using port 3000" answered five `kill -9`s, unflagged (issue 32)."""
     r = cf("show which process is using port 3000", "--json", env=SHIPPED)
     assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["model"] == "codefusion-small"  # its name, not this machine's path to it
     candidates = json.loads(r.stdout)["candidates"]
     assert candidates[0]["effects"] == [] and "lsof" in candidates[0]["code"]
     assert any(e.startswith("kills ") for c in candidates for e in c["effects"])
