@@ -59,13 +59,17 @@ def lr_at(step: int, args: TrainArgs, total: int) -> float:
     return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
+def parse_choices(text: str, choices, what: str, hint: str) -> list[str]:
+    """A comma-separated option's values, each once in order; an unknown one is a CFError."""
+    picked = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in picked if x not in choices]
+    if not picked or bad:
+        raise CFError(f"unknown {what} {','.join(bad) or text!r}; choose from: {', '.join(choices)} ({hint})")
+    return list(dict.fromkeys(picked))
+
+
 def parse_langs(text: str) -> list[str]:
-    langs = [x.strip() for x in text.split(",") if x.strip()]
-    bad = [x for x in langs if x not in LANGS]
-    if not langs or bad:
-        raise CFError(f"unknown language {','.join(bad) or text!r}; choose from: {', '.join(LANGS)} "
-                      "(several, comma-separated, train one model for all)")
-    return list(dict.fromkeys(langs))
+    return parse_choices(text, LANGS, "language", "several, comma-separated, train one model for all")
 
 
 @dataclass
@@ -109,12 +113,7 @@ def store_pairs(store, lang: str, sources: list[str]):
 
 
 def parse_sources(text: str) -> list[str]:
-    sources = [x.strip() for x in text.split(",") if x.strip()]
-    bad = [x for x in sources if x not in PAIR_SOURCES]
-    if not sources or bad:
-        raise CFError(f"unknown --sources {','.join(bad) or text!r}; choose from: {', '.join(PAIR_SOURCES)} "
-                      "(comma-separated)")
-    return list(dict.fromkeys(sources))
+    return parse_choices(text, PAIR_SOURCES, "--sources", "comma-separated")
 
 
 def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExamples:
