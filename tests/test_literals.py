@@ -60,7 +60,7 @@ def copier(tmp_path_factory):
     rows = [{"nl": nl.format(w), "code": code.format(w)} for nl, code in TEMPLATES for w in WORDS]
     (d / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     r = cf("train", "--preset", "tiny", "--train-file", str(d / "pairs.jsonl"), "--out", str(d / "model"),
-           "--literal-slots", "--max-steps", "150", "--lr", "3e-3", "--warmup", "10", "--batch-size", "30",
+           "--literal-slots", "--max-steps", "90", "--lr", "3e-3", "--warmup", "10", "--batch-size", "30",
            "--device", "cpu", "--save-every", "1000", "--no-progress")
     assert r.returncode == 0, r.stderr.decode()
     return d / "model"
