@@ -75,10 +75,11 @@ def bash64(tmp_path_factory, data_dir) -> Path:
     return path
 
 
-# The suite's longest setup. At lr 4e-3, 200 steps reproduce all 64 pairs (fp32, 2026-12-06;
-# 250: 64; 200 steps at 5e-3: 60; at 3e-3, 300 steps: 63, 400: 64, 600: 63); the tests that use
-# the model need no more.
-TINY_STEPS, TINY_LR = 200, "4e-3"
+# The suite's longest setup. At lr 4e-3, 250 steps reproduce all 64 pairs (fp32, 2026-12-06;
+# 200 steps at 5e-3: 60; at 3e-3, 300 steps: 63, 400: 64, 600: 63); the tests that use the
+# model need no more. 200 steps at 4e-3 also reproduced 64 in fp32, but the language server's
+# tests (int8, cf's default sampling) then got `nl` for "nl -ba infile": keep 250.
+TINY_STEPS, TINY_LR = 250, "4e-3"
 
 
 @pytest.fixture(scope="session")
