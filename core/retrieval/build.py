@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from core.config import LANGS
-from core.retrieval.store import create
+from core.retrieval.store import CURATED, create
 
 # 2: the lexicon table (core/retrieval/rerank.py); 3: its tables of command words; 4: rows indexed by
 # tool, documentation rows, the tool matcher (core/retrieval/matcher.py); 5: tldr rows' value
@@ -88,7 +88,7 @@ def matcher_pairs(rows) -> list[tuple[str, str, float]]:
     for lang, nl, code, source, ref in rows:
         if lang != "bash" or benchmark_or_dev(nl, source, ref) or ref.startswith("docs:man/"):
             continue
-        tools = utilities(code) if source in ("train", "user") else [tool_of(code)]
+        tools = utilities(code) if source in CURATED else [tool_of(code)]
         out += [(nl, tool, 1.0 / len(tools)) for tool in tools]
     return out
 

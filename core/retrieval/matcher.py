@@ -91,9 +91,9 @@ class ToolMatcher:
 def train_matcher(pairs: Iterable[tuple], epochs: int = EPOCHS, seed: int = 0, log=None) -> ToolMatcher:
     """Learn from (text, tool) or (text, tool, weight) rows (core.retrieval.build.matcher_pairs:
     a text that tells of several tools is one row of each, their weights summing to 1)."""
-    rows = [(t, tool, *w) for t, tool, *w in pairs if t.strip() and tool]
-    pairs = [(t, tool) for t, tool, *_ in rows]
-    weights = torch.tensor([w[0] if w else 1.0 for _, _, *w in rows])
+    rows = [(t, tool, w[0] if w else 1.0) for t, tool, *w in pairs if t.strip() and tool]
+    pairs = [(t, tool) for t, tool, _ in rows]
+    weights = torch.tensor([w for _, _, w in rows])
     tools = sorted({tool for _, tool in pairs})
     index = {t: i for i, t in enumerate(tools)}
     gen = torch.Generator().manual_seed(seed)

@@ -116,6 +116,12 @@ def parse_sources(text: str) -> list[str]:
     return parse_choices(text, PAIR_SOURCES, "--sources", "comma-separated")
 
 
+def reads_store(stage: str, args: TrainArgs) -> bool:
+    """Whether a stage's rows come from the example store: its neighbours (--retrieval) or pairs
+    from a source other than the train split."""
+    return stage == "finetune" and (args.retrieval or parse_sources(args.sources) != ["train"])
+
+
 def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExamples:
     """A stage's rows for every language; in a multi-language model each prompt carries its
     language (core.data.tag_prompt) and a smaller set is repeated up to half the largest, so
@@ -128,7 +134,7 @@ def stage_examples(stage: str, args: TrainArgs, langs: list[str]) -> StageExampl
     held: dict[str, list] = {}  # lang -> [prompts, references]
     sources = parse_sources(args.sources)
     extra = [s for s in sources if s != "train"]
-    store = open_training_store(args) if (args.retrieval or extra) and stage == "finetune" else None
+    store = open_training_store(args) if reads_store(stage, args) else None
     for lang in langs:
         if stage == "pretrain":
             codes = pretrain_snippets(lang, args.data)[: args.limit or None]
@@ -171,7 +177,7 @@ def run_examples(stage: str, args: TrainArgs, langs: list[str], out: Path, has_s
     (31,000 pairs: 20 minutes on two cores)."""
     from core.atomic import atomic_write_bytes
 
-    if not (stage == "finetune" and (args.retrieval or args.sources != "train")):
+    if not reads_store(stage, args):
         return stage_examples(stage, args, langs)
     path = out / f"examples-{stage}.json"
     if has_state and path.exists():
@@ -182,6 +188,7 @@ def run_examples(stage: str, args: TrainArgs, langs: list[str], out: Path, has_s
     ex = stage_examples(stage, args, langs)
     if int(os.environ.get("RANK", "0")) == 0:  # one process of a DDP run writes it
         out.mkdir(parents=True, exist_ok=True)
+        # Compact, not atomic_write_json's indented form: one line a string for ~300,000 of them.
         text = json.dumps({"codes": ex.codes, "prompts": ex.prompts, "langs": ex.langs, "held": ex.held.pairs,
                            "examples": ex.examples})
         atomic_write_bytes(path, lambda p: p.write_text(text, encoding="utf-8"))
