@@ -46,13 +46,14 @@ def dev_store(dest: Path):
     """A copy of the shipped store without the tldr held-out and development pages' example rows
     (their documentation rows stay)."""
     from core.data.tldr import dev_page, held_out
-    from core.retrieval.store import ExampleStore
+    from core.retrieval.store import ExampleStore, keep_postings
     from core.retrieval.user import shipped_store
 
     con = sqlite3.connect(dest)
     shipped_store()._con.backup(con)
     con.create_function("gone", 1, lambda ref: held_out(ref) or dev_page(ref), deterministic=True)
     con.execute("DELETE FROM examples WHERE source = 'tldr' AND gone(ref)")
+    keep_postings(con)
     con.commit()
     con.close()
     return ExampleStore(dest)

@@ -62,20 +62,29 @@ def shipped():
     store.close()
 
 
-def test_the_pools_queries_at_once_find_what_they_find_one_by_one(shipped):
-    """store.nearest runs the pool's three bm25 queries on threads of their own where cores are
-    free: the rows must be the ones the queries give one after another, left-one-out too."""
+def test_the_shipped_postings_give_the_pools_fts5_gives(shipped):
+    """The shipped store's bm25 comes from its postings (core/retrieval/bm25.py): each of the pool's
+    queries, left-one-out and for the guessed tools too, must give FTS5's own rows and scores."""
     from core.retrieval.ranker import POOL_SIZES
+    from core.retrieval.store import ExampleStore
 
+    fts = ExampleStore(shipped.path)
+    fts._bm25 = None  # as a store without postings: FTS5's queries
+    assert shipped._postings() is not None
     for prompt in ("show disk usage of the current directory", "find all *.log files older than 7 days and delete them",
-                   "Remove all CVS directories in the current directory tree"):
+                   "Remove all CVS directories in the current directory tree", "zip a folder"):
         for leave_out in (None, prompt):
-            apart = shipped.nearest(prompt, "bash", POOL_SIZES, leave_out, at_once=False)
-            together = shipped.nearest(prompt, "bash", POOL_SIZES, leave_out, at_once=True)
-            assert together == apart
-            assert [len(apart[group]) for group in POOL_SIZES] == list(POOL_SIZES.values())
-            assert {e.source for e in apart["curated"]} <= {"train", "user"}
-            assert {e.source for e in apart["docs"]} == {"docs"}
+            pool = shipped.nearest(prompt, "bash", POOL_SIZES, leave_out)
+            assert pool == fts.nearest(prompt, "bash", POOL_SIZES, leave_out)
+            assert [len(pool[group]) for group in POOL_SIZES] == list(POOL_SIZES.values())
+            assert {e.source for e in pool["curated"]} <= {"train", "user"}
+            assert {e.source for e in pool["docs"]} == {"docs"}
+            tools = ["du", "zip", "tar", "find", "git"]
+            assert shipped._nearest_of_tools(prompt, "bash", tools, leave_out) == \
+                fts._nearest_of_tools(prompt, "bash", tools, leave_out)
+    for lang, prompt in (("python", "sort a list of dicts by a key"), ("cf", "highlight cells greater than 10")):
+        assert shipped.search(prompt, lang, 10) == fts.search(prompt, lang, 10)
+    fts.close()
 
 
 def test_a_pool_holds_every_source_and_the_matchers_guesses(shipped):

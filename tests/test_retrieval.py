@@ -73,6 +73,37 @@ def test_store_round_trip_and_search(tmp_path):
     assert store.count() == len(ROWS)
 
 
+def test_a_stores_postings_give_fts5s_rows_until_its_rows_change(tmp_path):
+    """bm25 from the postings a store keeps (core/retrieval/bm25.py): FTS5's rows and scores to the
+    bit; rows deleted afterwards make the store answer from FTS5 until its postings are kept anew."""
+    from core.retrieval.store import ExampleStore, create, keep_postings
+
+    path = tmp_path / "s.sqlite"
+    create(path, ROWS)
+    store = ExampleStore(path)
+    assert store._postings() is not None
+    queries = [("remove directory tree", "bash", None), ("copy file a to b", "bash", "copy file a to b"),
+               ("remove a key", "python", None), ("Remove the directories!", "bash", None)]
+    found = [store.search(q, lang, 5, exclude_nl=ex) for q, lang, ex in queries]
+    con = sqlite3.connect(path)
+    fts = [[(r[0], r[1]) for r in con.execute(
+        "SELECT e.code, bm25(examples_fts) AS s FROM examples_fts JOIN examples e ON e.id = examples_fts.rowid "
+        "WHERE examples_fts MATCH ? AND e.lang = ? AND e.nl IS NOT ? ORDER BY s, e.id",
+        [" OR ".join(f'"{w}"' for w in q.lower().replace("!", "").split()), lang, ex])] for q, lang, ex in queries]
+    assert [[(e.code, e.score) for e in f] for f in found] == [list(dict.fromkeys(r))[:5] for r in fts]
+    con.execute("DELETE FROM examples WHERE code = 'rm -r build'")
+    con.commit()
+    store = ExampleStore(path)
+    assert store._postings() is None  # stale: FTS5 answers, without the deleted row
+    assert "rm -r build" not in [e.code for e in store.search("remove directory tree", "bash", 5)]
+    keep_postings(con)
+    con.commit()
+    con.close()
+    again = ExampleStore(path)
+    assert again._postings() is not None
+    assert again.search("remove directory tree", "bash", 5) == store.search("remove directory tree", "bash", 5)
+
+
 def test_leave_one_out_never_finds_the_items_own_row(tmp_path):
     from core.retrieval.store import ExampleStore, LeaveOut, create
     from core.train.trainer import retrieved_examples

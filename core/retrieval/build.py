@@ -14,8 +14,9 @@ from core.retrieval.store import CURATED, create
 
 # 2: the lexicon table (core/retrieval/rerank.py); 3: its tables of command words; 4: rows indexed by
 # tool, documentation rows, the tool matcher (core/retrieval/matcher.py); 5: tldr rows' value
-# placeholders (core/retrieval/values.py), mentions read without a sentence's full stop
-STORE_VERSION = "5"
+# placeholders (core/retrieval/values.py), mentions read without a sentence's full stop; 6: the bm25
+# postings (core/retrieval/bm25.py)
+STORE_VERSION = "6"
 
 
 def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, str, str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from core.retrieval.store import ExampleStore
+from core.retrieval.store import ExampleStore, keep_postings
 
 
 def without_tldr_held_out(store: ExampleStore, dest: str | Path) -> tuple[ExampleStore, int]:
@@ -28,6 +28,7 @@ def without_tldr_held_out(store: ExampleStore, dest: str | Path) -> tuple[Exampl
         store._con.backup(con)
         con.create_function("held_out", 1, held_out, deterministic=True)
         removed = con.execute("DELETE FROM examples WHERE source = 'tldr' AND held_out(ref)").rowcount
+        keep_postings(con)
         con.commit()
     finally:
         con.close()

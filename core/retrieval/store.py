@@ -124,6 +124,7 @@ def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], met
         con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)", lexicon)
         con.executemany("INSERT INTO meta VALUES (?, ?)", sorted((meta or {}).items()))
         con.execute("INSERT INTO examples_fts(examples_fts) VALUES ('optimize')")
+        keep_postings(con)
         con.commit()
         con.execute("VACUUM")
         con.close()
@@ -132,6 +133,14 @@ def create(path: str | Path, rows: Iterable[tuple[str, str, str, str, str]], met
     finally:
         Path(tmp).unlink(missing_ok=True)
     return len(unique)
+
+
+def keep_postings(con: sqlite3.Connection) -> None:
+    """Keep the FTS index's postings in the store (core/retrieval/bm25.py): made where the rows
+    are written, and again by whatever deletes rows from a copy (the held-out stores)."""
+    from core.retrieval.bm25 import BLOB, build
+
+    con.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", [BLOB, build(con)])
 
 
 def tool_mentions(rows: Sequence[tuple]) -> dict[str, int]:
@@ -167,14 +176,9 @@ class ExampleStore:
             self._con.execute("SELECT count(*) FROM examples_fts WHERE examples_fts MATCH 'x'").fetchone()
         except sqlite3.DatabaseError as e:
             raise CFError(f"{self.path}: not an example store ({e})") from None
-        self._threads = None  # (executor, connections): nearest()'s other queries, opened when first needed
+        self._last: tuple | None = None  # (prompt, its rows and bm25 by the postings): a pool's queries share them
 
     def close(self) -> None:
-        if self._threads is not None:
-            executor, readers = self._threads
-            executor.shutdown()
-            for con in readers:
-                con.close()
         self._con.close()
 
     def count(self, lang: str | None = None, source: str | None = None) -> int:
@@ -299,43 +303,58 @@ class ExampleStore:
             return None
         return Lexicon(self._con, lang) if found else None
 
+    def nearest(self, prompt: str, lang: str, sizes: dict[str, int],
+                exclude_nl: str | None = None) -> dict[str, list[Example]]:
+        """``search`` for each of the pool's groups ("curated", "tldr", "docs": how many rows of each)."""
+        return {group: self.search(prompt, lang, n, exclude_nl, GROUPS[group]) for group, n in sizes.items() if n > 0}
+
+    def _postings(self):
+        """The store's bm25 postings (core/retrieval/bm25.py), read once; None where it has none, or
+        its rows changed after they were made: FTS5 answers then."""
+        if not hasattr(self, "_bm25"):
+            from core.retrieval.bm25 import BLOB, Postings
+
+            blob = self.blob(BLOB)
+            self._bm25 = Postings.load(blob, self._con) if blob else None
+        return self._bm25
+
+    def _bm25_rows(self, prompt: str):
+        """(postings, the ids of the rows the prompt's words match, best first, their bm25), or None
+        where FTS5 must answer (no postings, or a word that is not one term)."""
+        from core.retrieval.bm25 import term_of
+
+        postings = self._postings()
+        if postings is None:
+            return None
+        last = self._last
+        if last is not None and last[0] == prompt:
+            return postings, *last[1]
+        query = fts_query(prompt)
+        terms = [term_of(w[1:-1]) for w in query.split(" OR ")] if query else []
+        if None in terms:
+            return None
+        found = postings.scores(terms)
+        self._last = (prompt, found)
+        return postings, *found
+
+    def _fetch(self, ids) -> dict[int, tuple]:
+        """Rows by id: (id, lang, nl, code, source, ref)."""
+        ids = [int(i) for i in ids]
+        return {r[0]: r for r in self._con.execute(
+            f"SELECT id, lang, nl, code, source, ref FROM examples WHERE id IN ({','.join('?' * len(ids))})", ids)}
+
     def search(self, prompt: str, lang: str, k: int = 5, exclude_nl: str | None = None,
                sources: Sequence[str] | None = None, distinct_code: bool = True) -> list[Example]:
         """The ``k`` rows of ``lang`` whose nl is nearest the prompt by bm25 (nearest first); with
         ``distinct_code`` one row per code. ``exclude_nl``: leave out every row with this exact nl
-        (training's leave-one-out: an item must never find its own answer)."""
-        return self._search(self._con, prompt, lang, k, exclude_nl, sources, distinct_code)
-
-    def nearest(self, prompt: str, lang: str, sizes: dict[str, int], exclude_nl: str | None = None,
-                at_once: bool | None = None) -> dict[str, list[Example]]:
-        """``search`` for each of the pool's groups ("curated", "tldr", "docs": how many rows of
-        each), at once where cores are free (``at_once`` None; True or False to choose): each
-        query on its own connection and thread (sqlite3 lets go of the GIL while a query runs, and
-        bm25 over every row a word matches is most of a pool's time). On a busy machine one after
-        another: threads there only queue."""
-        from core.threads import free_cores
-
-        asks = [(group, n) for group, n in sizes.items() if n > 0]
-        if len(asks) < 2 or not self.read_only or not (free_cores() >= 2 if at_once is None else at_once):
-            return {group: self.search(prompt, lang, n, exclude_nl, GROUPS[group]) for group, n in asks}
-        if self._threads is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            readers = [_connect(self.path, True) for _ in range(len(GROUPS) - 1)]
-            self._threads = (ThreadPoolExecutor(len(readers), thread_name_prefix="cf-search"), readers)
-        executor, readers = self._threads
-        (first, n0), rest = asks[0], asks[1:]
-        futures = [executor.submit(self._search, con, prompt, lang, n, exclude_nl, GROUPS[group], True)
-                   for con, (group, n) in zip(readers, rest)]
-        found = {first: self.search(prompt, lang, n0, exclude_nl, GROUPS[first])}
-        found.update((group, f.result()) for (group, _), f in zip(rest, futures))
-        return {group: found[group] for group, _ in asks}
-
-    def _search(self, con: sqlite3.Connection, prompt: str, lang: str, k: int, exclude_nl: str | None,
-                sources: Sequence[str] | None, distinct_code: bool) -> list[Example]:
+        (training's leave-one-out: an item must never find its own answer). From the store's
+        postings where it has them (core/retrieval/bm25.py), else FTS5's query: the same rows."""
         query = fts_query(prompt)
         if not query or k < 1:
             return []
+        found = self._bm25_rows(prompt)
+        if found is not None:
+            return self._search_postings(*found, lang, k, exclude_nl, sources, distinct_code)
         sql = ("SELECT e.id, e.lang, e.nl, e.code, e.source, bm25(examples_fts) AS s, e.ref "
                "FROM examples_fts JOIN examples e ON e.id = examples_fts.rowid "
                "WHERE examples_fts MATCH ? AND e.lang = ?")
@@ -350,7 +369,7 @@ class ExampleStore:
         args.append(k * 4 if distinct_code else k)
         out: list[Example] = []
         codes: set[str] = set()
-        for row in con.execute(sql, args):
+        for row in self._con.execute(sql, args):
             ex = Example(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
             if distinct_code and ex.code in codes:
                 continue
@@ -360,6 +379,36 @@ class ExampleStore:
                 break
         return out
 
+
+    def _search_postings(self, postings, ids, bm25, lang: str, k: int, exclude_nl: str | None,
+                         sources: Sequence[str] | None, distinct_code: bool) -> list[Example]:
+        """``_search``'s rows from the postings: the same rows in the same order as its query (the
+        tests compare them), ties in id order."""
+        import numpy as np
+
+        keep = postings.lang[ids] == (postings.lang_names.index(lang) if lang in postings.lang_names else -2)
+        if sources:
+            keep &= np.isin(postings.source[ids], postings.codes("source", sources))
+        ids, bm25 = ids[keep], bm25[keep]
+        limit = k * 4 if distinct_code else k  # the query's LIMIT, counted after exclude_nl
+        out: list[Example] = []
+        codes: set[str] = set()
+        taken = start = 0
+        while taken < limit and start < len(ids):
+            chunk = ids[start:start + limit - taken + 8]  # a few more, for rows exclude_nl leaves out
+            rows = self._fetch(chunk)
+            for j, i in enumerate(chunk.tolist(), start):
+                r = rows[i]
+                if exclude_nl is not None and r[2] == exclude_nl:
+                    continue
+                taken += 1
+                if not (distinct_code and r[3] in codes):
+                    codes.add(r[3])
+                    out.append(Example(r[0], r[1], r[2], r[3], r[4], float(bm25[j]), r[5]))
+                if len(out) == k or taken == limit:
+                    return out
+            start += len(chunk)
+        return out
 
     def fallback(self, lang: str, k: int, exclude_nl: str | None = None) -> list[Example]:
         """When no row shares a word with the prompt: the first rows of the language (a
@@ -427,6 +476,23 @@ class ExampleStore:
         query = fts_query(prompt)
         if not query:
             return {}
+        found = self._bm25_rows(prompt)
+        if found is not None:
+            import numpy as np
+
+            postings, ids, bm25 = found
+            keep = (postings.lang[ids] == (postings.lang_names.index(lang) if lang in postings.lang_names else -2)) \
+                & np.isin(postings.source[ids], postings.codes("source", ("tldr", "docs"))) \
+                & np.isin(postings.tool[ids], postings.codes("tool", tools))
+            ids, bm25 = ids[keep], bm25[keep]
+            rows = self._fetch(ids) if len(ids) else {}
+            out: dict[str, Example] = {}
+            for i, score in zip(ids.tolist(), bm25.tolist()):  # best first, ties by id: the query's ORDER BY s, id
+                r = rows[i]
+                tool = postings.tool_names[postings.tool[i]]
+                if tool not in out and (exclude_nl is None or r[2] != exclude_nl):
+                    out[tool] = Example(r[0], r[1], r[2], r[3], r[4], score, r[5])
+            return out
         sql = ("SELECT id, lang, nl, code, source, s, ref, tool FROM (SELECT e.id, e.lang, e.nl, e.code, e.source, "
                "bm25(examples_fts) AS s, e.ref, e.tool FROM examples_fts JOIN examples e ON e.id = examples_fts.rowid "
                f"WHERE examples_fts MATCH ? AND e.lang = ? AND e.source IN ('tldr', 'docs') "
