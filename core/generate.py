@@ -410,7 +410,11 @@ class Pipeline:
         with self._amp():
             logits = self._decode_logits(x0, dec_cross)
         if example is not None and (torch.is_tensor(bias) or bias):
-            return self._copy_biased(logits, example, bias).argmax(-1)
+            # _copy_biased's argmax without its log-softmax (a constant per position)
+            add = bias.to(logits).reshape(-1, 1, 1) if torch.is_tensor(bias) else bias
+            logits = logits.float()
+            return logits.scatter_add(-1, example[:, : logits.shape[1], None],
+                                      torch.zeros_like(logits[..., :1]) + add).argmax(-1)
         return logits.argmax(-1)
 
     @staticmethod
