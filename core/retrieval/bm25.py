@@ -132,10 +132,18 @@ class Postings:
         order = np.lexsort((matched, s))
         return matched[order], s[order]
 
-    def codes(self, kind: str, names) -> np.ndarray:
-        """The codes of ``names`` among a column's (lang, source or tool)."""
-        known = getattr(self, f"{kind}_names")
-        return np.array([known.index(n) for n in names if n in known], dtype=np.int32)
+    def keep(self, ids: np.ndarray, lang: str, sources=None, tools=None) -> np.ndarray:
+        """Which of the rows ``ids`` are of ``lang`` and, where given, of one of ``sources`` and
+        ``tools`` (a query's WHERE)."""
+        def codes(known: list[str], names) -> np.ndarray:
+            return np.array([known.index(n) for n in names if n in known], dtype=np.int32)
+
+        mask = np.isin(self.lang[ids], codes(self.lang_names, [lang]))
+        if sources:
+            mask &= np.isin(self.source[ids], codes(self.source_names, sources))
+        if tools is not None:
+            mask &= np.isin(self.tool[ids], codes(self.tool_names, tools))
+        return mask
 
 
 _TOKENIZER = "porter unicode61"  # the store's FTS5 table's (store.SCHEMA)

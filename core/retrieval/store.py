@@ -379,16 +379,11 @@ class ExampleStore:
                 break
         return out
 
-
     def _search_postings(self, postings, ids, bm25, lang: str, k: int, exclude_nl: str | None,
                          sources: Sequence[str] | None, distinct_code: bool) -> list[Example]:
-        """``_search``'s rows from the postings: the same rows in the same order as its query (the
+        """``search``'s rows from the postings: the rows its FTS5 query gives, in its order (the
         tests compare them), ties in id order."""
-        import numpy as np
-
-        keep = postings.lang[ids] == (postings.lang_names.index(lang) if lang in postings.lang_names else -2)
-        if sources:
-            keep &= np.isin(postings.source[ids], postings.codes("source", sources))
+        keep = postings.keep(ids, lang, sources)
         ids, bm25 = ids[keep], bm25[keep]
         limit = k * 4 if distinct_code else k  # the query's LIMIT, counted after exclude_nl
         out: list[Example] = []
@@ -478,12 +473,8 @@ class ExampleStore:
             return {}
         found = self._bm25_rows(prompt)
         if found is not None:
-            import numpy as np
-
             postings, ids, bm25 = found
-            keep = (postings.lang[ids] == (postings.lang_names.index(lang) if lang in postings.lang_names else -2)) \
-                & np.isin(postings.source[ids], postings.codes("source", ("tldr", "docs"))) \
-                & np.isin(postings.tool[ids], postings.codes("tool", tools))
+            keep = postings.keep(ids, lang, ("tldr", "docs"), tools)
             ids, bm25 = ids[keep], bm25[keep]
             rows = self._fetch(ids) if len(ids) else {}
             out: dict[str, Example] = {}
