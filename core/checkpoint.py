@@ -181,8 +181,12 @@ def lineage(directory: str | Path) -> list[dict[str, Any]]:
     """What a model warm-started from ``directory`` was trained from, nearest first: that model's
     stage, steps and examples, then its own ``trained_from`` (a model's provenance survives
     being used as a starting point)."""
+    from core.registry import display_name
+
     meta = read_config(directory)
-    own = {"model": str(directory), **{k: meta[k] for k in ("lang", "stage", "step", "examples_seen") if k in meta}}
+    # A shipped or user model by its name: no machine's path in a model another machine may run.
+    own = {"model": display_name(directory), **{k: meta[k] for k in ("lang", "stage", "step", "examples_seen")
+                                                 if k in meta}}
     return [own, *meta.get("trained_from", [])]
 
 

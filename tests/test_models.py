@@ -104,6 +104,18 @@ def test_init_from_copies_rows_by_token_across_vocabularies(tmp_path, multi_mode
     assert r.returncode == 2 and "no model directory or model named 'no-such-model'" in r.stderr.decode()
 
 
+def test_a_warm_start_from_the_shipped_model_names_it_not_its_path(monkeypatch):
+    """A model warm-started from the shipped one records "codefusion-small", not where this machine
+    keeps it (a model goes to other machines; core/registry.py display_name)."""
+    from conftest import SHIPPED_MODELS
+    from core.checkpoint import lineage
+
+    monkeypatch.setenv("CODEFUSION_SHIPPED_MODELS", str(SHIPPED_MODELS))
+    (own, *earlier) = lineage(SHIPPED_MODELS / "codefusion-small")
+    assert own["model"] == "codefusion-small" and own["stage"] == "finetune"
+    assert all(not str(e["model"]).startswith("/") for e in earlier)
+
+
 def test_model_add_list_and_pick_by_name(tmp_path, multi_model):
     env = {"CODEFUSION_HOME": str(tmp_path / "home")}
     r = cf("model", "add", str(multi_model), "--name", "mine", "--dtype", "fp16", env=env)
