@@ -39,8 +39,8 @@ def build(con: sqlite3.Connection) -> bytes:
     rows = con.execute("SELECT id, lang, source, tool FROM examples ORDER BY id").fetchall()
     size = (rows[-1][0] + 1) if rows else 1
     terms = sorted({t for t, _ in instances})
-    index = {t: i for i, t in enumerate(terms)}
-    term_ids = np.fromiter((index[t] for t, _ in instances), dtype=np.int64, count=len(instances))
+    term_index = {t: i for i, t in enumerate(terms)}
+    term_ids = np.fromiter((term_index[t] for t, _ in instances), dtype=np.int64, count=len(instances))
     docs = np.fromiter((d for _, d in instances), dtype=np.int64, count=len(instances))
     # One posting per (term, row), its count of instances; by term, then row.
     pairs, tf = np.unique(term_ids * size + docs, return_counts=True)
@@ -50,9 +50,9 @@ def build(con: sqlite3.Connection) -> bytes:
     names = {kind: sorted({r[col] for r in rows}) for kind, col in columns.items()}
     codes = {}
     for kind, col in columns.items():
-        index = {name: i for i, name in enumerate(names[kind])}
+        code_of = {name: i for i, name in enumerate(names[kind])}
         codes[kind] = np.full(size, -1, dtype=np.int32)
-        codes[kind][[r[0] for r in rows]] = [index[r[col]] for r in rows]
+        codes[kind][[r[0] for r in rows]] = [code_of[r[col]] for r in rows]
     out = io.BytesIO()
     np.savez(out, terms=_joined(terms), starts=starts.astype(np.int64), docs=(pairs % size).astype(np.int32),
              tf=tf.astype(np.int32), lengths=lengths.astype(np.int64), lang=codes["lang"], source=codes["source"],
