@@ -410,22 +410,20 @@ class Pipeline:
         with self._amp():
             logits = self._decode_logits(x0, dec_cross)
         if example is not None and (torch.is_tensor(bias) or bias):
-            # _copy_biased's argmax without its log-softmax (a constant per position)
-            add = bias.to(logits).reshape(-1, 1, 1) if torch.is_tensor(bias) else bias
-            logits = logits.float()
-            return logits.scatter_add(-1, example[:, : logits.shape[1], None],
-                                      torch.zeros_like(logits[..., :1]) + add).argmax(-1)
+            return self._copy_biased(logits, example, bias, normalised=False).argmax(-1)
         return logits.argmax(-1)
 
     @staticmethod
-    def _copy_biased(logits: torch.Tensor, example: torch.Tensor, bias: float) -> torch.Tensor:
+    def _copy_biased(logits: torch.Tensor, example: torch.Tensor, bias: float, normalised: bool = True
+                     ) -> torch.Tensor:
         """Log-probabilities with ``bias`` nats added to the example's token at each position: a
         retrieval candidate keeps its example's token unless the model prefers another by more
         than that (what it was not sure of, it leaves as the example had it). ``bias`` may be a
-        tensor of one value per row."""
-        logp = logits.float().log_softmax(-1)
-        add = bias.to(logp).reshape(-1, 1, 1) if torch.is_tensor(bias) else bias
-        return logp.scatter_add(-1, example[:, : logp.shape[1], None], torch.zeros_like(logp[..., :1]) + add)
+        tensor of one value per row. ``normalised`` False: the logits, no log-softmax (a constant
+        per position: the same argmax, about 10 ms less a step on the shipped model)."""
+        scores = logits.float().log_softmax(-1) if normalised else logits.float()
+        add = bias.to(scores).reshape(-1, 1, 1) if torch.is_tensor(bias) else bias
+        return scores.scatter_add(-1, example[:, : scores.shape[1], None], torch.zeros_like(scores[..., :1]) + add)
 
     def _nearness(self, x0: torch.Tensor) -> torch.Tensor:
         """-||x0 - L_v||² for every token v, up to a per-position constant: the paper's

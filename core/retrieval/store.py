@@ -168,7 +168,7 @@ class ExampleStore:
     """Search over one store file. ``search`` is what generation and training call."""
 
     def __init__(self, path: str | Path, read_only: bool = True):
-        self.path, self.read_only = Path(path), read_only
+        self.path = Path(path)
         if not self.path.exists():
             raise CFError(f"example store {self.path} not found")
         try:
