@@ -165,7 +165,7 @@ def train(
     train_file: Optional[Path] = typer.Option(TrainArgs.train_file, help="Fine-tune on a JSONL of {\"nl\", \"code\"} instead."),
     limit: Optional[int] = typer.Option(TrainArgs.limit, min=1, help="Use only the first N training examples of each language."),
     encoder: Optional[str] = typer.Option(TrainArgs.encoder, help="Pretrained CodeT5 encoder (hub name or local path)."),
-    precision: Precision = typer.Option(TrainArgs.precision, help="bf16 autocast on CUDA and on CPUs with bf16 matmuls, else fp32."),
+    precision: Precision = typer.Option(TrainArgs.precision, help="bf16 autocast on CUDA and on CPUs with AMX, else fp32."),
     vocab: str = typer.Option(TrainArgs.vocab, help="data: rows only for the tokens the data uses (smaller, faster); "
                               "full: all CodeT5 ids; auto: data, or full with --encoder."),
     init_from: Optional[str] = typer.Option(TrainArgs.init_from, help="Start from this model's weights, a name from `cf model "

@@ -43,9 +43,10 @@ def use_cuda_defaults() -> None:
 
 def pick_precision(name: str, device: torch.device) -> str:
     """bf16 autocast on GPUs with native bf16 (compute capability 8, Ampere, and later; older ones
-    emulate it, slower than fp32), and on CPUs with native bf16 matmuls (AVX512-BF16/AMX), where it
-    measured 1.3x the fp32 examples/s for the small preset (1.9x with tune_allocator; README,
-    "Measurements")."""
+    emulate it, slower than fp32), and on CPUs with AMX bf16 tiles; else fp32. AVX512-BF16 alone
+    is no sign: `python benchmarks/train_speed.py --preset small` measured bf16 at 1.28x the
+    examples/s of fp32 (both with the allocator tuning) on an AMD EPYC (2026-11-23) and at 0.63x on
+    an Intel Xeon without AMX (2026-12-07); `--precision bf16` asks for it."""
     if name not in ("auto", "fp32", "bf16"):
         raise CFError(f"unknown precision {name!r}; use auto, fp32 or bf16")
     if name != "auto":
@@ -53,8 +54,8 @@ def pick_precision(name: str, device: torch.device) -> str:
     if device.type == "cuda":
         # (of the current device: pick_device or DDP has set it)
         return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
-    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # private: may go away
-    return "bf16" if supported is not None and supported() else "fp32"
+    capabilities = getattr(torch.cpu, "get_capabilities", dict)()  # absent in older torch: fp32
+    return "bf16" if capabilities.get("amx_bf16") else "fp32"
 
 
 def autocast(precision: str, device: torch.device, training: bool = False):

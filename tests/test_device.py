@@ -235,6 +235,17 @@ def test_bf16_only_on_gpus_that_have_it(monkeypatch):
     assert pick_precision("bf16", cuda) == "bf16"  # asked for: given
 
 
+def test_bf16_on_cpus_only_with_amx(monkeypatch):
+    # AVX512-BF16 without AMX trained slower in bf16 than in fp32 (docs/results.md, "Training speed").
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": True, "amx_bf16": False})
+    assert pick_precision("auto", cpu) == "fp32"
+    assert pick_precision("bf16", cpu) == "bf16"  # asked for: given
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": True, "amx_bf16": True})
+    assert pick_precision("auto", cpu) == "bf16"
+    assert pick_precision("fp32", cpu) == "fp32"
+
+
 def test_cuda_runs_fp32_matmuls_in_tf32():
     before = torch.get_float32_matmul_precision()
     try:
