@@ -116,8 +116,12 @@ def origin(example, code: str, lang: str) -> str:
         name = f"tldr: {page}" if page else "tldr-pages"
     elif source == "docs":
         page = ref.removeprefix("docs:")
-        name = f"the {page.split('/', 1)[-1]} man page" if page.startswith("man/") else \
-            f"tldr: {page.rsplit('/', 1)[-1]} (the page's description)"
+        if page.startswith("man/"):
+            name = f"the {page.split('/', 1)[-1]} man page"
+        elif page.startswith("python/"):
+            name = f"Python's docs: {page.split('/', 1)[-1]}"
+        else:
+            name = f"tldr: {page.rsplit('/', 1)[-1]} (the page's description)"
     elif source == "django":
         name = "Django"
     else:

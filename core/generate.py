@@ -351,6 +351,7 @@ class Pipeline:
         from core.retrieval.rerank import POOL
 
         from core.retrieval.own import Found, pinned
+        from core.retrieval.pydocs import with_values
 
         lexicon = self.lexicon(lang)
         rank_all = getattr(self.examples, "ranked", None) if self.cfg.retrieval else None
@@ -366,6 +367,8 @@ class Pipeline:
             else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
                 pool = self.examples.retrieve(p, lang, max(k, POOL))
                 order = lexicon.order(p, [e.code for e in pool])
+            if lang == "python":  # a documentation row's call takes the prompt's values
+                pool = [with_values(e, p) for e in pool]
             mine = pinned(p, pool)  # the user's rows that match the prompt closely come first
             ranked = [pool[j] for j in mine + [j for j in order if j not in mine]]
             # A re-roll edits the next examples: the user's close rows only in the first roll.

@@ -121,8 +121,9 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
     train splits (``lexicon``; about 40 s). Returns the row count of each source. ``hold_out_tldr``:
     without the held-out tldr pages' examples, for a model trained to be checked on
     ``cf eval --bench tldr`` (``cf train --retrieval --store`` reads tldr rows only from its store).
-    ``docs``: the documentation rows and the tool matcher learned from every Bash row (docs_rows,
-    core/retrieval/matcher.py; about a minute); ``man``: with this machine's man pages' NAME lines."""
+    ``docs``: the documentation rows (docs_rows, and the Python standard library's:
+    core/retrieval/pydocs.py) and the tool matcher learned from every Bash row
+    (core/retrieval/matcher.py; about a minute); ``man``: with this machine's man pages' NAME lines."""
     from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
     from core.retrieval.store import PLACEHOLDERS_BLOB
 
@@ -135,12 +136,18 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
         blobs[PLACEHOLDERS_BLOB] = tldr_placeholders(tldr)
     if docs:
         from core.retrieval.matcher import BLOB, train_matcher
+        from core.retrieval.pydocs import python_docs_rows
 
-        rows += list(docs_rows(tldr, man))
+        rows += list(docs_rows(tldr, man)) + list(python_docs_rows())
         blobs[BLOB] = train_matcher(matcher_pairs(rows), log=log).to_bytes()
     sources = "train" + (",tldr" if tldr else "") + (" (held-out pages left out)" if tldr and hold_out_tldr else "") \
         + (",docs" if docs else "") + (",man" if docs and man else "")
-    create(out, rows, {"version": STORE_VERSION, "sources": sources}, tables, blobs=blobs)
+    meta = {"version": STORE_VERSION, "sources": sources}
+    if docs:  # the docstrings are this interpreter's: another Python version builds other rows
+        import platform
+
+        meta["python_docs"] = platform.python_version()
+    create(out, rows, meta, tables, blobs=blobs)
     counts: dict[str, int] = {}
     from core.retrieval.store import ExampleStore
 

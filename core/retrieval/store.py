@@ -31,10 +31,12 @@ SHIPPED_STORE = Path(__file__).resolve().parent.parent / "assets" / "examples.sq
 # whose code is the tool's name: what reaches a tool no example shows (core/retrieval/matcher.py).
 SOURCES = ("train", "tldr", "docs", "django", "user")
 CURATED = ("user", "train")  # curated NL -> code pairs: the train splits, the user's own
-# Languages without a learned ranking (core/retrieval/ranker.py) edit curated rows first; tldr
-# rows fill the places left (by bm25 over every source, tldr's terse descriptions of niche tools
-# came first: docs/results.md, "Retrieval").
-FIRST_SOURCES = CURATED
+# The sources whose rows a language without a learned ranking (core/retrieval/ranker.py) edits
+# first, curated rows by default; the other sources fill the places left (by bm25 over every
+# source, tldr's terse descriptions of niche tools came first: docs/results.md, "Retrieval").
+# Python's documentation rows (core/retrieval/pydocs.py) stand with its curated rows: CoNaLa
+# lacks the everyday calls (`os.getcwd()`, `math.sqrt(x)`).
+FIRST_SOURCES = {"python": CURATED + ("docs",)}
 # The pool's groups of sources (store.pool, store.nearest).
 GROUPS = {"curated": CURATED, "tldr": ("tldr",), "docs": ("docs",)}
 PLACEHOLDERS_BLOB = "tldr-placeholders"  # blob: zlib'd JSON, a tldr row's ref -> its value placeholders
@@ -507,11 +509,12 @@ class ExampleStore:
         return rankers[lang].rank(prompt, exclude_nl)
 
     def retrieve(self, prompt: str, lang: str, k: int, exclude_nl: str | None = None) -> list[Example]:
-        """What a retrieval model edits: the nearest rows of FIRST_SOURCES, then of the other
-        sources up to k, or the fallback when nothing matches."""
-        first = self.search(prompt, lang, k, exclude_nl=exclude_nl, sources=FIRST_SOURCES)
+        """What a retrieval model edits: the nearest rows of the language's FIRST_SOURCES, then of
+        the other sources up to k, or the fallback when nothing matches."""
+        sources = FIRST_SOURCES.get(lang, CURATED)
+        first = self.search(prompt, lang, k, exclude_nl=exclude_nl, sources=sources)
         if len(first) < k:
-            others = [s for s in SOURCES if s not in FIRST_SOURCES]
+            others = [s for s in SOURCES if s not in sources]
             seen = {e.code for e in first}
             more = self.search(prompt, lang, k, exclude_nl=exclude_nl, sources=others)
             first += [e for e in more if e.code not in seen][: k - len(first)]

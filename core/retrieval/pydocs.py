@@ -1,0 +1,125 @@
+"""The Python standard library's own documentation as examples: each public function's docstring
+summary and its call, read from the running interpreter (`cf examples build`).
+
+CoNaLa's train split, the Python store's only rows before, has no `os.getcwd()`, `math.sqrt(x)`
+or `s.startswith(prefix)`; one in five everyday Python prompts got a right first candidate.
+A row here is the first sentence of a docstring ("Return the square root of x.") and a call with
+the required parameters' own names (`math.sqrt(x)`), which the model edits as any example; a
+method of str, list or dict is called on a conventional name (`s.replace(old, new)`).
+
+A docstring says what the function does ("Return ...", "Test whether ..."); a user asks for what
+they want ("get ...", "check if ..."): those openings are rewritten so that bm25 sees the user's
+verbs. The docstrings are the Python Software Foundation's (PSF License; the store's NOTICE).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from typing import Iterator
+
+# Modules whose functions people ask for by what they do; their own helpers and low-level calls
+# (os.sched_*, os.exec*) come with them.
+MODULES = ("os", "os.path", "shutil", "json", "time", "math", "random", "re", "subprocess", "glob", "string",
+           "statistics", "urllib.parse", "urllib.request", "itertools", "functools", "base64", "hashlib")
+# Methods of the builtin types, called on the name code usually gives such a value.
+RECEIVERS = {str: "s", list: "items", dict: "d"}
+# Classes whose class methods make values (datetime.datetime.now()).
+CONSTRUCTORS = (("datetime", "datetime"), ("datetime", "date"))
+_SIGNATURE_LINE = re.compile(r"^[\w.]+\(.*\)(\s*->.*)?$|^[SDLB]\.\w+\(")
+_OPENINGS = ((re.compile(r"^Returns? (?:true|True) if "), "Check if "),
+             (re.compile(r"^(?:Returns?|Gets?) "), "Get "),
+             (re.compile(r"^Tests? whether "), "Check if "))
+
+
+def summary(doc: str | None) -> str:
+    """A docstring's first sentence, past a signature line (``makedirs(name [, mode=0o777])``),
+    its opening in a user's words."""
+    lines = [line.strip() for line in (doc or "").splitlines()]
+    while lines and (not lines[0] or _SIGNATURE_LINE.match(lines[0])):
+        lines.pop(0)
+    paragraph = " ".join(lines[:lines.index("")] if "" in lines else lines)
+    m = re.match(r"(.+?[.!?])(?:\s|$)", paragraph)
+    text = (m.group(1) if m else paragraph).strip()
+    for opening, said in _OPENINGS:
+        text = opening.sub(said, text, count=1)
+    return text
+
+
+def required(f, doc: str | None) -> list[str] | None:
+    """The names of a callable's required positional parameters (from its signature, else from
+    its docstring's signature line); None where neither says."""
+    try:
+        params = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        first = (doc or "").strip().splitlines()[:1]
+        m = re.match(r"^[\w.]+\(([^)\[]*)", first[0]) if first else None
+        if not m:
+            return None
+        return [a.strip() for a in m.group(1).split(",") if a.strip() and "=" not in a and not a.strip().startswith("*")]
+    return [p.name for p in params if p.default is p.empty and p.name != "self"
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _row(f, call: str, ref: str) -> tuple[str, str, str, str, str] | None:
+    doc = inspect.getdoc(f)
+    text, names = summary(doc), required(f, doc)
+    if not text or names is None or not re.search(r"[a-z]", text):
+        return None
+    return "python", text, f"{call}({', '.join(names)})", "docs", f"docs:python/{ref}"
+
+
+def python_docs_rows() -> Iterator[tuple[str, str, str, str, str]]:
+    """(lang, nl, code, source, ref) rows, as core/retrieval/build.py makes them."""
+    import builtins
+
+    found = []
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for attr in getattr(module, "__all__", None) or dir(module):
+            f = getattr(module, attr, None)
+            if attr.startswith("_") or inspect.isclass(f) or not callable(f):
+                continue
+            home = getattr(f, "__module__", None) or module.__name__
+            if home not in (module.__name__, "posix", "posixpath", "genericpath") and not home.startswith("_"):
+                continue  # imported from elsewhere; kept: a module's C part (_hashlib) and os.path's own
+            found.append(_row(f, f"{name}.{attr}", f"{name}.{attr}"))
+    for kind, receiver in RECEIVERS.items():
+        for attr in dir(kind):
+            if not attr.startswith("_"):
+                found.append(_row(getattr(kind, attr), f"{receiver}.{attr}", f"{kind.__name__}.{attr}"))
+    for module, cls in CONSTRUCTORS:
+        kind = getattr(importlib.import_module(module), cls)
+        for attr in dir(kind):
+            if not attr.startswith("_") and getattr(getattr(kind, attr), "__self__", None) is kind:  # a class method
+                found.append(_row(getattr(kind, attr), f"{module}.{cls}.{attr}", f"{module}.{cls}.{attr}"))
+    for attr in dir(builtins):
+        f = getattr(builtins, attr)
+        if not attr.startswith("_") and callable(f) and not (inspect.isclass(f) and issubclass(f, BaseException)):
+            found.append(_row(f, attr, f"builtins.{attr}"))
+    seen = set()
+    for row in found:  # once each call, and each description (os.path.lexists says what exists says)
+        if row and row[1] not in seen and row[2] not in seen:
+            seen.update(row[1:3])
+            yield row
+
+
+_CALL = re.compile(r"^(?P<head>[\w.]+)\((?P<args>[\w, ]*)\)$")
+# A value as a prompt gives it: `name` (CoNaLa's way of naming a variable), a quoted string, a number.
+_VALUE = re.compile(r"`([^`\n]+)`|(?<!\w)(\"[^\"\n]+\"|'[^'\n]+')(?!\w)|(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.]\w)")
+
+
+def with_values(example, prompt: str):
+    """A documentation row's call with the prompt's values for its parameters, in order ("sleep
+    for 2 seconds": `time.sleep(seconds)` -> `time.sleep(2)`); a parameter no value fills keeps
+    its name, for the user to see. Other rows as they are."""
+    from dataclasses import replace
+
+    m = _CALL.match(example.code) if example.source == "docs" and example.lang == "python" else None
+    names = [a.strip() for a in m.group("args").split(",") if a.strip()] if m else []
+    values = [next(g for g in found.groups() if g) for found in _VALUE.finditer(prompt)]
+    if not names or not values:
+        return example
+    filled = values[:len(names)] + names[len(values):]
+    return replace(example, code=f"{m.group('head')}({', '.join(filled)})")
