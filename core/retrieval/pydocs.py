@@ -2,7 +2,7 @@
 summary and its call, read from the running interpreter (`cf examples build`).
 
 CoNaLa's train split, the Python store's only rows before, has no `os.getcwd()`, `math.sqrt(x)`
-or `s.startswith(prefix)`; one in five everyday Python prompts got a right first candidate.
+or `s.startswith(prefix)`; two in five everyday Python prompts got a right first candidate.
 A row here is the first sentence of a docstring ("Return the square root of x.") and a call with
 the required parameters' own names (`math.sqrt(x)`), which the model edits as any example; a
 method of str, list or dict is called on a conventional name (`s.replace(old, new)`).
