@@ -106,8 +106,18 @@ def python_docs_rows() -> Iterator[tuple[str, str, str, str, str]]:
 
 
 _CALL = re.compile(r"^(?P<head>[\w.]+)\((?P<args>[\w, ]*)\)$")
-# A value as a prompt gives it: `name` (CoNaLa's way of naming a variable), a quoted string, a number.
-_VALUE = re.compile(r"`([^`\n]+)`|(?<!\w)(\"[^\"\n]+\"|'[^'\n]+')(?!\w)|(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.]\w)")
+
+
+def _prompt_values(prompt: str) -> list[str]:
+    """The prompt's values in its order, as the literal slots read them (core/data/literals.py):
+    a backquoted name as code, a quoted string with its quotes, a number outside quotes."""
+    from core.data.literals import NUMBER, QUOTED
+
+    quoted = list(QUOTED.finditer(prompt))
+    found = [(m.start(), m.group(1) or m.group(0)) for m in quoted]
+    found += [(m.start(), m.group(0)) for m in NUMBER.finditer(prompt)
+              if not any(q.start() <= m.start() < q.end() for q in quoted)]
+    return [value for _, value in sorted(found)]
 
 
 def with_values(example, prompt: str):
@@ -118,8 +128,8 @@ def with_values(example, prompt: str):
 
     m = _CALL.match(example.code) if example.source == "docs" and example.lang == "python" else None
     names = [a.strip() for a in m.group("args").split(",") if a.strip()] if m else []
-    values = [next(g for g in found.groups() if g) for found in _VALUE.finditer(prompt)]
-    if not names or not values:
+    values = _prompt_values(prompt) if names else []
+    if not values:
         return example
     filled = values[:len(names)] + names[len(values):]
     return replace(example, code=f"{m.group('head')}({', '.join(filled)})")
