@@ -1,10 +1,10 @@
 """Warm latency of `Pipeline.generate` (5 candidates, cf's defaults) in two checkouts, side by side:
-the first N Bash test prompts, each checkout in its own process, the processes alternating
+the first N test prompts of a language (Bash by default), each checkout in its own process, the processes alternating
 rounds so that both see the same machine load. Each process runs the prompts once untimed (the
 "first pass", whose seconds are printed: with --compile, torch.compile's cold start, an empty
 compile cache every round), then once timed. Prints each round's p50 / p90 and the ratio.
 
-    python benchmarks/warm_latency.py --data ../shared/data/codefusion --base ../base-checkout [--prompts 20] [--rounds 2] [--compile]
+    python benchmarks/warm_latency.py --data ../shared/data/codefusion --base ../base-checkout [--prompts 20] [--rounds 2] [--compile] [--lang python]
 
 ``--base``: another checkout of the project (e.g. `git worktree add ../base-checkout <commit>`),
 its own code and its own example store; this checkout is the other side.
@@ -28,9 +28,9 @@ import json, statistics, sys, time
 sys.path.insert(0, ".")
 from cfcli.evaluate import load_items
 from core.generate import Pipeline
-items = load_items("bash", "test", sys.argv[1])[: int(sys.argv[2])]
+items = load_items(sys.argv[4], "test", sys.argv[1])[: int(sys.argv[2])]
 start = time.perf_counter()
-pipe = Pipeline.from_pretrained("codefusion-small", lang="bash", compile=sys.argv[3] == "compile")
+pipe = Pipeline.from_pretrained("codefusion-small", lang=sys.argv[4], compile=sys.argv[3] == "compile")
 for it in items:
     pipe.generate(it.nl, k=5)
 first_s = time.perf_counter() - start
@@ -43,11 +43,11 @@ print(json.dumps({"times": times, "first_s": first_s}))
 """
 
 
-def one_round(checkout: Path, data: str, prompts: int, compile: bool) -> dict:
+def one_round(checkout: Path, data: str, prompts: int, compile: bool, lang: str) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache)
         out = subprocess.run([sys.executable, "-c", ONE_ROUND, str(Path(data).resolve()), str(prompts),
-                              "compile" if compile else "eager"], cwd=checkout, env=env,
+                              "compile" if compile else "eager", lang], cwd=checkout, env=env,
                              capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -59,12 +59,13 @@ def main() -> int:
     p.add_argument("--prompts", type=int, default=20)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--compile", action="store_true", help="both sides with torch.compile (fp32)")
+    p.add_argument("--lang", default="bash", choices=("bash", "python", "cf"))
     a = p.parse_args()
     sides = {"base": a.base.resolve(), "this": ROOT}
     times: dict[str, list[float]] = {name: [] for name in sides}
     for r in range(a.rounds):
         for name, checkout in sides.items():
-            got = one_round(checkout, a.data, a.prompts, a.compile)
+            got = one_round(checkout, a.data, a.prompts, a.compile, a.lang)
             t = got["times"]
             times[name] += t
             print(f"round {r + 1} {name}: first pass {got['first_s']:.1f} s, p50 {statistics.median(t):.1f} ms, "

@@ -358,17 +358,14 @@ class Pipeline:
         found = []
         for p in prompts:
             pool = rank_all(p, lang) if rank_all is not None else None
-            one_ranking = bool(pool)
-            if one_ranking:  # every source in one ranking (core/retrieval/ranker.py)
-                order = list(range(len(pool)))
-            elif lexicon is None:
-                pool = self.examples.retrieve(p, lang, POOL if novel else k * (roll + 1))
-                order = list(range(len(pool)))
-            else:  # bm25's POOL nearest, re-ordered by what the prompt says; the model edits the first k
-                pool = self.examples.retrieve(p, lang, max(k, POOL))
-                order = lexicon.order(p, [e.code for e in pool])
-            if lang == "python":  # a documentation row's call takes the prompt's values
+            one_ranking = bool(pool)  # every source in one ranking (core/retrieval/ranker.py)
+            if not one_ranking:  # with a lexicon: bm25's POOL nearest, re-ordered by what the prompt says
+                n = max(k, POOL) if lexicon is not None else POOL if novel else k * (roll + 1)
+                pool = self.examples.retrieve(p, lang, n)
+            if lang == "python":  # a documentation row's call takes the prompt's values (before its order reads them)
                 pool = [with_values(e, p) for e in pool]
+            order = lexicon.order(p, [e.code for e in pool]) if lexicon is not None and not one_ranking \
+                else list(range(len(pool)))
             mine = pinned(p, pool)  # the user's rows that match the prompt closely come first
             ranked = [pool[j] for j in mine + [j for j in order if j not in mine]]
             # A re-roll edits the next examples: the user's close rows only in the first roll.
@@ -770,8 +767,9 @@ class Pipeline:
                     best[code] = scores[j]
                     edits.setdefault(code, j - p * k)
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
-            # Candidates keep the order of the examples they edit where one ranking ordered them.
-            if lexicon is not None and self.reorder_candidates and len(ranked) > 1 and \
+            # Candidates keep the order of the examples they edit where one ranking ordered them
+            # (and in Python, whose weights were chosen for the examples only).
+            if lexicon is not None and self.reorder_candidates and len(ranked) > 1 and lang == "bash" and \
                     not getattr(found[p], "ranked", False):
                 from core.retrieval.rerank import CANDIDATE_WEIGHTS
 

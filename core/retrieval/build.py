@@ -124,12 +124,10 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
     ``docs``: the documentation rows (docs_rows, and the Python standard library's:
     core/retrieval/pydocs.py) and the tool matcher learned from every Bash row
     (core/retrieval/matcher.py; about a minute); ``man``: with this machine's man pages' NAME lines."""
-    from core.retrieval.rerank import LEXICON_LANGS, lexicon_rows
+    from core.retrieval.rerank import TABLE_SOURCES, lexicon_rows
     from core.retrieval.store import PLACEHOLDERS_BLOB
 
     rows = list(train_rows(data))
-    tables = [r for lang in (LEXICON_LANGS if lexicon else ())
-              for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, _, _ in rows if lg == lang])]
     blobs = {}
     if tldr:
         rows += list(tldr_rows(tldr, hold_out_tldr))
@@ -140,6 +138,9 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
 
         rows += list(docs_rows(tldr, man)) + list(python_docs_rows())
         blobs[BLOB] = train_matcher(matcher_pairs(rows), log=log).to_bytes()
+    tables = [r for lang, learned_from in (TABLE_SOURCES.items() if lexicon else ())
+              for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, source, _ in rows
+                                           if lg == lang and source in learned_from])]
     sources = "train" + (",tldr" if tldr else "") + (" (held-out pages left out)" if tldr and hold_out_tldr else "") \
         + (",docs" if docs else "") + (",man" if docs and man else "")
     meta = {"version": STORE_VERSION, "sources": sources}
