@@ -768,7 +768,7 @@ class Pipeline:
                     edits.setdefault(code, j - p * k)
             ranked = list(best.items()) if found is not None else sorted(best.items(), key=lambda kv: -kv[1])
             # Candidates keep the order of the examples they edit where one ranking ordered them
-            # (and in Python, whose weights were chosen for the examples only).
+            # (and in Python and CF, whose weights were chosen for the examples only).
             if lexicon is not None and self.reorder_candidates and len(ranked) > 1 and lang == "bash" and \
                     not getattr(found[p], "ranked", False):
                 from core.retrieval.rerank import CANDIDATE_WEIGHTS

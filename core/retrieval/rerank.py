@@ -1,4 +1,4 @@
-"""Ordering Bash and Python examples, and Bash candidates, by what the prompt says, not only by bm25.
+"""Ordering examples (Bash, Python, CF) and Bash candidates by what the prompt says, not only by bm25.
 
 bm25 ranks train prompts by shared words, so "display all directories in /myfiles" finds "find
 all symlinks in the /myfiles directory tree" first. These signals put the right command first:
@@ -37,7 +37,6 @@ from typing import Iterable, Sequence
 # 63.6, CoNaLa held no lower), and those with template tables too (a parser of the code's
 # template: core.metrics.bash).
 TABLE_SOURCES = {"bash": ("train",), "python": ("train", "docs"), "cf": ("train",)}
-LEXICON_LANGS = tuple(TABLE_SOURCES)
 TEMPLATE_LANGS = ("bash",)
 # Examples read by bm25 before re-ordering: a retrieval model edits the first k of them. 40: on
 # the held-out prompts 20, 40, 60 and 100 scored 137.1, 138.0, 138.0 and 137.6 by the weights'
@@ -212,9 +211,12 @@ class Lexicon:
     def tables(self, prompt: str, codes: Sequence[str]) -> tuple[dict, dict, dict, dict]:
         """The four tables' entries ``features`` reads for the prompt and any of ``codes``."""
         words = set(prompt_words(prompt))
-        templates = (self._table("w2t", words), self._table("t2w", {t for c in codes for t in self._tokens(c)}, words)) \
-            if self.lang in TEMPLATE_LANGS else ({}, {})
-        return (*templates, self._table("w2c", words), self._table("c2w", {t for c in codes for t in code_words(c)}, words))
+        templates: tuple[dict, dict] = ({}, {})
+        if self.lang in TEMPLATE_LANGS:
+            templates = (self._table("w2t", words),
+                         self._table("t2w", {t for c in codes for t in template_tokens(c)}, words))
+        return (*templates, self._table("w2c", words),
+                self._table("c2w", {t for c in codes for t in code_words(c)}, words))
 
     def _tokens(self, code: str) -> tuple[str, ...]:
         return template_tokens(code) if self.lang in TEMPLATE_LANGS else ()
