@@ -16,7 +16,7 @@ shipped weights, over the signals the word tables give (bm25's rank, the prompt'
 code, the word tables both ways). Printed: each set's figure for bm25's order, the shipped
 weights and the ascent's, then the ascent's weights.
 
-    python benchmarks/word_rerank.py --data ../shared/data/codefusion [--lang python|cf]
+    python benchmarks/word_rerank.py --data ../shared/data/codefusion [--lang python|cf] [--pool N]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def tables(lang: str, pairs):
     return Lexicon(con, lang)
 
 
-def read_sets(data: str, lang: str, log) -> dict[str, list]:
+def read_sets(data: str, lang: str, log, size: int | None = None) -> dict[str, list]:
     """name -> [(each pool row's signals (Weights' order), each row's gain)]."""
     from core.data import load_pairs
     from core.metrics.everyday import load_everyday
@@ -77,7 +77,7 @@ def read_sets(data: str, lang: str, log) -> dict[str, list]:
         return lambda code: float(rule_shape(code) == rule_shape(reference))
 
     def pool(lexicon, prompt, exclude, gain):
-        rows = store.retrieve(prompt, lang, POOL, exclude_nl=exclude)
+        rows = store.retrieve(prompt, lang, size or POOL, exclude_nl=exclude)
         if lang == "python":  # a documentation row's call takes the prompt's values, as cf reads it
             rows = [with_values(e, prompt) for e in rows]
         codes = [r.code for r in rows]
@@ -108,9 +108,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="the published data folder")
     p.add_argument("--lang", default="python", choices=("python", "cf"))
+    p.add_argument("--pool", type=int, help="re-order this many of bm25's nearest (default: rerank.POOL, as cf does)")
     a = p.parse_args()
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     sets = {name: [(np.asarray(f, dtype=float), np.asarray(g)) for f, g in items]
-            for name, items in read_sets(a.data, a.lang, lambda m: print(m, file=sys.stderr, flush=True)).items()}
+            for name, items in read_sets(a.data, a.lang, log, a.pool).items()}
 
     def figures(w: Weights) -> dict[str, float]:
         v = np.asarray(astuple(w))
