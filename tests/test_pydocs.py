@@ -39,6 +39,10 @@ def test_a_documentation_row_takes_the_prompts_values_for_its_parameters():
     assert filled("s.replace(old, new)", 'replace "a"') == 's.replace("a", new)'  # unfilled: its name stays
     assert filled("os.getcwd()", "get the working directory of 2 shells") == "os.getcwd()"
     assert filled("time.sleep(5)", "sleep for 2 seconds", source="train") == "time.sleep(5)"  # a curated row's own
+    # A curated row that names its parameters too takes them; one with any value of its own keeps them all.
+    assert filled("random.randint(a, b)", "a random integer between 1 and 10", source="train") == "random.randint(1, 10)"
+    assert filled("random.randint(0, n)", "a random integer between 1 and 10", source="train") == "random.randint(0, n)"
+    assert filled("img.resize(width)", "resize to 800", source="user") == "img.resize(width)"  # the user's as written
 
 
 def test_python_prompts_find_the_standard_librarys_calls_and_conala_keeps_its_own():
