@@ -146,22 +146,17 @@ def main() -> int:
 
 def held_out(data: str | None):
     """800 train prompts (their first item each) and re-ranking tables learned without them."""
-    import sqlite3
-
     from cfcli.evaluate import load_items
-    from core.retrieval.rerank import SCHEMA_LEXICON, Lexicon, lexicon_rows
+    from core.retrieval.rerank import Lexicon
 
     train = load_items("bash", "train", data)
     held = set(random.Random(1).sample(sorted({it.nl for it in train}), 800))
-    con = sqlite3.connect(":memory:")
-    con.executescript(SCHEMA_LEXICON)
-    con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)",
-                    lexicon_rows("bash", [(it.nl, it.reference) for it in train if it.nl not in held]))
+    lexicon = Lexicon.learned("bash", [(it.nl, it.reference) for it in train if it.nl not in held])
     first = {}
     for it in train:
         if it.nl in held:
             first.setdefault(it.nl, it)
-    return list(first.values()), Lexicon(con, "bash")
+    return list(first.values()), lexicon
 
 
 def lexicon_study(data: str | None, pool: int | None = None) -> int:

@@ -62,13 +62,9 @@ def dev_store(dest: Path):
 def dev_tables(train):
     """The re-ranking tables learned from the train split without the mix's prompts."""
     from core.data.dev import dev_prompt
-    from core.retrieval.rerank import SCHEMA_LEXICON, Lexicon, lexicon_rows
+    from core.retrieval.rerank import Lexicon
 
-    con = sqlite3.connect(":memory:", check_same_thread=False)
-    con.executescript(SCHEMA_LEXICON)
-    con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)",
-                    lexicon_rows("bash", [(it.nl, it.reference) for it in train if not dev_prompt(it.nl)]))
-    return Lexicon(con, "bash")
+    return Lexicon.learned("bash", [(it.nl, it.reference) for it in train if not dev_prompt(it.nl)])
 
 
 def every(items: list, n: int | None) -> list:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sqlite3
 import sys
 from dataclasses import astuple, fields, replace
 from pathlib import Path
@@ -48,22 +47,13 @@ def rule_shape(code: str) -> str:
     return re.sub(r"\d+(?:\.\d+)?", "N", re.sub(r'"[^"]*"', "S", code))
 
 
-def tables(lang: str, pairs):
-    from core.retrieval.rerank import SCHEMA_LEXICON, Lexicon, lexicon_rows
-
-    con = sqlite3.connect(":memory:")
-    con.executescript(SCHEMA_LEXICON)
-    con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)", lexicon_rows(lang, pairs))
-    return Lexicon(con, lang)
-
-
 def read_sets(data: str, lang: str, log, size: int | None = None) -> dict[str, list]:
     """name -> [(each pool row's signals (Weights' order), each row's gain)]."""
     from core.data import load_pairs
     from core.metrics.everyday import load_everyday
     from core.metrics.python import sentence_bleu
     from core.retrieval.pydocs import with_values
-    from core.retrieval.rerank import POOL, TABLE_SOURCES
+    from core.retrieval.rerank import POOL, TABLE_SOURCES, Lexicon
     from core.retrieval.user import shipped_store
 
     store = shipped_store()
@@ -87,12 +77,12 @@ def read_sets(data: str, lang: str, log, size: int | None = None) -> dict[str, l
     prompts = list({p.nl: p for p in train}.values())
     for k in range(FOLDS):
         log(f"fold {k + 1} of {FOLDS} ...")
-        lexicon = tables(lang, [(p.nl, p.code) for p in train if fold(p.nl, lang) != k] + more)
+        lexicon = Lexicon.learned(lang, [(p.nl, p.code) for p in train if fold(p.nl, lang) != k] + more)
         for p in prompts:
             if fold(p.nl, lang) == k and (got := pool(lexicon, p.nl, p.nl, gain_of(p.code))):
                 sets[FOLDS_SET].append(got)
     if lang == "python":
-        lexicon = tables(lang, [(p.nl, p.code) for p in train] + more)
+        lexicon = Lexicon.learned(lang, [(p.nl, p.code) for p in train] + more)
         for it in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "python"):
             half = "dev" if int(it.id.rsplit("-", 1)[1]) % 2 == 0 else "check"  # core/data/dev.py's halves
             if got := pool(lexicon, it.prompt, None, lambda c, it=it: float(it.accepts(c))):

@@ -198,6 +198,17 @@ class Lexicon:
     def __init__(self, con, lang: str) -> None:
         self._con, self.lang = con, lang
 
+    @classmethod
+    def learned(cls, lang: str, pairs: Iterable[tuple[str, str]]) -> "Lexicon":
+        """Tables learned from (nl, code) pairs and kept in memory, not in a store: the benchmarks'
+        held-out tables (any thread may read them)."""
+        import sqlite3
+
+        con = sqlite3.connect(":memory:", check_same_thread=False)
+        con.executescript(SCHEMA_LEXICON)
+        con.executemany("INSERT INTO lexicon VALUES (?, ?, ?, ?, ?)", lexicon_rows(lang, pairs))
+        return cls(con, lang)
+
     def _table(self, direction: str, sources: set[str], targets: set[str] | None = None) -> dict:
         sources = sorted(sources | {NULL})
         sql = (f"SELECT src, tgt, p FROM lexicon WHERE lang = ? AND direction = ? "
