@@ -11,6 +11,11 @@ def test_placeholders_of_a_tldr_command_leave_its_options_out():
     assert placeholders_of(raw) == ["count", "seconds", "path/to/file"]
     assert placeholders_of("rm {{path/to/file1 path/to/file2 ...}}") == ["path/to/file1 path/to/file2"]
     assert placeholders_of("free {{-h}}") == []
+    # a placeholder with braces of its own is whole: a value fills it without leaving a brace behind
+    raw = "touch {{path/to/file{1..10}}}"
+    assert placeholders_of(raw) == ["path/to/file{1..10}"]
+    assert fill("touch path/to/file{1..10}", placeholders_of(raw), "create an empty file called notes.txt") == \
+        "touch notes.txt"
 
 
 @pytest.mark.parametrize("prompt, code, placeholders, filled", [
@@ -93,6 +98,29 @@ def test_a_train_examples_own_value_takes_the_prompts_bare_path():
     newer = train("Find files modified after /etc/passwd", "find -newer /etc/passwd")
     assert fill_example(newer.code, newer, "find files in the current directory modified after /etc/passwd") == \
         newer.code
+
+
+def test_a_directory_the_prompt_names_goes_where_the_example_searches_here():
+    from core.retrieval.store import Example
+    from core.retrieval.values import fill_example
+
+    def train(nl, code):
+        return Example(0, "bash", nl, code, "train")
+
+    php = train("Count all the lines of all php files in the current directory recursively",
+                "find . -name '*.php' -type f | xargs cat | wc -l")
+    assert fill_example(php.code, php, "Count all the lines of all php files in the /testbed directory recursively") \
+        == "find /testbed -name '*.php' -type f | xargs cat | wc -l"
+    # the example's own destination takes the prompt's; "the current directory" keeps the dot
+    cp = train("Copy all regular files to /backup", "find . -type f -exec cp {} /backup \\;")
+    assert fill_example(cp.code, cp, "copy the regular files in the current directory to /tmp") == \
+        "find . -type f -exec cp {} /tmp \\;"
+    # one place, the first: a dot later in the command is the command's own
+    mv = train("Move all *.txt files here", "find . -name '*.txt' -exec mv {} . \\;")
+    assert fill_example(mv.code, mv, "move the *.txt files under /srv") == "find /srv -name '*.txt' -exec mv {} . \\;"
+    # a file name is no place to search from
+    touch = train("Create abc.txt in every directory", "find . -type d -exec touch '{}/abc.txt' \\;")
+    assert fill_example(touch.code, touch, "create an empty file called notes.txt") == touch.code
 
 
 @pytest.mark.parametrize("prompt, values", [

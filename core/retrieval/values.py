@@ -13,7 +13,10 @@ value fills stays as it is, for the user to see (core/retrieval/placeholders.py)
 
 A train example has no placeholders; its own values (the arguments its description names:
 "Display the contents of xx.sh", `cat xx.sh`) take the prompt's bare paths, file names, hosts and
-URLs (``own_values``); quoted strings and numbers the model copies through its slots.
+URLs (``own_values``); quoted strings and numbers the model copies through its slots. Its implied
+place, the `.` that `find .`, `du .` or `ls .` search, takes a directory the prompt names ("... in
+the /testbed directory" -> `find /testbed ...`): NL2Bash writes most prompts for the current
+directory, so without it a prompt's own directory was lost (InterCode-ALFA, docs/results.md).
 """
 
 from __future__ import annotations
@@ -107,7 +110,10 @@ def prompt_values(prompt: str) -> list[Value]:
             found.append((start, value))
 
     for m in QUOTED.finditer(prompt):
-        add(m.start(), m.end(), Value(next(g for g in m.groups() if g is not None), "str", _noun_before(prompt, m.start())))
+        text = next(g for g in m.groups() if g is not None)
+        # A quoted path is a path ('/system/folder1'); any other quoted text a string.
+        kind = _path_kind(text) if re.match(r"^(?:~|\.{1,2})?/\S*$", text) else "str"
+        add(m.start(), m.end(), Value(text, kind, _noun_before(prompt, m.start())))
     for m in _HERE.finditer(prompt.lower()):
         add(m.start(), m.end(), Value(".", "dir"))
     for m in _HOME.finditer(prompt.lower()):
@@ -127,11 +133,14 @@ def prompt_values(prompt: str) -> list[Value]:
             add(start, start + len(word), Value(word, "num", noun))
         elif _PATH_VALUE.match(word) and re.search(r"[^\W_]{2}", word) \
                 and not _ARTICLE.search(prompt[:start]):  # "a tar.gz archive" names a format, not a file
-            kind = "dir" if word.endswith("/") or word in ("~", ".", "..") else "file" if re.search(r"\.\w+$", word) else "path"
-            add(start, start + len(word), Value(word, kind, noun))
+            add(start, start + len(word), Value(word, _path_kind(word), noun))
         elif noun in _NAMING_NOUNS and low not in _STOP and re.fullmatch(r"[\w@:.+-]+", word):
             add(start, start + len(word), Value(word, "word", noun))
     return [v for _, v in sorted(found, key=lambda f: f[0])]
+
+
+def _path_kind(word: str) -> str:
+    return "dir" if word.endswith("/") or word in ("~", ".", "..") else "file" if re.search(r"\.\w+$", word) else "path"
 
 
 def _noun_before(prompt: str, start: int) -> str:
@@ -190,10 +199,14 @@ def fill(code: str, slots: list, prompt: str, kinds: frozenset[str] | None = Non
         free = [s for s in free if _site(code, s.text)]  # a value put in may have taken another's text
         if not free:
             break
-        if any(_site(code, form) for form in (value.text, value.text.rstrip("/"), value.text.rstrip("/") + "/")
-               if form):  # there already (`/tmp/` for "/tmp" too)
+        forms = {form for form in (value.text, value.text.rstrip("/"), value.text.rstrip("/") + "/") if form}
+        if any(_site(code, form) for form in forms):  # there already (`/tmp/` for "/tmp" too): its slot is taken
+            free = [s for s in free if s.text not in forms]
             continue
-        fits = [s for s in free if value.kind in s.kinds or (value.kind in ("file", "dir", "path") and "path" in s.kinds)
+        # Any path fits a path's slot, but a file name not a directory's (`find notes.txt`, `du *.txt`).
+        fits = [s for s in free if value.kind in s.kinds
+                or (value.kind in ("file", "dir", "path") and "path" in s.kinds
+                    and not (value.kind == "file" and "dir" in s.kinds and "file" not in s.kinds))
                 or (value.noun and _names(s.names, value.noun) and value.kind in ("word", "str", "num"))]
         if value.kind == "word":  # a bare word only where a slot names its noun, never a path's
             fits = [s for s in fits if "path" not in s.kinds and
@@ -201,7 +214,8 @@ def fill(code: str, slots: list, prompt: str, kinds: frozenset[str] | None = Non
         if not fits:
             continue
         best = max(fits, key=lambda s: (_names(s.names, value.noun), value.kind in s.kinds, -free.index(s)))
-        code = _site(code, best.text).sub(lambda _: _shell(value.text), code)
+        # The implied "here" is one argument (find's root); a dot elsewhere is the command's own.
+        code = _site(code, best.text).sub(lambda _: _shell(value.text), code, count=int(best.text in (".", "./")))
         free.remove(best)
     return code
 
@@ -215,19 +229,28 @@ def own_values(code: str, example, prompt: str) -> list[Slot]:
     """A curated example's own values that a candidate still holds: its command's arguments (paths,
     files, patterns, users, hosts, URLs) that its description names ("Display the contents of
     xx.sh", `cat xx.sh`) and the prompt does not hold as a word of its own (`data.csv` is not in
-    "/system/folder1/data.csv"), the places where the prompt's values belong."""
+    "/system/folder1/data.csv"), the places where the prompt's values belong; and its first `.`
+    as a directory argument, the place it searches, for a directory of the prompt only."""
     from core.metrics.python import MetricUnavailable
     from core.retrieval.placeholders import _named, arguments
 
     try:
-        own = dict(arguments(example.code))
+        own = set(arguments(example.code))  # (word, kind): a word may stand twice, as two kinds
         found = arguments(code)
     except (MetricUnavailable, RecursionError):
         return []
     out: list[Slot] = []
     for word, kind in found:
-        if own.get(word) == kind and len(word) > 1 and "$" not in word and _named(word, example.nl) \
-                and not _site(prompt, word) and all(s.text != word for s in out):
+        if any(s.text == word for s in out) or (word, kind) not in own:
+            continue
+        if word in (".", "./") and kind in ("_PATH", "_FILE"):
+            # The example's implied place ("find . -name ...": here); a directory the prompt names goes there.
+            out.append(Slot(word, frozenset({"dir", "path"}), ""))
+        elif word.startswith("$") and kind in ("_PATH", "_FILE") and not _site(prompt, word):
+            # A variable as a path (`mkdir $dir`, `gzip "$file"`) stands for one the user gives.
+            kinds, names = _ARGUMENT_SLOTS[kind]
+            out.append(Slot(word, frozenset(kinds), names))
+        elif len(word) > 1 and "$" not in word and _named(word, example.nl) and not _site(prompt, word):
             kinds, names = _ARGUMENT_SLOTS[kind]
             out.append(Slot(word, frozenset(kinds), names))
     return out
