@@ -118,6 +118,15 @@ def test_a_directory_the_prompt_names_goes_where_the_example_searches_here():
     # one place, the first: a dot later in the command is the command's own
     mv = train("Move all *.txt files here", "find . -name '*.txt' -exec mv {} . \\;")
     assert fill_example(mv.code, mv, "move the *.txt files under /srv") == "find /srv -name '*.txt' -exec mv {} . \\;"
+    # a variable as a path stands for the user's; a directory still missing goes before a bare glob
+    mkdir = train("Create the directory $dir", "mkdir $dir")
+    assert fill_example(mkdir.code, mkdir, "create a directory /testbed/test_dir") == "mkdir /testbed/test_dir"
+    md5 = train('List duplicate md5 sums of the ".java" files', "md5sum *.java | sort | uniq -d")
+    assert fill_example(md5.code, md5, 'list duplicate md5 sums of the ".java" files in the /testbed directory') == \
+        "md5sum /testbed/*.java | sort | uniq -d"
+    sql = train("Remove *.sql files older than 25 days", "find . -name *.sql -mtime +25 -delete")
+    assert fill_example(sql.code, sql, "remove the *.sql files in /srv/db older than 25 days") == \
+        "find /srv/db -name *.sql -mtime +25 -delete"  # an option's pattern is no place
     # a file name is no place to search from
     touch = train("Create abc.txt in every directory", "find . -type d -exec touch '{}/abc.txt' \\;")
     assert fill_example(touch.code, touch, "create an empty file called notes.txt") == touch.code

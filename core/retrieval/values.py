@@ -269,8 +269,22 @@ def fill_example(code: str, example, prompt: str) -> str:
     # Not where the prompt quotes a path: its quoted values are the model's, and a bare path after a
     # quoted one would take the quoted one's place.
     if any(v.kind in _BARE for v in values) and not any(v.kind == "str" and "/" in v.text for v in values):
-        return fill(code, own_values(code, example, prompt), prompt, kinds=_BARE)
+        return _into_glob(fill(code, own_values(code, example, prompt), prompt, kinds=_BARE), values)
     return code
 
 
+def _into_glob(code: str, values: list[Value]) -> str:
+    """A directory the prompt names that the command still lacks goes before its first bare glob
+    operand: "the .java files in the /testbed directory", `md5sum *.java` -> `md5sum /testbed/*.java`
+    (not an option's pattern: `-name *.sql` stays)."""
+    places = [v.text for v in values if v.kind in ("dir", "path") and v.text not in (".", "..")
+              and not any(_site(code, form) for form in {v.text, v.text.rstrip("/"), v.text.rstrip("/") + "/"} if form)]
+    for m in _BARE_GLOB.finditer(code) if places else ():
+        before = code[:m.start()].split()
+        if not before or not before[-1].startswith("-"):
+            return code[:m.start()] + _shell(places[0].rstrip("/") + "/") + m.group(0) + code[m.end():]
+    return code
+
+
+_BARE_GLOB = re.compile(r"(?<!\S)\*(?:\.\w+)?(?![^\s;|&)])")
 _BARE = frozenset({"file", "dir", "path", "host", "url"})
