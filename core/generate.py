@@ -25,7 +25,7 @@ from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (caller
 from core.metrics import first_rule, syntax_valid
 from core.confidence import Calibration, agreement, features, in_rank_order, origin
 from core.retrieval.tools import kept_command
-from core.retrieval.values import fill_example
+from core.retrieval.values import fill_example, missing_values
 from core.effects import DEMOTED, asks_to_show, code_effects, destructive, read_only_version, reads_first
 from core.safety import code_warnings
 from core.tokenizer import pad_prompts
@@ -722,7 +722,7 @@ class Pipeline:
         those that delete, overwrite or kill (core.effects.reads_first); where all of them would,
         the read-only part of the first one (``kill -9 $(lsof -t -i:3000)`` -> ``lsof -t -i:3000``)
         takes first place (and the k-th goes)."""
-        self._rank(candidates)
+        self._rank(candidates, prompt if lang == "bash" else None)
         candidates[:] = [candidates[i] for i in reads_first(prompt, [c.effects for c in candidates])]
         if lang == "bash" and candidates and asks_to_show(prompt) and \
                 all(destructive(c.effects, DEMOTED) for c in candidates):
@@ -739,11 +739,13 @@ class Pipeline:
         for cand, shown in zip(candidates, in_rank_order([c.confidence for c in candidates])):
             cand.confidence = shown
 
-    def _rank(self, candidates: list[Candidate]) -> None:
-        """With ``valid_first``, those that parse first, in place; stable, so each group keeps its
-        order (the examples', the scores', first draws before later ones)."""
-        if self.valid_first:
-            candidates.sort(key=lambda c: not c.valid)
+    def _rank(self, candidates: list[Candidate], prompt: str | None = None) -> None:
+        """With ``valid_first``, those that parse first, in place; given the ``prompt`` (Bash), then
+        those that hold more of the values it gives (core.retrieval.values.missing_values: `od -t c
+        /system/text1.txt` before `ascii -s tpasswd` for "Dump "/system/text1.txt" as ASCII").
+        Stable, so each group keeps its order (the examples', the scores', first draws before later ones)."""
+        missing = {c.code: missing_values(prompt, c.code) for c in candidates} if prompt else {}
+        candidates.sort(key=lambda c: (self.valid_first and not c.valid, missing.get(c.code, 0)))
 
     def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int,
                  found=None, example_lits: list[Literals] | None = None) -> Iterator[Result]:

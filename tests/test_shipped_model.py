@@ -93,3 +93,17 @@ def test_a_prompt_that_asks_to_show_gets_a_candidate_that_only_shows_first():
                    for c in candidates]
     assert destructive == sorted(destructive)  # every reading candidate before every killing one
     assert all(c["origin"] for c in candidates) and "read-only part" in candidates[0]["origin"]
+
+
+@pytest.mark.parametrize("prompt, value", [("kill process 1234", "1234"),
+                                           ("show the last 20 lines of app.log", "20"),
+                                           ('Dump "/system/text1.txt" as ASCII characters', "/system/text1.txt")])
+def test_a_candidate_that_holds_the_prompts_values_comes_first(shipped_pipe, prompt, value):
+    """Each of these had a candidate with the prompt's value among its five, and one without it
+    first (`kill $(ps aux | grep '[p]ython csp_build.py' ...)` for "kill process 1234")."""
+    from core.retrieval.values import missing_values
+
+    codes = [c.code for c in shipped_pipe.generate(prompt, seed=0, lang="bash").candidates]
+    assert value in codes[0], codes
+    missing = [missing_values(prompt, c) for c in codes]
+    assert missing == sorted(missing), codes

@@ -245,15 +245,22 @@ def own_values(code: str, example, prompt: str) -> list[Slot]:
             continue
         if word in (".", "./") and kind in ("_PATH", "_FILE"):
             # The example's implied place ("find . -name ...": here); a directory the prompt names goes there.
-            out.append(Slot(word, frozenset({"dir", "path"}), ""))
+            out.append(Slot(word, _PLACE, ""))
         elif word.startswith("$") and kind in ("_PATH", "_FILE") and not _site(prompt, word):
-            # A variable as a path (`mkdir $dir`, `gzip "$file"`) stands for one the user gives.
-            kinds, names = _ARGUMENT_SLOTS[kind]
-            out.append(Slot(word, frozenset(kinds), names))
+            # A variable as a path (`mkdir $dir`, `gzip "$file"`) stands for one the user gives; a
+            # directory's (`find $LOGDIR`) for a directory.
+            out.append(Slot(word, _PLACE if kind == "_PATH" else frozenset(_ARGUMENT_SLOTS[kind][0]), ""))
         elif len(word) > 1 and "$" not in word and _named(word, example.nl) and not _site(prompt, word):
             kinds, names = _ARGUMENT_SLOTS[kind]
             out.append(Slot(word, frozenset(kinds), names))
     return out
+
+
+def missing_values(prompt: str, code: str) -> int:
+    """How many of the values the prompt gives (prompt_values) a candidate lacks; "the current
+    directory" and "my home directory" count as said, as a command often says them by omission."""
+    return sum(1 for v in prompt_values(prompt) if not (v.kind == "dir" and v.text in (".", "~"))
+               and not any(_site(code, form) for form in {v.text, v.text.rstrip("/"), v.text.rstrip("/") + "/"} if form))
 
 
 def fill_example(code: str, example, prompt: str) -> str:
@@ -288,3 +295,4 @@ def _into_glob(code: str, values: list[Value]) -> str:
 
 _BARE_GLOB = re.compile(r"(?<!\S)\*(?:\.\w+)?(?![^\s;|&)])")
 _BARE = frozenset({"file", "dir", "path", "host", "url"})
+_PLACE = frozenset({"dir", "path"})  # a directory's slot: no file name goes there
