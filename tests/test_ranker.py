@@ -20,6 +20,10 @@ def test_a_prompt_names_its_tool():
     assert "tar" in named_tools("run `tar` on the folder")[0]
     cued, plain = named_tools("find files changed in less than an hour and sort them")
     assert not {"find", "less", "sort"} & (cued | plain)  # plain English that is also a tool's name
+    # a kind of file is no tool to run; the tool before a script is
+    assert "python" not in set().union(*named_tools("Print the number of python files in the testbed directory"))
+    assert "php" not in set().union(*named_tools("run wc on the php files"))
+    assert "python" in named_tools("run the python script foo.py")[1]
 
 
 def test_a_matcher_learns_tools_and_survives_its_bytes():

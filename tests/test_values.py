@@ -66,6 +66,8 @@ def test_the_shipped_store_keeps_tldr_placeholders():
     ranked = store.ranked("show the last 5 lines of server.log", "bash")
     tail = next(r for r in ranked if r.ref.startswith("tldr:common/tail#"))
     assert "path/to/file" in tail.placeholders
+    # `touch {{path/to/file{1..10}}}`: the placeholder whole, braces and all ("touch notes.txt}" before)
+    assert store.placeholders("tldr:common/touch#6") == ("path/to/file{1..10}",)
 
 
 def test_a_train_examples_own_value_takes_the_prompts_bare_path():
@@ -130,6 +132,17 @@ def test_a_directory_the_prompt_names_goes_where_the_example_searches_here():
     # a file name is no place to search from
     touch = train("Create abc.txt in every directory", "find . -type d -exec touch '{}/abc.txt' \\;")
     assert fill_example(touch.code, touch, "create an empty file called notes.txt") == touch.code
+
+
+def test_the_values_a_candidate_lacks():
+    from core.retrieval.values import missing_values
+
+    prompt = "show the last 20 lines of app.log"
+    assert [missing_values(prompt, c) for c in ("tail -20 app.log", "tail -f app.log", "tail -f /var/log/syslog")] == \
+        [0, 1, 2]
+    # the current directory is said by omission; a quoted pattern is written otherwise (`*.doc`)
+    assert missing_values("find the .txt files in the current directory", "find -name '*.txt'") == 0
+    assert missing_values('find the files ending with ".doc" under /srv', "find /srv -name '*.doc'") == 0
 
 
 @pytest.mark.parametrize("prompt, values", [

@@ -26,9 +26,9 @@ from core.errors import CFError
 
 # The platforms a Bash user on Linux can run (the tarball's pages/common and pages/linux).
 PLATFORMS = ("common", "linux")
-# A placeholder's text may hold one level of braces of its own: `{{path/to/file{1..10}}}` is
-# `path/to/file{1..10}`, not `path/to/file{1..10` and a stray brace.
-PLACEHOLDER = re.compile(r"\{\{((?:[^{}]|\{[^{}]*\})*?)\}\}")
+# A placeholder's text may hold escaped braces and one level of braces of its own:
+# `{{path/to/file{1..10}}}` is `path/to/file{1..10}`, not `path/to/file{1..10` and a stray brace.
+PLACEHOLDER = re.compile(r"\{\{((?:\\[{}]|[^{}]|\{[^{}]*\})*?)\}\}")
 ALTERNATIVES = re.compile(r"\[([^\[\]|]*(?:\|[^\[\]|]*)+)\]")
 MNEMONIC = re.compile(r"\[(\w+)\]")  # "[c]reate an archive" -> "create an archive"
 HELD_OUT_PERCENT = 10

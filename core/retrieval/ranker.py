@@ -30,7 +30,7 @@ import re
 from dataclasses import astuple, dataclass, replace
 from typing import Sequence
 
-from core.retrieval.tools import TOOL_WORD, named_tools, tool_of
+from core.retrieval.tools import TOOL_WORD, file_kinds, named_tools, tool_of
 
 CURATED = ("train", "user")  # store.CURATED (the store imports this module, not the reverse)
 
@@ -122,7 +122,7 @@ def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, 
             for j, f in zip(side, lexicon.features(prompt, [rows[j].code for j in side], read)):
                 tables[j] = f
     cued, plain = named_tools(prompt)
-    words = prompt_words(prompt)
+    words = prompt_words(prompt) - file_kinds(prompt)
     known_cued = {w for w in cued if w in counts}
     said = content_words(prompt)
     n_words = max(1, len(prompt.split()))

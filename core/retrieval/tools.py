@@ -49,6 +49,15 @@ def tool_of(code: str) -> str:
     return ""
 
 
+_FILE_KIND = re.compile(r"\b([a-z0-9][a-z0-9+-]*)\s+files?\b")
+
+
+def file_kinds(prompt: str) -> set[str]:
+    """The words that say what kind of file a prompt means ("python files", "the php file"): a
+    kind, not a tool to run."""
+    return set(_FILE_KIND.findall(prompt.lower()))
+
+
 def named_tools(prompt: str) -> tuple[set[str], set[str]]:
     """The words of a prompt that could name a tool: (named with a cue — after "use", "with", ...,
     before "command", in backquotes, or first in an imperative that starts with a tool's name —,
@@ -62,7 +71,8 @@ def named_tools(prompt: str) -> tuple[set[str], set[str]]:
                 or (i > 0 and words[i - 1] in _WEAK_CUES and w not in COMMON_WORDS) \
                 or (i == 0 and w not in COMMON_WORDS):
             cued.add(w)
-    plain = {w for w in words if len(w) >= 2 and w not in COMMON_WORDS}
+    cued -= file_kinds(prompt) - quoted  # "run the python files" names no python to run
+    plain = {w for w in words if len(w) >= 2 and w not in COMMON_WORDS} - file_kinds(prompt)
     return cued, plain | cued
 
 

@@ -199,9 +199,8 @@ def fill(code: str, slots: list, prompt: str, kinds: frozenset[str] | None = Non
         free = [s for s in free if _site(code, s.text)]  # a value put in may have taken another's text
         if not free:
             break
-        forms = {form for form in (value.text, value.text.rstrip("/"), value.text.rstrip("/") + "/") if form}
-        if any(_site(code, form) for form in forms):  # there already (`/tmp/` for "/tmp" too): its slot is taken
-            free = [s for s in free if s.text not in forms]
+        if _holds(code, value.text):  # there already: its slot is taken
+            free = [s for s in free if s.text.rstrip("/") != value.text.rstrip("/")]
             continue
         # Any path fits a path's slot, but a file name not a directory's (`find notes.txt`, `du *.txt`).
         fits = [s for s in free if value.kind in s.kinds
@@ -257,24 +256,35 @@ def own_values(code: str, example, prompt: str) -> list[Slot]:
 
 
 def missing_values(prompt: str, code: str) -> int:
-    """How many of the values the prompt gives (prompt_values) a candidate lacks; "the current
-    directory" and "my home directory" count as said, as a command often says them by omission."""
-    return sum(1 for v in prompt_values(prompt) if not (v.kind == "dir" and v.text in (".", "~"))
-               and not any(_site(code, form) for form in {v.text, v.text.rstrip("/"), v.text.rstrip("/") + "/"} if form))
+    """How many of the prompt's paths, file names, numbers, hosts, URLs and names ("named
+    firefox") a candidate lacks. Not its quoted strings: NL2Bash quotes patterns that a command
+    writes otherwise (".doc" as `-name '*.doc'`), and a candidate that holds one as it stands is
+    often of another shape; nor the word after a noun ("a user interactively", "a process using"):
+    tldr's descriptions put adverbs there. "The current directory" and "my home directory" count
+    as said, as a command often says them by omission."""
+    return sum(1 for v in prompt_values(prompt) if v.kind != "str" and (v.kind != "word" or v.noun == "name")
+               and not (v.kind == "dir" and v.text in (".", "~")) and not _holds(code, v.text))
+
+
+def _holds(code: str, value: str) -> bool:
+    """Whether the command holds the value as a word of its own, with or without a trailing slash
+    (`/tmp/` for "/tmp")."""
+    return any(_site(code, form) for form in {value, value.rstrip("/"), value.rstrip("/") + "/"} if form)
 
 
 def fill_example(code: str, example, prompt: str) -> str:
     """A candidate that edits ``example`` with the prompt's values where the example had its own:
     a tldr example's placeholders (Example.placeholders) and the numbers its description says; a
-    train example's values that its description names, by a bare path, file name, host or URL of
-    the prompt (the model copies quoted strings and numbers through its own slots, not a bare
-    "setup_nl2b_fs_1.sh")."""
+    train example's values that its description names, its implied place (`.`) and its variables
+    as paths (own_values), by a path, file name, host or URL of the prompt (the model copies quoted
+    strings and numbers through its own slots, not a bare "setup_nl2b_fs_1.sh"); then a directory
+    still missing before a bare glob (`md5sum /testbed/*.java`)."""
     source = getattr(example, "source", "")
     if source == "tldr":
         return fill(code, list(getattr(example, "placeholders", ())) + own_numbers(example.nl, example.code), prompt)
     values = prompt_values(prompt) if source == "train" else []
-    # Not where the prompt quotes a path: its quoted values are the model's, and a bare path after a
-    # quoted one would take the quoted one's place.
+    # Not where the prompt quotes text with a slash that is no path ('s/a/b/', 'a/b c'): the model
+    # copies quoted text through its slots, and a path would take its place.
     if any(v.kind in _BARE for v in values) and not any(v.kind == "str" and "/" in v.text for v in values):
         return _into_glob(fill(code, own_values(code, example, prompt), prompt, kinds=_BARE), values)
     return code
@@ -284,8 +294,7 @@ def _into_glob(code: str, values: list[Value]) -> str:
     """A directory the prompt names that the command still lacks goes before its first bare glob
     operand: "the .java files in the /testbed directory", `md5sum *.java` -> `md5sum /testbed/*.java`
     (not an option's pattern: `-name *.sql` stays)."""
-    places = [v.text for v in values if v.kind in ("dir", "path") and v.text not in (".", "..")
-              and not any(_site(code, form) for form in {v.text, v.text.rstrip("/"), v.text.rstrip("/") + "/"} if form)]
+    places = [v.text for v in values if v.kind in ("dir", "path") and v.text not in (".", "..") and not _holds(code, v.text)]
     for m in _BARE_GLOB.finditer(code) if places else ():
         before = code[:m.start()].split()
         if not before or not before[-1].startswith("-"):
