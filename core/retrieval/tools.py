@@ -71,8 +71,9 @@ def named_tools(prompt: str) -> tuple[set[str], set[str]]:
                 or (i > 0 and words[i - 1] in _WEAK_CUES and w not in COMMON_WORDS) \
                 or (i == 0 and w not in COMMON_WORDS):
             cued.add(w)
-    cued -= file_kinds(prompt) - quoted  # "run the python files" names no python to run
-    plain = {w for w in words if len(w) >= 2 and w not in COMMON_WORDS} - file_kinds(prompt)
+    kinds = file_kinds(prompt)
+    cued -= kinds - quoted  # "run the python files" names no python to run
+    plain = {w for w in words if len(w) >= 2 and w not in COMMON_WORDS} - kinds
     return cued, plain | cued
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.data.literals import NUMBER, QUOTED
 
@@ -50,7 +51,8 @@ _IP_VALUE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 # files", "and/or") unless its last part has an extension (src/main.c).
 # A file name is a name and an extension with a letter (`app.log`, `.bashrc`; not `file1..40000`).
 _EXT = r"\.(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{1,8}"
-_PATH_VALUE = re.compile(r"^(?:~|\.{1,2})?/\S*$|^\S+/$|^\S+/\S*" + _EXT + r"$|^\*?\w[\w-]*(?:\.\w[\w-]*)*" + _EXT + "$"
+_ROOTED = r"^(?:~|\.{1,2})?/\S*$"  # /tmp, ~/bin, ./src: a path by its start alone
+_PATH_VALUE = re.compile(_ROOTED + r"|^\S+/$|^\S+/\S*" + _EXT + r"$|^\*?\w[\w-]*(?:\.\w[\w-]*)*" + _EXT + "$"
                          r"|^\*\.\w+$|^\.\w[\w-]*$")
 _HERE = re.compile(r"\b(?:the |this )?(?:current|working) (?:directory|folder|dir)\b|\bthis (?:directory|folder)\b")
 _ARTICLE = re.compile(r"(?:^|\s)(?:a|an)\s+$", re.I)
@@ -112,7 +114,7 @@ def prompt_values(prompt: str) -> list[Value]:
     for m in QUOTED.finditer(prompt):
         text = next(g for g in m.groups() if g is not None)
         # A quoted path is a path ('/system/folder1'); any other quoted text a string.
-        kind = _path_kind(text) if re.match(r"^(?:~|\.{1,2})?/\S*$", text) else "str"
+        kind = _path_kind(text) if re.match(_ROOTED, text) else "str"
         add(m.start(), m.end(), Value(text, kind, _noun_before(prompt, m.start())))
     for m in _HERE.finditer(prompt.lower()):
         add(m.start(), m.end(), Value(".", "dir"))
@@ -262,8 +264,14 @@ def missing_values(prompt: str, code: str) -> int:
     often of another shape; nor the word after a noun ("a user interactively", "a process using"):
     tldr's descriptions put adverbs there. "The current directory" and "my home directory" count
     as said, as a command often says them by omission."""
-    return sum(1 for v in prompt_values(prompt) if v.kind != "str" and (v.kind != "word" or v.noun == "name")
-               and not (v.kind == "dir" and v.text in (".", "~")) and not _holds(code, v.text))
+    return sum(1 for text in _counted_values(prompt) if not _holds(code, text))
+
+
+@lru_cache(maxsize=256)
+def _counted_values(prompt: str) -> tuple[str, ...]:
+    """missing_values' values of a prompt, read once for all its candidates."""
+    return tuple(v.text for v in prompt_values(prompt) if v.kind != "str" and (v.kind != "word" or v.noun == "name")
+                 and not (v.kind == "dir" and v.text in (".", "~")))
 
 
 def _holds(code: str, value: str) -> bool:
