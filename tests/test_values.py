@@ -32,9 +32,23 @@ def test_placeholders_of_a_tldr_command_leave_its_options_out():
      ["path/to/source_directory", "path/to/target_directory"], "cp -r ~/notes /tmp/backup"),
     ("grep for 'a b' in my file.txt", "grep pattern path/to/file", ["pattern", "path/to/file"],
      "grep 'a b' file.txt"),
+    # a name before the noun that says what it is
+    ("restart the nginx service", "sudo rc-service service_name restart", ["service_name"],
+     "sudo rc-service nginx restart"),
+    ("show apt information about the curl package", "apt show package", ["package"], "apt show curl"),
 ])
 def test_the_prompts_values_go_into_the_placeholders_of_their_kind(prompt, code, placeholders, filled):
     assert fill(code, placeholders, prompt) == filled
+
+
+@pytest.mark.parametrize("prompt", [
+    "find the process id of nginx",  # "process id" is one noun: no process named "id"
+    "print the last logged in users and show the full user and domain names",
+    "kill the running process",
+    "show the last command",
+])
+def test_words_that_say_which_one_are_no_names(prompt):
+    assert [v for v in prompt_values(prompt) if v.kind == "word"] == []
 
 
 def test_an_examples_own_number_is_a_placeholder():

@@ -7,7 +7,8 @@ A number that an example's description says and its command holds ("Show last 5 
 `tail -5 path/to/file`) is a placeholder too. The prompt's values are read by their form alone:
 numbers, quoted strings, paths and file names (`app.log`, `~/bin`, `*.py`), URLs, host names,
 "the current directory", and the word after "named", "called" or a noun a placeholder names
-("user bob" for ``{{user}}``, "port 3000" for ``{{port}}``). Each goes, in the prompt's order, to
+("user bob" for ``{{user}}``, "port 3000" for ``{{port}}``), or before one ("the nginx service"
+for ``{{service_name}}``). Each goes, in the prompt's order, to
 the first free placeholder of its kind, one that names the value's noun first. A placeholder no
 value fills stays as it is, for the user to see (core/retrieval/placeholders.py).
 
@@ -41,6 +42,15 @@ _PATHISH = re.compile(r"^(path/to/|~/|/)|(^|_)(file|directory|dir|folder|path)s?
 # "directory" or "command", the next word is seldom a name ("copy a directory recursively").
 _NOUN_ALIASES = {"folder": "directory", "dir": "directory", "proc": "process", "named": "name", "called": "name"}
 _NAMING_NOUNS = frozenset("user group name branch port host process pid service package container".split())
+# A noun that names the word before it: "the nginx service", "the python3 command", "the feature
+# branch" (after "the", and not a word that says which one: "the remote branch"). Not "user" or
+# "process", whose word before is mostly an adjective ("the full user and domain names").
+_NAMED_BEFORE = frozenset("service package command executable program binary container group branch".split())
+_WHICH = frozenset("""running last first next previous same default remote local whole entire installed active given
+specified following other parent child foreground background system shell original old latest full right correct
+wrong primary specific proper exact""".split())
+# A noun's next word that makes one noun with it: "process id", "user name", "branch name".
+_COMPOUND = frozenset("id ids name names number numbers".split())
 _STOP = frozenset("a an the of in on to and or for with from by all any each this that it its is are my "
                   "me into under current given named called new some every".split())
 # Forms of a value typed in a prompt.
@@ -136,8 +146,11 @@ def prompt_values(prompt: str) -> list[Value]:
         elif _PATH_VALUE.match(word) and re.search(r"[^\W_]{2}", word) \
                 and not _ARTICLE.search(prompt[:start]):  # "a tar.gz archive" names a format, not a file
             add(start, start + len(word), Value(word, _path_kind(word), noun))
-        elif noun in _NAMING_NOUNS and low not in _STOP and re.fullmatch(r"[\w@:.+-]+", word):
+        elif noun in _NAMING_NOUNS and low not in _STOP | _COMPOUND and re.fullmatch(r"[\w@:.+-]+", word):
             add(start, start + len(word), Value(word, "word", noun))
+        elif (after := _noun_after(prompt, start + len(word))) and low not in _STOP | _WHICH \
+                and re.fullmatch(r"[a-z0-9][\w.+-]*", low) and prompt[:start].lower().endswith("the "):
+            add(start, start + len(word), Value(word, "word", after))
     return [v for _, v in sorted(found, key=lambda f: f[0])]
 
 
@@ -153,6 +166,12 @@ def _noun_before(prompt: str, start: int) -> str:
         return ""
     w = before[-1].lower()
     return _NOUN_ALIASES.get(w, "" if w in _STOP else w)
+
+
+def _noun_after(prompt: str, end: int) -> str:
+    """The noun just after a word that names it ("the nginx service" -> "service"), or ""."""
+    m = re.match(r"\s+([A-Za-z]+)\b", prompt[end:])
+    return m.group(1).lower() if m and m.group(1).lower() in _NAMED_BEFORE else ""
 
 
 def _names(placeholder: str, noun: str) -> bool:
