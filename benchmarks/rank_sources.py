@@ -10,7 +10,9 @@ holds (which never learned from the mix):
   tool (%);
 - the mix's examples of the other tldr pages, each retrieving without its own row, its page's
   other examples staying (tools the store has examples of); top-1 right tool (%);
-- the everyday file's dev half (even-numbered Bash ids): top-1 accepted (%).
+- the everyday file's dev half (even-numbered Bash ids) and the everyday development file
+  (benchmarks/everyday-dev.jsonl: 100 more prompts of the same kind, other tasks than the check
+  half's, never reported as a benchmark): top-1 accepted (%).
 
 Each prompt's pool (store.pool with the matcher's guesses) is scored row by row (``--cache F``
 keeps them). The weights: a listwise softmax fit of what can come first (the tables' first
@@ -67,6 +69,15 @@ def dev_tables(train):
     return Lexicon.learned("bash", [(it.nl, it.reference) for it in train if not dev_prompt(it.nl)])
 
 
+def everyday_dev() -> list:
+    """The mix's everyday prompts: the everyday file's development half and the development file."""
+    from core.data.dev import dev_everyday
+    from core.metrics.everyday import load_everyday
+
+    half = [i for i in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "bash") if dev_everyday(i.id)]
+    return half + load_everyday(ROOT / "benchmarks" / "everyday-dev.jsonl", "bash")
+
+
 def every(items: list, n: int | None) -> list:
     return items[:: max(1, len(items) // n)][:n] if n else items
 
@@ -76,9 +87,8 @@ def read_sets(a, log) -> dict[str, list]:
     from bash_rerank import scores
     from cfcli.benches.tldr import find_tarball
     from cfcli.evaluate import load_items
-    from core.data.dev import dev_everyday, dev_example, dev_prompt
+    from core.data.dev import dev_example, dev_prompt
     from core.data.tldr import command, dev_page, load_tldr
-    from core.metrics.everyday import load_everyday
     from core.retrieval.ranker import Ranker
     from core.retrieval.rerank import POOL
     from core.retrieval.tools import tool_of
@@ -91,7 +101,7 @@ def read_sets(a, log) -> dict[str, list]:
     pages = [e for e in load_tldr(find_tarball(a.data), raw=True) if dev_example(e.id)]
     docs_only = every([e for e in pages if dev_page(e.id)], a.limit)
     seen = every([e for e in pages if not dev_page(e.id)], a.limit)
-    everyday = [i for i in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "bash") if dev_everyday(i.id)]
+    everyday = everyday_dev()
 
     def composite(ref):
         def gain(code):
@@ -147,9 +157,8 @@ def padded(sets):
 def matcher_study(a) -> int:
     from cfcli.benches.tldr import find_tarball
     from cfcli.evaluate import load_items
-    from core.data.dev import dev_everyday, dev_example, dev_prompt
+    from core.data.dev import dev_example, dev_prompt
     from core.data.tldr import command, dev_page, load_tldr
-    from core.metrics.everyday import load_everyday
     from core.retrieval.build import docs_rows, matcher_pairs, tldr_rows, train_rows
     from core.retrieval.matcher import train_matcher
     from core.retrieval.tools import tool_of
@@ -165,8 +174,7 @@ def matcher_study(a) -> int:
         "nl2bash": [(it.nl, tool_of(it.reference)) for it in load_items("bash", "train", a.data) if dev_prompt(it.nl)],
         "tldr-docs": [(e.nl, tool_of(command(e.code))) for e in pages if dev_page(e.id)],
         "tldr-seen": [(e.nl, tool_of(command(e.code))) for e in pages if not dev_page(e.id)],
-        "everyday": [(i.prompt, tool_of(i.example)) for i in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "bash")
-                     if dev_everyday(i.id)],
+        "everyday": [(i.prompt, tool_of(i.example)) for i in everyday_dev()],
     }
     import math
 

@@ -148,6 +148,22 @@ def test_a_directory_the_prompt_names_goes_where_the_example_searches_here():
     assert fill_example(touch.code, touch, "create an empty file called notes.txt") == touch.code
 
 
+def test_a_train_examples_own_user_or_group_takes_the_prompts_name():
+    from core.retrieval.store import Example
+    from core.retrieval.values import fill_example
+
+    def train(nl, code):
+        return Example(0, "bash", nl, code, "train")
+
+    owned = train("Find all files owned by user comp", "find / -user comp")
+    assert fill_example(owned.code, owned, "find files owned by the user alice") == "find / -user alice"
+    group = train("Find all files that belong to group staff", "find . -group staff")
+    assert fill_example(group.code, group, "list the files of the group admins") == "find . -group admins"
+    # a bare word with no noun of the example's value stays out ("a directory called projects")
+    mkdir = train('Create directory "new" in /tmp', "mkdir /tmp/new")
+    assert fill_example(mkdir.code, mkdir, "make a new directory called projects") == mkdir.code
+
+
 def test_the_values_a_candidate_lacks():
     from core.retrieval.values import missing_values
 

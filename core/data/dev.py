@@ -8,7 +8,9 @@ Each part is chosen by a hash, so it never changes with a file's order or versio
   pages' hash bucket): tools known only from their docs, as on the held-out pages;
 - 2% of the other pages' examples (``dev_example``), their pages' other examples kept: tools the
   store has examples of;
-- the everyday file's even-numbered prompts (benchmarks/everyday.jsonl; the odd ones are checks).
+- the everyday file's even-numbered prompts (benchmarks/everyday.jsonl; the odd ones are checks)
+  and the everyday development file (benchmarks/everyday-dev.jsonl: 100 Bash prompts of the same
+  kind for other tasks than the checks', never reported as a benchmark).
 """
 
 from __future__ import annotations

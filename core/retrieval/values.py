@@ -312,8 +312,11 @@ def fill_example(code: str, example, prompt: str) -> str:
     values = prompt_values(prompt) if source == "train" else []
     # Not where the prompt quotes text with a slash that is no path ('s/a/b/', 'a/b c'): the model
     # copies quoted text through its slots, and a path would take its place.
-    if any(v.kind in _BARE for v in values) and not any(v.kind == "str" and "/" in v.text for v in values):
-        return _into_glob(fill(code, own_values(code, example, prompt), prompt, kinds=_BARE), values)
+    if any(v.kind in _BARE or v.kind == "word" for v in values) \
+            and not any(v.kind == "str" and "/" in v.text for v in values):
+        # (a bare word only where the example's own value is a user's or a group's: "owned by the
+        # user alice", `find / -user comp` -> `find / -user alice`; fill's rule for words)
+        return _into_glob(fill(code, own_values(code, example, prompt), prompt, kinds=_BARE | {"word"}), values)
     return code
 
 
