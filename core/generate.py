@@ -25,7 +25,7 @@ from core.events import Cancelled, Candidate, Result, Step  # noqa: F401 (caller
 from core.metrics import first_rule, syntax_valid
 from core.confidence import Calibration, agreement, features, in_rank_order, origin
 from core.retrieval.tools import kept_command
-from core.retrieval.values import fill_example, missing_values
+from core.retrieval.values import contradictions, fill_example, missing_values
 from core.effects import DEMOTED, asks_to_show, code_effects, destructive, read_only_version, reads_first
 from core.safety import code_warnings
 from core.tokenizer import pad_prompts
@@ -742,9 +742,12 @@ class Pipeline:
     def _rank(self, candidates: list[Candidate], prompt: str | None = None) -> None:
         """With ``valid_first``, those that parse first, in place; given the ``prompt`` (Bash), then
         those that hold more of the values it gives (core.retrieval.values.missing_values: `od -t c
-        /system/text1.txt` before `ascii -s tpasswd` for "Dump "/system/text1.txt" as ASCII").
+        /system/text1.txt` before `ascii -s tpasswd` for "Dump "/system/text1.txt" as ASCII"), a
+        find test that points the other way than the prompt's comparison counting as a value
+        missing (values.contradictions: `-size -100M` for "larger than 100MB").
         Stable, so each group keeps its order (the examples', the scores', first draws before later ones)."""
-        missing = {c.code: missing_values(prompt, c.code) for c in candidates} if prompt else {}
+        missing = {c.code: missing_values(prompt, c.code) + contradictions(prompt, c.code)
+                   for c in candidates} if prompt else {}
         candidates.sort(key=lambda c: (self.valid_first and not c.valid, missing.get(c.code, 0)))
 
     def _results(self, prompts, lits, lang, k, rows, scores, seconds: dict[str, float], steps: int,

@@ -107,3 +107,12 @@ def test_a_candidate_that_holds_the_prompts_values_comes_first(shipped_pipe, pro
     assert value in codes[0], codes
     missing = [missing_values(prompt, c) for c in codes]
     assert missing == sorted(missing), codes
+
+
+def test_a_find_test_that_points_the_prompts_way_comes_first(shipped_pipe):
+    """`find . -size -100M` came first for "find files larger than 100MB", `+100M` among the five."""
+    from core.retrieval.values import contradictions
+
+    prompt = "find files larger than 100MB"
+    codes = [c.code for c in shipped_pipe.generate(prompt, seed=0, lang="bash").candidates]
+    assert "-size +100M" in codes[0] and any(contradictions(prompt, c) for c in codes), codes

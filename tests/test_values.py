@@ -183,3 +183,19 @@ def test_the_values_a_candidate_lacks():
 ])
 def test_file_names_by_their_form(prompt, values):
     assert [v.text for v in prompt_values(prompt)] == values
+
+
+@pytest.mark.parametrize("prompt, code, against", [
+    ("find files larger than 100MB", "find . -size -100M", 1),
+    ("find files larger than 100MB", "find . -size +100M", 0),
+    ("list the files whose size is greater than 10 bytes", "find . -size 10", 1),  # equality is no "greater"
+    ("find files modified in the last 7 days", "find . -mtime +7", 1),
+    ("delete files older than 30 days", "find . -mtime +30 -delete", 0),
+    ("find files that changed over an hour ago", "find . -cmin -60", 1),
+    ("find files bigger than 50MB but smaller than 100MB", "find / -size +50M -size -100M", 0),  # both ways
+    ("list files", "find . -size -100M", 0),  # no comparison
+])
+def test_a_find_test_against_the_prompts_comparison(prompt, code, against):
+    from core.retrieval.values import contradictions
+
+    assert contradictions(prompt, code) == against

@@ -293,6 +293,48 @@ def _counted_values(prompt: str) -> tuple[str, ...]:
                  and not (v.kind == "dir" and v.text in (".", "~")))
 
 
+# "larger than 100MB", "older than 30 days", "in the last 7 days": which way a find test's number
+# must point (`-size +100M`, `-mtime +30`, `-mtime -7`). A size has a size's unit; a time a time's.
+_SIZE_UNIT = r"\s*(?:b|bytes?|c|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?)\b"
+_TIME_UNIT = r"\s*(?:min(?:ute)?s?|h(?:ou)?rs?|hours?|days?|weeks?)\b"
+_MORE = r"(?:larger|bigger|greater|more|over|above|exceeding|at least)(?:\s+than)?"
+_LESS = r"(?:smaller|less|fewer|under|below|at most)(?:\s+than)?"
+_COMPARED = [
+    ("size", "+", re.compile(rf"\b{_MORE}\s+\d+(?:\.\d+)?{_SIZE_UNIT}", re.I)),
+    ("size", "-", re.compile(rf"\b{_LESS}\s+\d+(?:\.\d+)?{_SIZE_UNIT}", re.I)),
+    ("time", "+", re.compile(rf"\b(?:older\s+than\s+(?:\d+|an?|one){_TIME_UNIT}|(?:more\s+than|over)\s+(?:\d+|an?|one)"
+                             rf"{_TIME_UNIT}\s+(?:ago|old)|not\s+(?:been\s+)?(?:modified|accessed|changed)\s+"
+                             rf"(?:in|for|within)\s+(?:the\s+)?(?:last|past)\b)", re.I)),
+    ("time", "-", re.compile(rf"\b(?:(?:in|within|during)\s+the\s+(?:last|past)\b|(?:newer|less)\s+than\s+(?:\d+|an?|one)"
+                             rf"{_TIME_UNIT}|(?:within|in)\s+(?:\d+|an?|one){_TIME_UNIT})", re.I)),
+]
+_FIND_TEST = {"size": re.compile(r"(?<!\S)-size\s+([+-]?)(\d+)"),
+              "time": re.compile(r"(?<!\S)-[amc](?:time|min)\s+([+-]?)(\d+)")}
+
+
+def contradictions(prompt: str, code: str) -> int:
+    """How many of a candidate's find tests point the other way than the prompt's comparison (or
+    test equality): `find . -size -100M` for "files larger than 100MB", `-mtime +7` for "in the last
+    7 days". A prompt that compares both ways on one kind says nothing of it here."""
+    out = 0
+    for kind, signs in _compared(prompt).items():
+        if len(signs) == 1:
+            want = next(iter(signs))
+            # (`-mtime 0` is "less than a day ago": the last day's way)
+            out += sum(1 for m in _FIND_TEST[kind].finditer(code)
+                       if (m.group(1) or ("-" if int(m.group(2)) == 0 else "")) != want)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _compared(prompt: str) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for kind, sign, pattern in _COMPARED:
+        if pattern.search(prompt):
+            found.setdefault(kind, set()).add(sign)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
 def _holds(code: str, value: str) -> bool:
     """Whether the command holds the value as a word of its own, with or without a trailing slash
     (`/tmp/` for "/tmp")."""
