@@ -296,7 +296,7 @@ def _counted_values(prompt: str) -> tuple[str, ...]:
 # "larger than 100MB", "older than 30 days", "in the last 7 days": which way a find test's number
 # must point (`-size +100M`, `-mtime +30`, `-mtime -7`). A size has a size's unit; a time a time's.
 _SIZE_UNIT = r"\s*(?:b|bytes?|c|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?)\b"
-_TIME_UNIT = r"\s*(?:min(?:ute)?s?|h(?:ou)?rs?|hours?|days?|weeks?)\b"
+_TIME_UNIT = r"\s*(?:min(?:ute)?s?|h(?:ou)?rs?|days?|weeks?)\b"
 _MORE = r"(?:larger|bigger|greater|more|over|above|exceeding|at least)(?:\s+than)?"
 _LESS = r"(?:smaller|less|fewer|under|below|at most)(?:\s+than)?"
 _COMPARED = [
