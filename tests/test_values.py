@@ -194,6 +194,10 @@ def test_file_names_by_their_form(prompt, values):
     ("find files that changed over an hour ago", "find . -cmin -60", 1),
     ("find files bigger than 50MB but smaller than 100MB", "find / -size +50M -size -100M", 0),  # both ways
     ("list files", "find . -size -100M", 0),  # no comparison
+    ("find all empty files in the current directory, do not search sub directories", "find . -type f -empty", 1),
+    ("find all empty files in the current directory, do not search sub directories",
+     "find . -maxdepth 1 -type f -empty", 0),
+    ("remove the *.txt files in /srv but not in its subdirectories", "rm /srv/*.txt", 0),
 ])
 def test_a_find_test_against_the_prompts_comparison(prompt, code, against):
     from core.retrieval.values import contradictions

@@ -308,6 +308,11 @@ _COMPARED = [
     ("time", "-", re.compile(rf"\b(?:(?:in|within|during)\s+the\s+(?:last|past)\b|(?:newer|less)\s+than\s+(?:\d+|an?|one)"
                              rf"{_TIME_UNIT}|(?:within|in)\s+(?:\d+|an?|one){_TIME_UNIT})", re.I)),
 ]
+# "do not search sub directories", "but not in its subdirectories": a find without -maxdepth goes there.
+_SHALLOW = re.compile(r"\b(?:do not|don't|not|without)\s+(?:search(?:ing)?|go(?:ing)?|look(?:ing)?|descend(?:ing)?|"
+                      r"recurs\w*)(?:\s+in|\s+into)?\s+(?:the\s+)?sub[- ]?(?:directories|dirs|folders)\b|"
+                      r"\bbut\s+not\s+(?:in\s+)?(?:its\s+|it's\s+|the\s+)?sub[- ]?(?:directories|dirs|folders)\b|"
+                      r"\bnon[- ]recursive(?:ly)?\b", re.I)
 _FIND_TEST = {"size": re.compile(r"(?<!\S)-size\s+([+-]?)(\d+)"),
               "time": re.compile(r"(?<!\S)-[amc](?:time|min)\s+([+-]?)(\d+)")}
 
@@ -315,8 +320,9 @@ _FIND_TEST = {"size": re.compile(r"(?<!\S)-size\s+([+-]?)(\d+)"),
 def contradictions(prompt: str, code: str) -> int:
     """How many of a candidate's find tests point the other way than the prompt's comparison (or
     test equality): `find . -size -100M` for "files larger than 100MB", `-mtime +7` for "in the last
-    7 days". A prompt that compares both ways on one kind says nothing of it here."""
-    out = 0
+    7 days". A prompt that compares both ways on one kind says nothing of it here. And a find
+    that descends into subdirectories (no -maxdepth) where the prompt says not to."""
+    out = int(bool(_SHALLOW.search(prompt)) and bool(re.search(r"(?<![\w-])find\b", code)) and "-maxdepth" not in code)
     for kind, signs in _compared(prompt).items():
         if len(signs) == 1:
             want = next(iter(signs))
