@@ -53,6 +53,8 @@ wrong primary specific proper exact""".split())
 _COMPOUND = frozenset("id ids name names number numbers".split())
 _STOP = frozenset("a an the of in on to and or for with from by all any each this that it its is are my "
                   "me into under current given named called new some every".split())
+_NO_NAME_AFTER = _STOP | _COMPOUND  # words that are no name after a naming noun
+_NO_NAME_BEFORE = _STOP | _WHICH  # ... nor before one
 # Forms of a value typed in a prompt.
 _URL_VALUE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 _HOST_VALUE = re.compile(r"^(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|edu|gov|co|uk|de|fr|local|lan|internal)$")
@@ -146,9 +148,9 @@ def prompt_values(prompt: str) -> list[Value]:
         elif _PATH_VALUE.match(word) and re.search(r"[^\W_]{2}", word) \
                 and not _ARTICLE.search(prompt[:start]):  # "a tar.gz archive" names a format, not a file
             add(start, start + len(word), Value(word, _path_kind(word), noun))
-        elif noun in _NAMING_NOUNS and low not in _STOP | _COMPOUND and re.fullmatch(r"[\w@:.+-]+", word):
+        elif noun in _NAMING_NOUNS and low not in _NO_NAME_AFTER and re.fullmatch(r"[\w@:.+-]+", word):
             add(start, start + len(word), Value(word, "word", noun))
-        elif (after := _noun_after(prompt, start + len(word))) and low not in _STOP | _WHICH \
+        elif (after := _noun_after(prompt, start + len(word))) and low not in _NO_NAME_BEFORE \
                 and re.fullmatch(r"[a-z0-9][\w.+-]*", low) and prompt[:start].lower().endswith("the "):
             add(start, start + len(word), Value(word, "word", after))
     return [v for _, v in sorted(found, key=lambda f: f[0])]
@@ -313,6 +315,7 @@ _SHALLOW = re.compile(r"\b(?:do not|don't|not|without)\s+(?:search(?:ing)?|go(?:
                       r"recurs\w*)(?:\s+in|\s+into)?\s+(?:the\s+)?sub[- ]?(?:directories|dirs|folders)\b|"
                       r"\bbut\s+not\s+(?:in\s+)?(?:its\s+|it's\s+|the\s+)?sub[- ]?(?:directories|dirs|folders)\b|"
                       r"\bnon[- ]recursive(?:ly)?\b", re.I)
+_FIND = re.compile(r"(?<![\w-])find\b")
 _FIND_TEST = {"size": re.compile(r"(?<!\S)-size\s+([+-]?)(\d+)"),
               "time": re.compile(r"(?<!\S)-[amc](?:time|min)\s+([+-]?)(\d+)")}
 
@@ -322,23 +325,25 @@ def contradictions(prompt: str, code: str) -> int:
     test equality): `find . -size -100M` for "files larger than 100MB", `-mtime +7` for "in the last
     7 days". A prompt that compares both ways on one kind says nothing of it here. And a find
     that descends into subdirectories (no -maxdepth) where the prompt says not to."""
-    out = int(bool(_SHALLOW.search(prompt)) and bool(re.search(r"(?<![\w-])find\b", code)) and "-maxdepth" not in code)
-    for kind, signs in _compared(prompt).items():
-        if len(signs) == 1:
-            want = next(iter(signs))
-            # (`-mtime 0` is "less than a day ago": the last day's way)
-            out += sum(1 for m in _FIND_TEST[kind].finditer(code)
-                       if (m.group(1) or ("-" if int(m.group(2)) == 0 else "")) != want)
+    wants, shallow = _compared(prompt)
+    out = int(shallow and bool(_FIND.search(code)) and "-maxdepth" not in code)
+    for kind, want in wants:
+        # (`-mtime 0` is "less than a day ago": the last day's way)
+        out += sum(1 for m in _FIND_TEST[kind].finditer(code)
+                   if (m.group(1) or ("-" if int(m.group(2)) == 0 else "")) != want)
     return out
 
 
 @lru_cache(maxsize=256)
-def _compared(prompt: str) -> dict[str, frozenset[str]]:
+def _compared(prompt: str) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """What contradictions reads of a prompt, once for all its candidates: (kind, the sign it
+    wants) for each kind it compares one way only, and whether it says not to descend."""
     found: dict[str, set[str]] = {}
     for kind, sign, pattern in _COMPARED:
         if pattern.search(prompt):
             found.setdefault(kind, set()).add(sign)
-    return {k: frozenset(v) for k, v in found.items()}
+    wants = tuple((kind, next(iter(signs))) for kind, signs in found.items() if len(signs) == 1)
+    return wants, bool(_SHALLOW.search(prompt))
 
 
 def _holds(code: str, value: str) -> bool:
@@ -360,11 +365,8 @@ def fill_example(code: str, example, prompt: str) -> str:
     values = prompt_values(prompt) if source == "train" else []
     # Not where the prompt quotes text with a slash that is no path ('s/a/b/', 'a/b c'): the model
     # copies quoted text through its slots, and a path would take its place.
-    if any(v.kind in _BARE or v.kind == "word" for v in values) \
-            and not any(v.kind == "str" and "/" in v.text for v in values):
-        # (a bare word only where the example's own value is a user's or a group's: "owned by the
-        # user alice", `find / -user comp` -> `find / -user alice`; fill's rule for words)
-        return _into_glob(fill(code, own_values(code, example, prompt), prompt, kinds=_BARE | {"word"}), values)
+    if any(v.kind in _TRAIN_KINDS for v in values) and not any(v.kind == "str" and "/" in v.text for v in values):
+        return _into_glob(fill(code, own_values(code, example, prompt), prompt, kinds=_TRAIN_KINDS), values)
     return code
 
 
@@ -381,5 +383,8 @@ def _into_glob(code: str, values: list[Value]) -> str:
 
 
 _BARE_GLOB = re.compile(r"(?<!\S)\*(?:\.\w+)?(?![^\s;|&)])")
-_BARE = frozenset({"file", "dir", "path", "host", "url"})
+# The values a train example's own take: paths, file names, hosts, URLs, and a bare word only where
+# the example's value is a user's or a group's (fill's rule for words: "owned by the user alice",
+# `find / -user comp` -> `find / -user alice`).
+_TRAIN_KINDS = frozenset({"file", "dir", "path", "host", "url", "word"})
 _PLACE = frozenset({"dir", "path"})  # a directory's slot: no file name goes there
