@@ -20,7 +20,9 @@ curated row, every tldr and docs row; each set weighing the same), from the tabl
 then coordinate ascent on the mean of the sets' top-1 figures, with NL2Bash's held no lower than
 half a point under the tables' order. Printed: each set's top-1 for the old order (curated rows
 first, the tables' order), the tables' weights over the new pool, the listwise fit and the
-ascent, the shipped weights (ranker.WEIGHTS), then the result as RankWeights for core/retrieval/ranker.py.
+ascent, the shipped weights (ranker.WEIGHTS), then the result as RankWeights for core/retrieval/ranker.py,
+and each set's top-1 / top-5 for the shipped weights with the first five as ordered and as
+ranker.varied gives them, at several settings (SAME_TOOL, MARGIN were chosen there).
 
     python benchmarks/rank_sources.py --data ../shared/data/codefusion [--limit N] [--cache FILE.npz]
 
@@ -36,6 +38,7 @@ import argparse
 import sqlite3
 import sys
 import tempfile
+import zlib
 from dataclasses import astuple, fields
 from pathlib import Path
 
@@ -125,7 +128,7 @@ def read_sets(a, log) -> dict[str, list]:
                 old_first = old[lexicon.order(prompt, [e.code for e in old])[0]].code if old else ""
                 rows = [ranker._with_placeholders(r) for r in rows]  # a tldr row's gain with the prompt's values in
                 out.append((ranker.features(prompt, rows, clues), [gain(fill_example(r.code, r, prompt)) for r in rows],
-                            gain(old_first)))
+                            gain(old_first), [zlib.crc32(tool_of(r.code).encode()) for r in rows]))
             return out
 
         log("reading pools ...")
@@ -139,19 +142,47 @@ def read_sets(a, log) -> dict[str, list]:
     return sets
 
 
+ARRAYS = ("feats", "gains", "mask", "old", "tools")
+
+
 def padded(sets):
-    """name -> (features (N, R, F), gains (N, R), mask (N, R), old (N,)) as numpy arrays."""
+    """name -> (features (N, R, F), gains (N, R), mask (N, R), old (N,), the rows' tools as CRC32
+    (N, R)) as numpy arrays."""
     import numpy as np
 
     out = {}
     for name, items in sets.items():
-        n, r = len(items), max(len(g) for _, g, _ in items)
+        n, r = len(items), max(len(g) for _, g, _, _ in items)
         f = len(items[0][0][0])
         feats, gains, mask = np.zeros((n, r, f)), np.zeros((n, r)), np.zeros((n, r), dtype=bool)
-        for i, (fs, gs, _) in enumerate(items):
-            feats[i, : len(gs)], gains[i, : len(gs)], mask[i, : len(gs)] = fs, gs, True
-        out[name] = (feats, gains, mask, np.array([old for _, _, old in items]))
+        tools = np.zeros((n, r), dtype=np.int64)
+        for i, (fs, gs, _, ts) in enumerate(items):
+            feats[i, : len(gs)], gains[i, : len(gs)], mask[i, : len(gs)], tools[i, : len(gs)] = fs, gs, True, ts
+        out[name] = (feats, gains, mask, np.array([old for _, _, old, _ in items]), tools)
     return out
+
+
+def first_five(arrays, weights) -> None:
+    """Top-1 / top-5 of each set with the shipped weights in ranker.order's order, as it stands and
+    with ranker.varied's first five at a few settings (a row of the pool counts as the candidate
+    that edits it, filled with the prompt's values)."""
+    from core.retrieval.ranker import MARGIN, SAME_TOOL, order, scores, varied
+
+    print("the first five (ranker.varied), top-1 / top-5 %:")
+    for most, margin in ((0, 0.0), (3, 99.0), (3, 1.0), (2, 99.0), (2, 2.0), (2, 1.0), (2, 0.5)):
+        figures = []
+        for name, (feats, gains, mask, _, tools) in arrays.items():
+            one = five = 0.0
+            for f, g, m, t in zip(feats, gains, mask, tools):
+                f, g, t = [tuple(x) for x in f[m]], g[m], t[m].tolist()
+                best = order(f, weights)
+                if most:
+                    best = varied(best, t, scores(f, weights), most=most, margin=margin)
+                one, five = one + g[best[0]], five + max(g[j] for j in best[:5])
+            figures.append(f"{name} {100 * one / len(feats):.1f} / {100 * five / len(feats):.1f}")
+        label = "as ordered" if not most else f"at most {most} of a tool, margin {margin:g}" + (
+            " (shipped)" if (most, margin) == (SAME_TOOL, MARGIN) else "")
+        print(f"  {label:40} " + "  ".join(figures))
 
 
 def matcher_study(a) -> int:
@@ -222,19 +253,21 @@ def main() -> int:
 
     if a.cache and a.cache.exists():
         z = np.load(a.cache)
-        arrays = {name: tuple(z[f"{name}/{k}"] for k in ("feats", "gains", "mask", "old"))
-                  for name in sorted({key.split("/")[0] for key in z.files})}
+        names = sorted({key.split("/")[0] for key in z.files})
+        if any(f"{name}/{k}" not in z.files for name in names for k in ARRAYS):
+            sys.exit(f"{a.cache}: a cache of an older rank_sources.py (without {', '.join(ARRAYS)}): remove it")
+        arrays = {name: tuple(z[f"{name}/{k}"] for k in ARRAYS) for name in names}
     else:
         arrays = padded(read_sets(a, log))
         if a.cache:
             np.savez_compressed(a.cache, **{f"{name}/{k}": v for name, t in arrays.items()
-                                            for k, v in zip(("feats", "gains", "mask", "old"), t)})
+                                            for k, v in zip(ARRAYS, t)})
 
     from core.retrieval.rerank import WEIGHTS as TABLES
 
     tables = np.asarray(astuple(TABLES))
     firsts = {}  # name -> (the tables' first curated row, mask of the other rows)
-    for name, (feats, gains, mask, _) in arrays.items():
+    for name, (feats, gains, mask, *_) in arrays.items():
         others = mask & ((feats[:, :, TLDR] > 0) | (feats[:, :, DOCS] > 0))
         curated = mask & ~others
         t = np.where(curated, feats[:, :, : len(tables)] @ tables, -np.inf)
@@ -242,7 +275,7 @@ def main() -> int:
 
     def first_rows(name, w):
         """ranker.order's first row: the tables' first curated row unless a tldr/docs row scores higher."""
-        feats, _, mask, _ = arrays[name]
+        feats, _, mask, *_ = arrays[name]
         c0, has_curated, others = firsts[name]
         s = feats @ np.asarray(w)
         n = np.arange(len(s))
@@ -264,7 +297,7 @@ def main() -> int:
     # Listwise over what can come first (the tables' first curated row and every tldr/docs row):
     # -log of the softmax mass on the best of them, mean per set, sets averaged.
     data = {}
-    for name, (feats, gains, mask, _) in arrays.items():
+    for name, (feats, gains, mask, *_) in arrays.items():
         c0, has_curated, others = firsts[name]
         can = others.copy()
         can[np.arange(len(c0)), c0] |= has_curated
@@ -311,6 +344,7 @@ def main() -> int:
         print(f"    without {field.name:15} " + "  ".join(
             f"{k} {v:.1f}" for k, v in figures(RankWeights(**{**found.__dict__, field.name: 0.0})).items()))
     print(repr(found))
+    first_five(arrays, WEIGHTS)
     return 0
 
 

@@ -127,6 +127,24 @@ def test_what_comes_first(shipped, prompt, tools):
     assert tool_of(first.code) in tools, first
 
 
+def test_a_third_row_of_one_tool_gives_way_to_another_tool_that_scores_nearly_as_well():
+    from core.retrieval.ranker import MARGIN, varied
+
+    tools = ["find"] * 5 + ["tree", "rm", "find"]
+    near = [-0.1 * j for j in range(8)]
+    # the third and later `find` rows wait behind tree and rm, and come back right after them
+    assert varied(range(8), tools, near) == [0, 1, 5, 6, 2, 3, 4, 7]
+    far = near[:5] + [-0.4 - MARGIN - 0.1, -0.4 - MARGIN - 0.2, -0.7]  # below every find row's margin
+    assert varied(range(8), tools, far) == list(range(8))  # the others score too low: the order stays
+    assert varied(range(4), ["find"] * 4, near[:4]) == [0, 1, 2, 3]  # no other tool: the order stays
+
+
+def test_remove_directory_tree_offers_rm_among_its_rows(shipped):
+    """The first five were four `find ... -exec rm` rows and `tree -I`: no `rm -r` to pick."""
+    first = [tool_of(e.code) for e in shipped.ranked("remove directory tree", "bash")[:5]]
+    assert "rm" in first, first
+
+
 def test_a_tool_known_only_from_its_docs_is_reached_through_them(shipped, tmp_path):
     """Without a held-out page's examples (as `cf eval --bench tldr` sees the store), its tool's
     documentation row stands in; where examples exist, no docs row enters the pool."""

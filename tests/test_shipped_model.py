@@ -116,3 +116,11 @@ def test_a_find_test_that_points_the_prompts_way_comes_first(shipped_pipe):
     prompt = "find files larger than 100MB"
     codes = [c.code for c in shipped_pipe.generate(prompt, seed=0, lang="bash").candidates]
     assert "-size +100M" in codes[0] and any(contradictions(prompt, c) for c in codes), codes
+
+
+def test_remove_directory_tree_offers_rm_r_among_its_five(shipped_pipe):
+    """Its five were four `find ... -exec rm` variants and `tree -I` (core/retrieval/ranker.py, varied)."""
+    import re
+
+    codes = [c.code for c in shipped_pipe.generate("remove directory tree", seed=0, lang="bash").candidates]
+    assert any(re.match(r"(sudo )?rm -[a-z]*r", c) for c in codes), codes

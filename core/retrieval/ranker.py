@@ -20,7 +20,9 @@ near. Each row gets signals:
   own wording keeps NL2Bash's answer.
 
 A linear score of them, its weights learned on a development mix only (held-out NL2Bash train
-prompts, tldr development pages, the everyday file's dev half: benchmarks/rank_sources.py).
+prompts, tldr development pages, the everyday file's dev half: benchmarks/rank_sources.py). Among
+the first five rows, the candidates a user is shown, a third row of one tool gives way to another
+tool's that scores nearly as well (``varied``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ RANKED_LANGS = ("bash",)  # Python and CF: curated rows first (store.retrieve), 
 POOL_SIZES = {"curated": 40, "tldr": 20, "docs": 5}
 GUESSES = 5  # the tool matcher's first guesses, each brought into the pool by its nearest row
 LOG_FLOOR = -12.0  # a matcher log-probability below this counts as this
+# Among the first FIRST rows (the five candidates shown), a row past SAME_TOOL of its tool waits
+# for the next row of another tool that scores at most MARGIN below it: NL2Bash's thousands of
+# `find` rows otherwise fill all five with one tool's variants ("remove directory tree": four `find
+# ... -exec rm` and no `rm -r`). Chosen on the development mix (docs/results.md, "At most two rows
+# of one tool among the first five").
+FIRST, SAME_TOOL, MARGIN = 5, 2, 1.0
 _STOP = frozenset("a an the of in on to and or for with from by all any each this that these those it its is are "
                   "be as at into under current given named called which whose than".split())
 
@@ -185,6 +193,23 @@ def order(feats: Sequence[Sequence[float]], weights: RankWeights = WEIGHTS) -> l
     return out
 
 
+def varied(best: Sequence[int], tools: Sequence[str], score: Sequence[float], first: int = FIRST,
+           most: int = SAME_TOOL, margin: float = MARGIN) -> list[int]:
+    """``best`` (indices, best first) where, among the first ``first``, a row past ``most`` of its
+    tool gives its place to the next row of a tool not yet shown ``most`` times, if that row's
+    ``score`` is at most ``margin`` below its own."""
+    rest, head = list(best), []
+    while rest and len(head) < first:
+        j = rest[0]
+        if sum(tools[i] == tools[j] for i in head) >= most:
+            other = next((i for i in rest if sum(tools[h] == tools[i] for h in head) < most), None)
+            if other is not None and score[other] >= score[j] - margin:
+                j = other
+        rest.remove(j)
+        head.append(j)
+    return head + rest
+
+
 @dataclass(frozen=True)
 class Clues:
     """What the ranking reads of a prompt besides its pool's rows."""
@@ -225,7 +250,9 @@ class Ranker:
     def rank(self, prompt: str, exclude_nl: str | None = None) -> list:
         """The pool, best first."""
         rows, clues = self.pool(prompt, exclude_nl)
-        return [self._with_placeholders(rows[j]) for j in order(self.features(prompt, rows, clues), self.weights)]
+        feats = self.features(prompt, rows, clues)
+        best = varied(order(feats, self.weights), [tool_of(r.code) for r in rows], scores(feats, self.weights))
+        return [self._with_placeholders(rows[j]) for j in best]
 
     def _with_placeholders(self, row):
         """A tldr row with its value placeholders (core/retrieval/values.py fills them)."""
