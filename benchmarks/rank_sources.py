@@ -175,9 +175,10 @@ def first_five(arrays, weights) -> None:
             one = five = 0.0
             for f, g, m, t in zip(feats, gains, mask, tools):
                 f, g, t = [tuple(x) for x in f[m]], g[m], t[m].tolist()
-                best = order(f, weights)
+                s = scores(f, weights)
+                best = order(f, weights, s)
                 if most:
-                    best = varied(best, t, scores(f, weights), most=most, margin=margin)
+                    best = varied(best, t, s, most=most, margin=margin)
                 one, five = one + g[best[0]], five + max(g[j] for j in best[:5])
             figures.append(f"{name} {100 * one / len(feats):.1f} / {100 * five / len(feats):.1f}")
         label = "as ordered" if not most else f"at most {most} of a tool, margin {margin:g}" + (

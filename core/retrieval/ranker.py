@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import astuple, dataclass, replace
 from typing import Sequence
 
@@ -174,11 +175,13 @@ def curated_first(feats: Sequence[Sequence[float]]) -> list[int]:
     return sorted(curated, key=lambda j: (-sum(a * b for a, b in zip(t, feats[j][:len(t)])), j))
 
 
-def order(feats: Sequence[Sequence[float]], weights: RankWeights = WEIGHTS) -> list[int]:
+def order(feats: Sequence[Sequence[float]], weights: RankWeights = WEIGHTS,
+          s: Sequence[float] | None = None) -> list[int]:
     """Indices best first: the curated rows keep the tables' order among themselves, the tldr and
     docs rows the learned score's, and the two lists merge by the learned score (a tldr row comes
-    before a curated one only where it scores higher than it and every curated row before it)."""
-    s = scores(feats, weights)
+    before a curated one only where it scores higher than it and every curated row before it).
+    ``s``: ``scores(feats, weights)`` where the caller has them already."""
+    s = scores(feats, weights) if s is None else s
     curated = curated_first(feats)
     taken = set(curated)
     others = sorted((j for j in range(len(feats)) if j not in taken), key=lambda j: (-s[j], j))
@@ -198,15 +201,16 @@ def varied(best: Sequence[int], tools: Sequence[str], score: Sequence[float], fi
     """``best`` (indices, best first) where, among the first ``first``, a row past ``most`` of its
     tool gives its place to the next row of a tool not yet shown ``most`` times, if that row's
     ``score`` is at most ``margin`` below its own."""
-    rest, head = list(best), []
+    rest, head, shown = list(best), [], Counter()
     while rest and len(head) < first:
         j = rest[0]
-        if sum(tools[i] == tools[j] for i in head) >= most:
-            other = next((i for i in rest if sum(tools[h] == tools[i] for h in head) < most), None)
+        if shown[tools[j]] >= most:
+            other = next((i for i in rest if shown[tools[i]] < most), None)
             if other is not None and score[other] >= score[j] - margin:
                 j = other
         rest.remove(j)
         head.append(j)
+        shown[tools[j]] += 1
     return head + rest
 
 
@@ -251,7 +255,8 @@ class Ranker:
         """The pool, best first."""
         rows, clues = self.pool(prompt, exclude_nl)
         feats = self.features(prompt, rows, clues)
-        best = varied(order(feats, self.weights), [tool_of(r.code) for r in rows], scores(feats, self.weights))
+        s = scores(feats, self.weights)
+        best = varied(order(feats, self.weights, s), [tool_of(r.code) for r in rows], s)
         return [self._with_placeholders(rows[j]) for j in best]
 
     def _with_placeholders(self, row):
