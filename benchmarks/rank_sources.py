@@ -11,7 +11,7 @@ holds (which never learned from the mix):
 - the mix's examples of the other tldr pages, each retrieving without its own row, its page's
   other examples staying (tools the store has examples of); top-1 right tool (%);
 - the everyday file's dev half (even-numbered Bash ids) and the everyday development file
-  (benchmarks/everyday-dev.jsonl: 100 more prompts of the same kind, other tasks than the check
+  (benchmarks/everyday-dev.jsonl: its 100 Bash prompts of the same kind, other tasks than the check
   half's, never reported as a benchmark): top-1 accepted (%).
 
 Each prompt's pool (store.pool with the matcher's guesses) is scored row by row (``--cache F``

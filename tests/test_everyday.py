@@ -38,17 +38,19 @@ def test_each_prompt_accepts_its_own_answer_and_rarely_another_prompts(items):
 
 def test_the_development_file_is_well_formed(items):
     """benchmarks/everyday-dev.jsonl: more prompts of the kind for the ranking's development mix
-    (benchmarks/rank_sources.py), none a prompt of the everyday file, none a task of its check half."""
+    (benchmarks/rank_sources.py, benchmarks/word_rerank.py), none a prompt of the everyday file, none a task
+    of its check half."""
     from core.data.dev import dev_everyday
     from core.metrics.everyday import load_everyday
 
     dev = load_everyday(ROOT / "benchmarks" / "everyday-dev.jsonl")
-    assert len(dev) >= 100 and all(i.lang == "bash" and i.accepts(i.example) for i in dev)
-    assert not {i.prompt.lower() for i in dev} & {i.prompt.lower() for i in items if i.lang == "bash"}
-    checks = [c for c in items if c.lang == "bash" and not dev_everyday(c.id)]
+    assert all(i.accepts(i.example) for i in dev)
+    assert sum(i.lang == "bash" for i in dev) >= 100 and sum(i.lang == "python" for i in dev) >= 70
+    assert not {(i.lang, i.prompt.lower()) for i in dev} & {(i.lang, i.prompt.lower()) for i in items}
+    checks = [c for c in items if not dev_everyday(c.id)]
     # A check prompt that accepts a development prompt's answer asks for the same thing; one such
     # pair is known and loose ("unzip a zip file into a folder" accepts `unzip -l`).
-    same = [(c.prompt, d.prompt) for c in checks for d in dev if c.accepts(d.example)]
+    same = [(c.prompt, d.prompt) for c in checks for d in dev if c.lang == d.lang and c.accepts(d.example)]
     assert same == [("unzip a zip file into a folder", "list the files inside a zip archive")], same
 
 

@@ -9,8 +9,8 @@ Each part is chosen by a hash, so it never changes with a file's order or versio
 - 2% of the other pages' examples (``dev_example``), their pages' other examples kept: tools the
   store has examples of;
 - the everyday file's even-numbered prompts (benchmarks/everyday.jsonl; the odd ones are checks)
-  and the everyday development file (benchmarks/everyday-dev.jsonl: 100 Bash prompts of the same
-  kind for other tasks than the checks', never reported as a benchmark).
+  and the everyday development file (benchmarks/everyday-dev.jsonl: 100 Bash and 73 Python prompts
+  of the same kind for other tasks than the checks', never reported as a benchmark).
 """
 
 from __future__ import annotations
