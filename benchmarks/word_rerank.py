@@ -8,8 +8,9 @@
   the prompt's reference: Python, sentence BLEU (0..100); CF, exact match with numbers and
   quoted strings aside (%: the rule's structure; the model puts the prompt's values in through
   its slots);
-- Python only: the everyday file's Python prompts (benchmarks/everyday.jsonl), tables from every
-  row: the first row accepted (%), each half apart. Printed, never chosen on.
+- Python only: the everyday file's Python prompts (benchmarks/everyday.jsonl; its dev half with
+  benchmarks/everyday-dev.jsonl's 73 Python prompts), tables from every row: the first row
+  accepted (%), each half apart. Printed, never chosen on.
 
 The weights: coordinate ascent on the folds' figure from the better of bm25's order and the
 shipped weights, over the signals the word tables give (bm25's rank, the prompt's values in the
@@ -83,8 +84,10 @@ def read_sets(data: str, lang: str, log, size: int | None = None) -> dict[str, l
                 sets[FOLDS_SET].append(got)
     if lang == "python":
         lexicon = Lexicon.learned(lang, [(p.nl, p.code) for p in train] + more)
-        for it in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "python"):
-            half = "dev" if int(it.id.rsplit("-", 1)[1]) % 2 == 0 else "check"  # core/data/dev.py's halves
+        dev_file = load_everyday(ROOT / "benchmarks" / "everyday-dev.jsonl", "python")
+        for it in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "python") + dev_file:
+            # core/data/dev.py's halves; the development file's prompts count with the dev half
+            half = "dev" if it.id.startswith("dev-") or int(it.id.rsplit("-", 1)[1]) % 2 == 0 else "check"
             if got := pool(lexicon, it.prompt, None, lambda c, it=it: float(it.accepts(c))):
                 sets.setdefault(f"everyday, {half} half", []).append(got)
     return sets

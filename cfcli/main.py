@@ -606,8 +606,9 @@ def examples_build(
     hold_out_tldr: bool = typer.Option(False, "--hold-out-tldr", help="Without the tldr pages `cf eval --bench tldr` "
                                        "holds out (a store to train a model that benchmark checks)."),
     docs: bool = typer.Option(True, "--docs/--no-docs", help="Index the tools' documentation (tldr page "
-                              "descriptions, the Python standard library's docstrings) and learn the request -> "
-                              "tool matcher (1 min)."),
+                              "descriptions, the Python standard library's docstrings, the stems of what this "
+                              "machine's man pages say of each flag the Bash rows use) and learn the request -> "
+                              "tool matcher (2 min)."),
     man: bool = typer.Option(False, "--man", help="Also index the NAME lines of the man pages installed on this "
                              "machine (a store for yourself: they come under each package's licence)."),
 ):

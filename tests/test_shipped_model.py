@@ -118,9 +118,12 @@ def test_a_find_test_that_points_the_prompts_way_comes_first(shipped_pipe):
     assert "-size +100M" in codes[0] and any(contradictions(prompt, c) for c in codes), codes
 
 
-def test_remove_directory_tree_offers_rm_r_among_its_five(shipped_pipe):
-    """Its five were four `find ... -exec rm` variants and `tree -I` (core/retrieval/ranker.py, varied)."""
+def test_remove_directory_tree_puts_rm_r_first(shipped_pipe):
+    """Its five were four `find ... -exec rm` variants and `tree -I` (core/retrieval/ranker.py, varied);
+    then `find . -type d -name pattern -exec rm -r {} \\;` first, whose `-name` the prompt never
+    asked for (core/retrieval/options.py)."""
     import re
 
     codes = [c.code for c in shipped_pipe.generate("remove directory tree", seed=0, lang="bash").candidates]
-    assert any(re.match(r"(sudo )?rm -[a-z]*r", c) for c in codes), codes
+    assert re.match(r"(sudo )?rm -[a-z]*r", codes[0]), codes
+    assert any(c.startswith("find ") for c in codes[1:]), codes

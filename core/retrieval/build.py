@@ -15,8 +15,8 @@ from core.retrieval.store import CURATED, create
 # 2: the lexicon table (core/retrieval/rerank.py); 3: its tables of command words; 4: rows indexed by
 # tool, documentation rows, the tool matcher (core/retrieval/matcher.py); 5: tldr rows' value
 # placeholders (core/retrieval/values.py), mentions read without a sentence's full stop; 6: the bm25
-# postings (core/retrieval/bm25.py)
-STORE_VERSION = "6"
+# postings (core/retrieval/bm25.py); 7: the man pages' option stems (core/retrieval/options.py)
+STORE_VERSION = "7"
 
 
 def train_rows(data: str | Path | None = None) -> Iterator[tuple[str, str, str, str, str]]:
@@ -94,6 +94,17 @@ def matcher_pairs(rows) -> list[tuple[str, str, float]]:
     return out
 
 
+def option_stems(rows, log=None) -> bytes:
+    """The OPTIONS_BLOB of the Bash rows' commands (core/retrieval/options.py): the man pages this
+    machine has of the tools they run."""
+    from core.retrieval.matcher import man_lines
+    from core.retrieval.options import build_blob
+    from core.retrieval.rerank import template_tokens
+
+    codes = {code for lang, _, code, source, _ in rows if lang == "bash" and source != "docs"}
+    return build_blob((template_tokens(c) for c in sorted(codes)), {name for name, _ in man_lines()}, log)
+
+
 def utilities(code: str) -> list[str]:
     """The tools a command line runs, nested ones included (``find -exec``, ``xargs``, ``$(...)``),
     each once in order; the first word's tool where bashlex cannot parse it."""
@@ -123,7 +134,9 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
     ``cf eval --bench tldr`` (``cf train --retrieval --store`` reads tldr rows only from its store).
     ``docs``: the documentation rows (docs_rows, and the Python standard library's:
     core/retrieval/pydocs.py) and the tool matcher learned from every Bash row
-    (core/retrieval/matcher.py; about a minute); ``man``: with this machine's man pages' NAME lines."""
+    (core/retrieval/matcher.py; about a minute), and what this machine's man pages say of each flag
+    the Bash rows use (core/retrieval/options.py; about a minute); ``man``: with this machine's man
+    pages' NAME lines as documentation rows."""
     from core.retrieval.rerank import TABLE_SOURCES, lexicon_rows
     from core.retrieval.store import PLACEHOLDERS_BLOB
 
@@ -134,10 +147,12 @@ def build_store(out: str | Path, data: str | Path | None = None, tldr: str | Pat
         blobs[PLACEHOLDERS_BLOB] = tldr_placeholders(tldr)
     if docs:
         from core.retrieval.matcher import BLOB, train_matcher
+        from core.retrieval.options import OPTIONS_BLOB
         from core.retrieval.pydocs import python_docs_rows
 
         rows += list(docs_rows(tldr, man)) + list(python_docs_rows())
         blobs[BLOB] = train_matcher(matcher_pairs(rows), log=log).to_bytes()
+        blobs[OPTIONS_BLOB] = option_stems(rows, log)
     tables = [r for lang, learned_from in (TABLE_SOURCES.items() if lexicon else ())
               for r in lexicon_rows(lang, [(nl, code) for lg, nl, code, source, _ in rows
                                            if lg == lang and source in learned_from])]

@@ -17,7 +17,10 @@ near. Each row gets signals:
   prompt's;
 - how closely the row's own description says what the prompt says (Dice over content words), and
   for tldr and documentation rows how closely the best curated row does: a prompt in NL2Bash's
-  own wording keeps NL2Bash's answer.
+  own wording keeps NL2Bash's answer;
+- how many flags of the row's first command do nothing the prompt says, by their man page entries
+  (core/retrieval/options.py): `find . -type d -name pattern -exec rm -r {} \\;` filters by a
+  name "remove directory tree" never gave.
 
 A linear score of them, its weights learned on a development mix only (held-out NL2Bash train
 prompts, tldr development pages, the everyday file's dev half: benchmarks/rank_sources.py). Among
@@ -79,6 +82,7 @@ class RankWeights:
     mentions: float = 0.0  # log(1 + texts of the store that name the tool): mainstream against niche
     said: float = 0.0  # the tool is a word of the prompt, common English words too ("zip", "free")
     documented: float = 0.0  # 1 / (1 + the place of the tool's documentation among bm25's nearest)
+    unasked_flags: float = 0.0  # its first command's flags whose man page entries say nothing the prompt says
 
 
 # The tables' own weights and nothing else: the order before this ranking (curated rows only).
@@ -86,13 +90,14 @@ TABLES_ONLY = RankWeights()
 _TLDR, _DOCS = 14, 15  # the places of the source signals in a row's features
 # Learned on the development mix (2026-12-06: `python benchmarks/rank_sources.py --data
 # ../shared/data/codefusion --limit 500`; docs/results.md, "One ranking over every source",
-# "Documentation as evidence" and, refitted for the matcher that learns every tool a command runs,
-# "The matcher learns every tool a command runs").
+# "Documentation as evidence", refitted for the matcher that learns every tool a command runs,
+# "The matcher learns every tool a command runs", and for the man pages' option entries, "Flags
+# the prompt does not ask for").
 WEIGHTS = RankWeights(forward=-0.04, backward=0.12, rank=0.38, agreement=0.58, values=1.51, forward_words=0.09,
                       backward_words=0.32, matcher=0.31, guessed=-0.32, curated_count=-0.11, tldr_count=0.02,
-                      named_cued=1.78, named=0.24, other_named=-0.36, tldr=-0.19, docs=0.24, platform=-0.12,
-                      position=-0.31, length=0.22, dice=1.38, curated_near=-2.03, mentions=0.06, said=1.29,
-                      documented=1.71)
+                      named_cued=2.48, named=0.24, other_named=-0.36, tldr=-0.29, docs=0.24, platform=-0.12,
+                      position=-0.31, length=0.22, dice=1.48, curated_near=-1.73, mentions=0.06, said=1.29,
+                      documented=1.61, unasked_flags=-0.8)
 
 
 def prompt_words(prompt: str) -> set[str]:
@@ -116,11 +121,14 @@ def _place(ref: str) -> int:
 
 def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, int]],
              guesses: dict[str, float], mentions: dict[str, int] | None = None,
-             documented: Sequence[str] = ()) -> list[tuple[float, ...]]:
+             documented: Sequence[str] = (), options=None) -> list[tuple[float, ...]]:
     """Each row's signals in RankWeights' order. ``rows``: the pool (Example-like: code, source,
     ref, nl); ``counts``: store.tool_counts; ``guesses``: the matcher's tool -> log-probability,
     best first (ToolMatcher.scores; a tool it lacks counts as LOG_FLOOR); ``mentions``: store.mentions;
-    ``documented``: the tools of bm25's nearest documentation rows, nearest first."""
+    ``documented``: the tools of bm25's nearest documentation rows, nearest first; ``options``:
+    store.options (core/retrieval/options.py), or None."""
+    from core.retrieval.rerank import template_tokens
+
     # The tables' signals within each side: the curated rows' as they were before this ranking.
     curated_rows = [j for j, r in enumerate(rows) if r.source in CURATED]
     other_rows = [j for j, r in enumerate(rows) if r.source not in CURATED]
@@ -156,7 +164,8 @@ def features(prompt: str, rows: Sequence, lexicon, counts: dict[str, tuple[int, 
                     -math.log(_place(r.ref)) if tldr else 0.0,
                     -math.log(max(1, len(r.code.split())) / n_words),
                     near, best_curated if (tldr or docs) else 0.0, math.log1p((mentions or {}).get(tool, 0)),
-                    float(tool in words), 1 / (1 + documented.index(tool)) if tool in documented else 0.0))
+                    float(tool in words), 1 / (1 + documented.index(tool)) if tool in documented else 0.0,
+                    float(options.unasked(prompt, template_tokens(r.code))) if options is not None else 0.0))
     return out
 
 
@@ -249,7 +258,7 @@ class Ranker:
     def features(self, prompt: str, rows: Sequence, clues: Clues) -> list[tuple[float, ...]]:
         self.store.read_templates(r.code for r in rows)
         return features(prompt, rows, self.lexicon, self.store.tool_counts(self.lang), clues.guesses,
-                        self.store.mentions(self.lang), clues.documented)
+                        self.store.mentions(self.lang), clues.documented, self.store.options())
 
     def rank(self, prompt: str, exclude_nl: str | None = None) -> list:
         """The pool, best first."""

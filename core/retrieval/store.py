@@ -257,6 +257,15 @@ class ExampleStore:
             self._matcher = ToolMatcher.from_bytes(blob) if blob else None
         return self._matcher
 
+    def options(self):
+        """What the man pages say of each flag (core/retrieval/options.py), read once; empty for a
+        store built without them."""
+        if not hasattr(self, "_options"):
+            from core.retrieval.options import OPTIONS_BLOB, OptionIndex
+
+            self._options = OptionIndex(self.blob(OPTIONS_BLOB))
+        return self._options
+
     def tool_counts(self, lang: str) -> dict[str, tuple[int, int]]:
         """tool -> (curated rows, tldr rows) that run it, read once per language."""
         cache = self.__dict__.setdefault("_tool_counts", {})
