@@ -87,7 +87,8 @@ def test_the_index_is_built_from_this_machine_s_man_pages():
     if not index.entries("ls"):
         pytest.skip("man has no page for ls here")
     assert {"size", "sort"} <= index.entries("ls")["-S"]
-    assert "--oneline" in (index.entries("git-log") or {"--oneline": ()})
+    if index.entries("git-log"):  # git's pages come with git, which a machine may lack
+        assert {"onelin", "abbrev", "commit"} <= index.entries("git-log")["--oneline"]  # stems
 
 
 def test_the_shipped_store_knows_what_common_flags_do():
