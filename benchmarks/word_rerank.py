@@ -51,6 +51,7 @@ def rule_shape(code: str) -> str:
 def read_sets(data: str, lang: str, log, size: int | None = None) -> dict[str, list]:
     """name -> [(each pool row's signals (Weights' order), each row's gain)]."""
     from core.data import load_pairs
+    from core.data.dev import dev_everyday
     from core.metrics.everyday import load_everyday
     from core.metrics.python import sentence_bleu
     from core.retrieval.pydocs import with_values
@@ -84,10 +85,10 @@ def read_sets(data: str, lang: str, log, size: int | None = None) -> dict[str, l
                 sets[FOLDS_SET].append(got)
     if lang == "python":
         lexicon = Lexicon.learned(lang, [(p.nl, p.code) for p in train] + more)
-        dev_file = load_everyday(ROOT / "benchmarks" / "everyday-dev.jsonl", "python")
-        for it in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "python") + dev_file:
-            # core/data/dev.py's halves; the development file's prompts count with the dev half
-            half = "dev" if it.id.startswith("dev-") or int(it.id.rsplit("-", 1)[1]) % 2 == 0 else "check"
+        halves = [(it, "dev" if dev_everyday(it.id) else "check")
+                  for it in load_everyday(ROOT / "benchmarks" / "everyday.jsonl", "python")]
+        halves += [(it, "dev") for it in load_everyday(ROOT / "benchmarks" / "everyday-dev.jsonl", "python")]
+        for it, half in halves:
             if got := pool(lexicon, it.prompt, None, lambda c, it=it: float(it.accepts(c))):
                 sets.setdefault(f"everyday, {half} half", []).append(got)
     return sets
