@@ -26,6 +26,11 @@ ranker.varied gives them, at several settings (SAME_TOOL, MARGIN were chosen the
 
     python benchmarks/rank_sources.py --data ../shared/data/codefusion [--limit N] [--cache FILE.npz]
 
+``--ceiling``: how far a linear score of the same signals can go on each set when it is fitted on
+that set alone (listwise, any row of the pool may come first): in-sample, an upper bound, and in
+5 folds; beside the shipped weights with any row first and the pool's best row (each prompt's
+best gain: the top-1 of a perfect order). What the signals know, not a way to choose weights.
+
 ``--matcher [--man]``: the tool matcher alone instead (core/retrieval/matcher.py, learned as
 `cf examples build` learns it, with the man pages' NAME lines of this machine too with ``--man``):
 its top-1 / top-5 right tool on each set of the mix (everyday: the tool of the prompt's example),
@@ -169,7 +174,8 @@ def first_five(arrays, weights) -> None:
     from core.retrieval.ranker import MARGIN, SAME_TOOL, order, scores, varied
 
     print("the first five (ranker.varied), top-1 / top-5 %:")
-    for most, margin in ((0, 0.0), (3, 99.0), (3, 1.0), (2, 99.0), (2, 2.0), (2, 1.0), (2, 0.5)):
+    for most, margin in ((0, 0.0), (3, 99.0), (3, 1.0), (2, 99.0), (2, 2.0), (2, 1.0), (2, 0.5), (1, 99.0), (1, 2.0),
+                         (1, 1.0), (1, 0.5)):
         figures = []
         for name, (feats, gains, mask, _, tools) in arrays.items():
             one = five = 0.0
@@ -184,6 +190,51 @@ def first_five(arrays, weights) -> None:
         label = "as ordered" if not most else f"at most {most} of a tool, margin {margin:g}" + (
             " (shipped)" if (most, margin) == (SAME_TOOL, MARGIN) else "")
         print(f"  {label:40} " + "  ".join(figures))
+
+
+def listwise(feats, gains, mask, start, steps: int):
+    """Weights that put the pool's best rows first: a listwise softmax fit (any row may come first)."""
+    import torch
+
+    f, g, m = (torch.tensor(x) for x in (feats.astype("float32"), gains, mask))
+    g = torch.where(m, g, torch.tensor(-1.0, dtype=g.dtype))
+    keep = g.amax(1) > 0
+    best = (g == g.amax(1, keepdim=True)) & m & keep[:, None]
+    w = torch.tensor(start, dtype=torch.float32, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.05)
+    for _ in range(steps):
+        s = (f[keep] @ w).masked_fill(~m[keep], -1e9)
+        loss = (torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~best[keep], -1e9), 1)).mean()
+        loss = loss + 1e-3 * (w * w).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return w.detach().numpy().astype("float64")
+
+
+def ceiling(arrays, shipped, steps: int) -> None:
+    import numpy as np
+
+    def figures(feats, gains, mask, w):
+        s = np.where(mask, feats @ w, -np.inf)
+        top = np.argsort(-s, 1, kind="stable")[:, :5]
+        picked = np.take_along_axis(gains, top, 1)
+        return 100 * picked[:, 0].mean(), 100 * picked.max(1).mean()
+
+    print("each set fitted on itself, any row of the pool first, top-1 / top-5 %:")
+    for name, (feats, gains, mask, *_) in arrays.items():
+        best = 100 * np.where(mask, gains, 0).max(1).mean()
+        line = [f"shipped {'%.1f / %.1f' % figures(feats, gains, mask, shipped)}"]
+        w = listwise(feats, gains, mask, shipped, steps)
+        line.append(f"fitted on itself {'%.1f / %.1f' % figures(feats, gains, mask, w)}")
+        folds = np.array_split(np.random.default_rng(0).permutation(len(gains)), 5)
+        one = []
+        for k, test in enumerate(folds):
+            train = np.concatenate([f for i, f in enumerate(folds) if i != k])
+            w = listwise(feats[train], gains[train], mask[train], shipped, steps)
+            one.append(figures(feats[test], gains[test], mask[test], w)[0] * len(test))
+        line.append(f"5 folds top-1 {sum(one) / len(gains):.1f}")
+        print(f"  {name:10} ({len(gains)}) the pool's best row {best:.1f};  " + ";  ".join(line))
 
 
 def matcher_study(a) -> int:
@@ -244,6 +295,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--cache", type=Path, help="keep the pools' features here (read when it exists)")
     p.add_argument("--matcher", action="store_true", help="the tool matcher alone (see above)")
+    p.add_argument("--ceiling", action="store_true", help="each set fitted on itself (see above)")
     p.add_argument("--man", action="store_true", help="--matcher: also learn this machine's man pages' NAME lines")
     a = p.parse_args()
     if a.matcher:
@@ -263,6 +315,10 @@ def main() -> int:
         if a.cache:
             np.savez_compressed(a.cache, **{f"{name}/{k}": v for name, t in arrays.items()
                                             for k, v in zip(ARRAYS, t)})
+
+    if a.ceiling:
+        ceiling(arrays, np.asarray(astuple(WEIGHTS)), a.steps)
+        return 0
 
     from core.retrieval.rerank import WEIGHTS as TABLES
 

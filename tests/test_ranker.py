@@ -127,15 +127,19 @@ def test_what_comes_first(shipped, prompt, tools):
     assert tool_of(first.code) in tools, first
 
 
-def test_a_third_row_of_one_tool_gives_way_to_another_tool_that_scores_nearly_as_well():
-    from core.retrieval.ranker import MARGIN, varied
+def test_a_row_past_the_tools_share_gives_way_to_another_tool_that_scores_nearly_as_well():
+    from core.retrieval.ranker import MARGIN, SAME_TOOL, varied
 
     tools = ["find"] * 5 + ["tree", "rm", "find"]
     near = [-0.1 * j for j in range(8)]
-    # the third and later `find` rows wait behind tree and rm, and come back right after them
-    assert varied(range(8), tools, near) == [0, 1, 5, 6, 2, 3, 4, 7]
+    # at most two of a tool: the third and later `find` rows wait behind tree and rm, and come
+    # back right after them
+    assert varied(range(8), tools, near, most=2) == [0, 1, 5, 6, 2, 3, 4, 7]
+    # at most one (the shipped setting): the second `find` row already waits
+    assert SAME_TOOL == 1
+    assert varied(range(8), tools, near) == [0, 5, 6, 1, 2, 3, 4, 7]
     far = near[:5] + [-0.4 - MARGIN - 0.1, -0.4 - MARGIN - 0.2, -0.7]  # below every find row's margin
-    assert varied(range(8), tools, far) == list(range(8))  # the others score too low: the order stays
+    assert varied(range(8), tools, far, most=2) == list(range(8))  # the others score too low: the order stays
     assert varied(range(4), ["find"] * 4, near[:4]) == [0, 1, 2, 3]  # no other tool: the order stays
 
 
