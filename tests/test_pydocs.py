@@ -18,6 +18,17 @@ def test_a_docstring_becomes_its_first_sentence_in_a_users_words():
                    "and all intermediate ones.  Works like mkdir.") == \
         "Super-mkdir; create a leaf directory and all intermediate ones."
     assert summary(None) == ""
+    # Signature lines with an arrow, their continuations and doctest examples are no description either.
+    assert summary("zip(*iterables, strict=False) --> Yield tuples until an input is exhausted.\n\n"
+                   "   >>> list(zip('ab', range(3)))\n   [('a', 0), ('b', 1)]\n\n"
+                   "The zip object yields n-length tuples.") == "The zip object yields n-length tuples."
+    assert summary("time.gmtime([seconds]) -> (tm_year, tm_mon, tm_mday,\n                          tm_sec)\n\n"
+                   "Convert seconds since the Epoch to a time tuple.") == "Convert seconds since the Epoch to a time tuple."
+    # Signature lines alone: what the arrow says it gives, where that is words.
+    assert summary("dict() -> new empty dictionary\ndict(mapping) -> new dictionary initialized from a\n"
+                   "    (key, value) pairs") == "new empty dictionary"
+    assert summary("D.clear() -> None.  Remove all items from D.") == "Remove all items from D."
+    assert summary("random() -> x in the interval [0, 1).") == ""
 
 
 def test_the_running_pythons_calls_with_their_required_parameters():
@@ -26,6 +37,9 @@ def test_the_running_pythons_calls_with_their_required_parameters():
     assert rows["math.sqrt(x)"] == "Get the square root of x."
     assert "s.startswith(prefix)" in rows and "os.path.exists(path)" in rows
     assert "os.makedirs(name)" in rows  # exist_ok has a default: not required
+    # A class is called to convert a value: its first parameter, though none is required.
+    assert {"int(x)", "str(object)", "float(x)", "set(iterable)", "list(iterable)", "dict(mapping)"} <= set(rows)
+    assert "zip()" in rows and "filter(function, iterable)" in rows  # zip(*iterables, ...); "function or None"
     assert len(set(rows.values())) == len(rows)  # one row per description (lexists says what exists says)
 
 

@@ -27,19 +27,37 @@ MODULES = ("os", "os.path", "shutil", "json", "time", "math", "random", "re", "s
 RECEIVERS = {str: "s", list: "items", dict: "d"}
 # Classes whose class methods make values (datetime.datetime.now()).
 CONSTRUCTORS = (("datetime", "datetime"), ("datetime", "date"))
-_SIGNATURE_LINE = re.compile(r"^[\w.]+\(.*\)(\s*->.*)?$|^[SDLB]\.\w+\(")
+_SIGNATURE_LINE = re.compile(r"^[\w.]+\(.*\)(\s*-{1,2}>.*)?$|^[SDLB]\.\w+\(")
+_ARROW = re.compile(r"\)\s*-{1,2}>\s*(.+)$")
 _OPENINGS = ((re.compile(r"^Returns? (?:true|True) if "), "Check if "),
              (re.compile(r"^(?:Returns?|Gets?) "), "Get "),
              (re.compile(r"^Tests? whether "), "Check if "))
 
 
 def summary(doc: str | None) -> str:
-    """A docstring's first sentence, past a signature line (``makedirs(name [, mode=0o777])``),
-    its opening in a user's words."""
-    lines = [line.strip() for line in (doc or "").splitlines()]
-    while lines and (not lines[0] or _SIGNATURE_LINE.match(lines[0])):
+    """A docstring's first sentence, past its signature lines (``makedirs(name [, mode=0o777])``,
+    ``dict(mapping) -> new dictionary ...`` and their indented continuations) and its doctest
+    examples, its opening in a user's words. A docstring of signature lines alone says what it
+    makes after the arrow (``dict() -> new empty dictionary``)."""
+    lines = (doc or "").splitlines()
+    arrow, signed = "", False
+    while lines and (not lines[0].strip() or _SIGNATURE_LINE.match(lines[0].strip())
+                     or (signed and lines[0][:1].isspace())):
+        m = _ARROW.search(lines[0]) if _SIGNATURE_LINE.match(lines[0].strip()) else None
+        signed = signed or bool(_SIGNATURE_LINE.match(lines[0].strip()))
+        said = re.sub(r"^None\.?\s*", "", m.group(1).strip()) if m else ""  # D.clear() -> None.  Remove all ...
+        arrow = arrow or (said if re.match(r"(?:(?:an?|the)\s+)?[A-Za-z][\w-]+\s+\w", said) else "")  # not "x."
         lines.pop(0)
-    paragraph = " ".join(lines[:lines.index("")] if "" in lines else lines)
+    prose: list[str] = []
+    for line in lines:  # the first paragraph that is no doctest (``>>> ...`` and its output)
+        if not line.strip():
+            if prose:
+                break
+            continue
+        if line.strip().startswith(">>>") or (not prose and line[:1].isspace()):
+            continue
+        prose.append(line.strip())
+    paragraph = " ".join(prose) or arrow
     m = re.match(r"(.+?[.!?])(?:\s|$)", paragraph)
     text = (m.group(1) if m else paragraph).strip()
     for opening, said in _OPENINGS:
@@ -49,17 +67,34 @@ def summary(doc: str | None) -> str:
 
 def required(f, doc: str | None) -> list[str] | None:
     """The names of a callable's required positional parameters (from its signature, else from
-    its docstring's signature line); None where neither says."""
+    its docstring's signature lines); None where neither says. A class needs none (``int()`` is
+    0), but people call one to convert a value: its first parameter then (``int(x)``,
+    ``str(object)``, ``set(iterable)``)."""
     try:
-        params = inspect.signature(f).parameters.values()
+        params = [p for p in inspect.signature(f).parameters.values() if p.name != "self"
+                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
-        first = (doc or "").strip().splitlines()[:1]
-        m = re.match(r"^[\w.]+\(([^)\[]*)", first[0]) if first else None
-        if not m:
+        lines = [line.strip() for line in (doc or "").strip().splitlines()]
+        found = []
+        for line in lines:  # int([x]) -> integer / int(x, base=10) -> integer
+            m = re.match(r"^[\w.]+\(([^)]*)\)", line)
+            if not m:
+                break
+            found.append([a.strip() for a in m.group(1).replace("[", ",").replace("]", "").split(",")
+                          if a.strip() and a.strip() != "/"])
+        if not found:
             return None
-        return [a.strip() for a in m.group(1).split(",") if a.strip() and "=" not in a and not a.strip().startswith("*")]
-    return [p.name for p in params if p.default is p.empty and p.name != "self"
-            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        need = [a for a in re.match(r"^[\w.]+\(([^)\[]*)", lines[0]).group(1).split(",")
+                if a.strip() and "=" not in a and not a.strip().startswith("*")]
+        need = [re.match(r"\s*(\w*)", a).group(1) for a in need]  # filter(function or None, ...), name: str
+        first = next((names for names in found if names), [])
+        if not need and inspect.isclass(f) and first and not first[0].startswith("*"):
+            need = [first[0].split("=")[0].strip()]  # zip(*iterables, strict=False): none
+        return need
+    need = [p.name for p in params if p.default is p.empty]
+    if not need and inspect.isclass(f) and params:
+        need = [params[0].name]
+    return need
 
 
 def _row(f, call: str, ref: str) -> tuple[str, str, str, str, str] | None:
