@@ -767,7 +767,7 @@ class Pipeline:
                     continue
                 if found is not None and found[p] and lang == "bash":
                     example = found[p][(j - p * k) % len(found[p])]
-                    code = fill_example(kept_command(code, example), example, prompt)
+                    code = fill_example(kept_command(code, example, prompt), example, prompt)
                 if code and scores[j] > best.get(code, float("-inf")):
                     best[code] = scores[j]
                     edits.setdefault(code, j - p * k)

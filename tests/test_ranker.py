@@ -3,7 +3,7 @@ the documentation rows, and what they put first over the shipped store, with rea
 
 import pytest
 
-from core.retrieval.tools import named_tools, tool_of
+from core.retrieval.tools import kept_command, named_tools, tool_of
 
 
 def test_the_tool_a_command_runs():
@@ -11,6 +11,23 @@ def test_the_tool_a_command_runs():
     assert tool_of("LC_ALL=C /usr/bin/sort -u file") == "sort"
     assert tool_of("env -i git log") == "git"
     assert tool_of("") == ""
+
+
+def test_an_edit_of_a_tldr_row_keeps_its_command_and_writes_only_the_example_or_the_prompt():
+    from core.retrieval.store import Example
+
+    tldr = Example(0, "bash", "", "rm -r path/to/file_or_directory1 path/to/file_or_directory2", "tldr")
+    prompt = "remove the build directory"
+    assert kept_command("rm -r build", tldr, prompt) == "rm -r build"  # the prompt's value
+    assert kept_command("rm -rf build", tldr, prompt) == tldr.code  # "rf": neither the row's nor the prompt's
+    assert kept_command("rm -r -f build", tldr, prompt) == "rm -r -f build"  # a one-letter flag says nothing new
+    assert kept_command("rmdir build", tldr, prompt) == tldr.code  # another command
+    garbled = Example(0, "bash", "", "systemctl cat|edit unit", "tldr")
+    assert kept_command("systemctl cat|}/ last", garbled, "show the contents of a file") == garbled.code
+    # The train split's rows are the model's to edit.
+    train = Example(0, "bash", "", "find . -name '*.txt'", "train")
+    assert kept_command("find . -name '*.md' -delete", train, "delete the markdown files") == \
+        "find . -name '*.md' -delete"
 
 
 def test_a_prompt_names_its_tool():

@@ -92,12 +92,21 @@ def command_words(code: str) -> list[str]:
     return out
 
 
-def kept_command(candidate: str, example) -> str:
+# A word's pieces that say something: letters and digits, two or more (`-r` says nothing new).
+_PIECE = re.compile(r"[^\W_]{2,}")
+
+
+def kept_command(candidate: str, example, prompt: str = "") -> str:
     """The candidate, or the example it edits as it stands where the model changed which command
-    runs. The model learned to edit the train split's rows; a tldr or documentation row's command
-    words it can garble (`uptime` -> `tailime`, `git reset` -> `gityn`), and what a row from
-    those sources is worth is its command."""
+    runs, or wrote words that are neither the example's nor the prompt's. The model learned to
+    edit the train split's rows; a tldr or documentation row's command words it can garble
+    (`uptime` -> `tailime`, `git reset` -> `gityn`) and so its arguments (`systemctl cat|edit unit`
+    -> `systemctl cat|}/ last`), and what a row from those sources is worth is its command and the
+    prompt's values (values.fill_example puts those into the row)."""
     if getattr(example, "source", "train") in ("train", "user", "django"):
         return candidate
     words = command_words(example.code)
-    return candidate if command_words(candidate)[: len(words)] == words else example.code
+    if command_words(candidate)[: len(words)] != words:
+        return example.code
+    known = {p.lower() for p in _PIECE.findall(example.code + " " + prompt)}
+    return candidate if all(p.lower() in known for p in _PIECE.findall(candidate)) else example.code
