@@ -192,24 +192,35 @@ def first_five(arrays, weights) -> None:
         print(f"  {label:40} " + "  ".join(figures))
 
 
-def listwise(feats, gains, mask, start, steps: int):
-    """Weights that put the pool's best rows first: a listwise softmax fit (any row may come first)."""
+def listwise_set(feats, gains, can):
+    """One set for ``fit_listwise``: its prompts with a row of gain among those that ``can`` come
+    first, as tensors (features, the best of those rows, ``can``)."""
+    import numpy as np
     import torch
 
-    f, g, m = (torch.tensor(x) for x in (feats.astype("float32"), gains, mask))
-    g = torch.where(m, g, torch.tensor(-1.0, dtype=g.dtype))
-    keep = g.amax(1) > 0
-    best = (g == g.amax(1, keepdim=True)) & m & keep[:, None]
+    g = np.where(can, gains, -1)
+    keep = g.max(1) > 0
+    best = (g == g.max(1, keepdims=True)) & can & keep[:, None]
+    return torch.tensor(feats[keep], dtype=torch.float32), torch.tensor(best[keep]), torch.tensor(can[keep])
+
+
+def fit_listwise(sets, start, steps: int):
+    """Listwise softmax fit: -log of the softmax mass on each prompt's best rows among those that
+    can come first, mean per set, sets averaged (``sets``: listwise_set's), from ``start``."""
+    import torch
+
     w = torch.tensor(start, dtype=torch.float32, requires_grad=True)
     opt = torch.optim.Adam([w], lr=0.05)
     for _ in range(steps):
-        s = (f[keep] @ w).masked_fill(~m[keep], -1e9)
-        loss = (torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~best[keep], -1e9), 1)).mean()
-        loss = loss + 1e-3 * (w * w).sum()
+        loss = 0.0
+        for feats, best, mask in sets:
+            s = (feats @ w).masked_fill(~mask, -1e9)
+            loss = loss + (torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~best, -1e9), 1)).mean()
+        loss = loss / len(sets) + 1e-3 * (w * w).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return w.detach().numpy().astype("float64")
+    return w.detach()
 
 
 def ceiling(arrays, shipped, steps: int) -> None:
@@ -225,13 +236,14 @@ def ceiling(arrays, shipped, steps: int) -> None:
     for name, (feats, gains, mask, *_) in arrays.items():
         best = 100 * np.where(mask, gains, 0).max(1).mean()
         line = [f"shipped {'%.1f / %.1f' % figures(feats, gains, mask, shipped)}"]
-        w = listwise(feats, gains, mask, shipped, steps)
+        w = fit_listwise([listwise_set(feats, gains, mask)], shipped, steps).numpy().astype("float64")
         line.append(f"fitted on itself {'%.1f / %.1f' % figures(feats, gains, mask, w)}")
         folds = np.array_split(np.random.default_rng(0).permutation(len(gains)), 5)
         one = []
         for k, test in enumerate(folds):
             train = np.concatenate([f for i, f in enumerate(folds) if i != k])
-            w = listwise(feats[train], gains[train], mask[train], shipped, steps)
+            w = fit_listwise([listwise_set(feats[train], gains[train], mask[train])], shipped,
+                             steps).numpy().astype("float64")
             one.append(figures(feats[test], gains[test], mask[test], w)[0] * len(test))
         line.append(f"5 folds top-1 {sum(one) / len(gains):.1f}")
         print(f"  {name:10} ({len(gains)}) the pool's best row {best:.1f};  " + ";  ".join(line))
@@ -283,7 +295,6 @@ def matcher_study(a) -> int:
 
 def main() -> int:
     import numpy as np
-    import torch
 
     from core.retrieval.ranker import _DOCS as DOCS
     from core.retrieval.ranker import _TLDR as TLDR
@@ -353,28 +364,14 @@ def main() -> int:
 
     # Listwise over what can come first (the tables' first curated row and every tldr/docs row):
     # -log of the softmax mass on the best of them, mean per set, sets averaged.
-    data = {}
+    data = []
     for name, (feats, gains, mask, *_) in arrays.items():
         c0, has_curated, others = firsts[name]
         can = others.copy()
         can[np.arange(len(c0)), c0] |= has_curated
-        g = np.where(can, gains, -1)
-        keep = g.max(1) > 0
-        best = (g == g.max(1, keepdims=True)) & can & keep[:, None]
-        data[name] = (torch.tensor(feats[keep], dtype=torch.float32), torch.tensor(best[keep]),
-                      torch.tensor(can[keep]))
-    w = torch.tensor(astuple(TABLES_ONLY), dtype=torch.float32, requires_grad=True)
-    opt = torch.optim.Adam([w], lr=0.05)
-    for step in range(a.steps):
-        loss = 0.0
-        for feats, best, mask in data.values():
-            s = (feats @ w).masked_fill(~mask, -1e9)
-            loss = loss + (torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~best, -1e9), 1)).mean()
-        loss = loss / len(data) + 1e-3 * (w * w).sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    listwise = [round(x, 2) for x in w.detach().tolist()]
+        data.append(listwise_set(feats, gains, can))
+    w = fit_listwise(data, astuple(TABLES_ONLY), a.steps)
+    listwise = [round(x, 2) for x in w.tolist()]
     # Coordinate ascent on the figures themselves, from the best of the fit, the tables alone and
     # the shipped weights.
     found = max([listwise, list(astuple(TABLES_ONLY)), list(astuple(WEIGHTS))], key=objective)
