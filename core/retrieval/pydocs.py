@@ -41,12 +41,16 @@ def summary(doc: str | None) -> str:
     makes after the arrow (``dict() -> new empty dictionary``)."""
     lines = (doc or "").splitlines()
     arrow, signed = "", False
-    while lines and (not lines[0].strip() or _SIGNATURE_LINE.match(lines[0].strip())
-                     or (signed and lines[0][:1].isspace())):
-        m = _ARROW.search(lines[0]) if _SIGNATURE_LINE.match(lines[0].strip()) else None
-        signed = signed or bool(_SIGNATURE_LINE.match(lines[0].strip()))
-        said = re.sub(r"^None\.?\s*", "", m.group(1).strip()) if m else ""  # D.clear() -> None.  Remove all ...
-        arrow = arrow or (said if re.match(r"(?:(?:an?|the)\s+)?[A-Za-z][\w-]+\s+\w", said) else "")  # not "x."
+    while lines:
+        line = lines[0].strip()
+        signature = _SIGNATURE_LINE.match(line)
+        if line and not signature and not (signed and lines[0][:1].isspace()):
+            break
+        if signature:
+            signed = True
+            m = _ARROW.search(line)
+            said = re.sub(r"^None\.?\s*", "", m.group(1).strip()) if m else ""  # D.clear() -> None.  Remove all ...
+            arrow = arrow or (said if re.match(r"(?:(?:an?|the)\s+)?[A-Za-z][\w-]+\s+\w", said) else "")  # not "x."
         lines.pop(0)
     prose: list[str] = []
     for line in lines:  # the first paragraph that is no doctest (``>>> ...`` and its output)
